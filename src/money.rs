@@ -59,7 +59,9 @@ pub enum MoneyError {
         value: String,
     },
     /// The value has more decimal places than the unit can hold exactly.
-    #[error("{what} {value} is finer than the smallest unit (1e-{digits} dollars); round it first")]
+    #[error(
+        "{what} {value} is finer than the smallest unit (1e-{digits} dollars); round it first"
+    )]
     TooPrecise {
         /// What the value was for.
         what: &'static str,
@@ -327,10 +329,16 @@ impl fmt::Display for PricePerToken {
 fn decimal_units(value: f64, digits: u32, what: &'static str) -> Result<u128, MoneyError> {
     let shown = || value.to_string();
     if !value.is_finite() {
-        return Err(MoneyError::NotFinite { what, value: shown() });
+        return Err(MoneyError::NotFinite {
+            what,
+            value: shown(),
+        });
     }
     if value < 0.0 {
-        return Err(MoneyError::Negative { what, value: shown() });
+        return Err(MoneyError::Negative {
+            what,
+            value: shown(),
+        });
     }
     let too_large = || MoneyError::TooLarge {
         what,
@@ -381,7 +389,10 @@ mod tests {
         assert_eq!(Usd::from_dollars(1e-9).unwrap().nanos(), 1);
         assert_eq!(Usd::from_dollars(0.0).unwrap(), Usd::ZERO);
         assert_eq!(Usd::from_dollars(-0.0).unwrap(), Usd::ZERO);
-        assert_eq!(Usd::from_dollars(123.456789012).unwrap().nanos(), 123_456_789_012);
+        assert_eq!(
+            Usd::from_dollars(123.456789012).unwrap().nanos(),
+            123_456_789_012
+        );
     }
 
     #[test]
@@ -428,7 +439,10 @@ mod tests {
         let p = PricePerToken::from_dollars(3.5e-8).unwrap();
         assert_eq!(p.femtos(), 35_000_000);
         assert_eq!(p, PricePerToken::per_million(0.035).unwrap());
-        assert_eq!(PricePerToken::from_dollars(1.5e-5).unwrap().femtos(), 15_000_000_000);
+        assert_eq!(
+            PricePerToken::from_dollars(1.5e-5).unwrap().femtos(),
+            15_000_000_000
+        );
         assert!(PricePerToken::from_dollars(1e-16).is_err());
         assert!(PricePerToken::per_million(f64::NAN).is_err());
         assert_eq!(
@@ -464,7 +478,10 @@ mod tests {
     #[test]
     fn basis_points() {
         let limit = Usd::from_dollars(2.0).unwrap();
-        assert_eq!(Usd::from_dollars(1.0).unwrap().basis_points_of(limit), 5_000);
+        assert_eq!(
+            Usd::from_dollars(1.0).unwrap().basis_points_of(limit),
+            5_000
+        );
         assert_eq!(Usd::ZERO.basis_points_of(Usd::ZERO), 10_000);
     }
 
