@@ -13,10 +13,11 @@
 //! assert_eq!(limit.nanos(), 2_000_000_000);
 //! assert_eq!(limit.to_string(), "$2.00");
 //!
-//! // $0.02 per million tokens: one token costs a fiftieth of a nano-dollar,
-//! // and still never rounds down to $0.
-//! let cheapest = PricePerToken::per_million(0.02)?;
-//! assert_eq!(cheapest.cost_of(1), Usd::from_nanos(1));
+//! // $0.0001 per million tokens is a tenth of a nano-dollar per token, and
+//! // one token still never rounds down to $0.
+//! let tiny = PricePerToken::per_million(0.0001)?;
+//! assert_eq!(tiny.cost_of(1), Usd::from_nanos(1));
+//! assert_eq!(tiny.cost_of(10), Usd::from_nanos(1));
 //! # Ok::<(), spendguard::MoneyError>(())
 //! ```
 
@@ -233,9 +234,11 @@ impl fmt::Display for Usd {
 
 /// A price for one token, held as whole femto-dollars (10⁻¹⁵ USD).
 ///
-/// Per-token prices are tiny (`$0.15` per million tokens is 150 femto-dollars…
-/// per thousandth of a token), so rates keep six more decimal places than
-/// [`Usd`] and costs round up to the nano-dollar only once, after summing.
+/// Per-token prices are tiny and often fractional in nano-dollars (`$0.0375`
+/// per million tokens is 37.5 nano-dollars a token), so rates keep six more
+/// decimal places than [`Usd`] and costs round up to the nano-dollar only
+/// once, after summing. A femto-dollar per token is also a nano-dollar per
+/// million tokens, the unit pricing pages use.
 ///
 /// ```
 /// use spendguard::{PricePerToken, Usd};
