@@ -1,9 +1,16 @@
 //! spendguard: stop runaway LLM API spend inside the agent's own process.
 
+pub mod budget;
+pub mod clock;
 pub mod money;
 pub mod prices;
 pub mod usage;
 
+pub use budget::{
+    Alert, AlertCallback, Amount, BudgetConfigError, BudgetExceeded, BudgetSnapshot, CallPlan,
+    LimitKind, OutputCeiling, Receipt, Reservation, StepError, StepGrant, TaskBudget,
+    TaskBudgetBuilder,
+};
 pub use money::{MoneyError, PricePerToken, Usd};
 pub use prices::{CacheWrite, ModelMode, ModelPrice, RateSchedule, Rates};
 pub use usage::{ServiceTier, Usage};

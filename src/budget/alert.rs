@@ -1,0 +1,130 @@
+//! Threshold alerts: a callback when settled use first crosses a share of a
+//! limit. Alerts are for people; the limit itself is for machines.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::budget::exceeded::{Amount, LimitKind};
+
+/// Thresholds used when none are configured: half, and four fifths.
+pub const DEFAULT_ALERT_PERCENTS: [u8; 2] = [50, 80];
+
+/// Settled use of a limit crossed one of its alert thresholds.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use spendguard::{CallPlan, ModelPrice, PricePerToken, Rates, TaskBudget, Usage, Usd};
+///
+/// let per_m = |d| PricePerToken::per_million(d).unwrap();
+/// let price = Arc::new(ModelPrice::new("m", Rates::new(per_m(10.0), per_m(10.0))));
+/// let heard = Arc::new(Mutex::new(Vec::new()));
+/// let sink = heard.clone();
+/// let budget = TaskBudget::builder("report")
+///     .max_cost(Usd::from_cents(200))
+///     .on_alert(move |alert| sink.lock().unwrap().push(alert.to_string()))
+///     .build()?;
+///
+/// let call = budget.reserve(CallPlan::new(price, 160_000).with_max_output_tokens(1_000))?;
+/// call.settle(&Usage::new(160_000, 1_000));
+/// assert_eq!(
+///     *heard.lock().unwrap(),
+///     [
+///         "task report has used 50% of its cost limit: $1.61 of $2.00",
+///         "task report has used 80% of its cost limit: $1.61 of $2.00",
+///     ]
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Alert {
+    /// The budget, e.g. `task report`.
+    pub scope: String,
+    /// Which limit.
+    pub limit: LimitKind,
+    /// The threshold crossed, in percent of the limit.
+    pub percent: u8,
+    /// Settled use when it was crossed.
+    pub used: Amount,
+    /// The limit.
+    pub max: Amount,
+}
+
+impl fmt::Display for Alert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} has used {}% of its {}: {} of {}",
+            self.scope, self.percent, self.limit, self.used, self.max
+        )
+    }
+}
+
+/// A user callback for alerts; it runs on the thread that settled the call,
+/// so it should be quick (send on a channel, log, bump a metric).
+pub type AlertCallback = Arc<dyn Fn(&Alert) + Send + Sync>;
+
+/// Thresholds and the callback they fire.
+#[derive(Clone)]
+pub(crate) struct AlertRule {
+    /// Sorted, distinct, each in 1..=99.
+    pub(crate) percents: Vec<u8>,
+    pub(crate) callback: Option<AlertCallback>,
+}
+
+impl fmt::Debug for AlertRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AlertRule")
+            .field("percents", &self.percents)
+            .field("callback", &self.callback.as_ref().map(|_| "Fn(&Alert)"))
+            .finish()
+    }
+}
+
+impl Default for AlertRule {
+    fn default() -> Self {
+        AlertRule {
+            percents: DEFAULT_ALERT_PERCENTS.to_vec(),
+            callback: None,
+        }
+    }
+}
+
+impl AlertRule {
+    /// Indices of thresholds at or below `used / max`.
+    pub(crate) fn crossed(&self, used: u64, max: u64) -> impl Iterator<Item = (usize, u8)> + '_ {
+        let basis_points = if max == 0 {
+            10_000
+        } else {
+            u128::from(used) * 10_000 / u128::from(max)
+        };
+        self.percents
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(move |&(_, percent)| basis_points >= u128::from(percent) * 100)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_cross_at_exactly_their_share() {
+        let rule = AlertRule::default();
+        assert_eq!(rule.crossed(49, 100).count(), 0);
+        assert_eq!(rule.crossed(50, 100).collect::<Vec<_>>(), [(0, 50)]);
+        assert_eq!(rule.crossed(100, 100).count(), 2);
+        assert_eq!(rule.crossed(0, 0).count(), 2);
+    }
+
+    #[test]
+    fn debug_does_not_try_to_print_the_callback() {
+        let rule = AlertRule {
+            percents: vec![90],
+            callback: Some(Arc::new(|_| {})),
+        };
+        assert!(format!("{rule:?}").contains("Fn(&Alert)"));
+    }
+}
