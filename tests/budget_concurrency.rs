@@ -67,7 +67,7 @@ proptest! {
                 let (budget, price, billed, worst_seen) = (&budget, &price, &billed, &worst_seen);
                 scope.spawn(move || {
                     for &(input, max_output, ending) in task_calls {
-                        let plan = CallPlan::new(price.clone(), input).with_max_output_tokens(max_output);
+                        let plan = CallPlan::new(&price, input).with_max_output_tokens(max_output);
                         let Ok(reservation) = budget.reserve(plan) else { continue };
                         let snapshot = budget.snapshot();
                         let committed = snapshot.spent.nanos() + snapshot.in_flight.nanos();
@@ -124,8 +124,7 @@ async fn sixty_four_async_tasks_stop_at_the_limit() {
         handles.push(tokio::spawn(async move {
             let mut spent = Usd::ZERO;
             loop {
-                let plan =
-                    CallPlan::new(price.clone(), 10_000 + task).with_max_output_tokens(2_000);
+                let plan = CallPlan::new(&price, 10_000 + task).with_max_output_tokens(2_000);
                 let step = budget.run(plan, |grant| async move {
                     tokio::task::yield_now().await;
                     Ok::<_, std::convert::Infallible>((

@@ -24,7 +24,7 @@ pub const DEFAULT_ALERT_PERCENTS: [u8; 2] = [50, 80];
 ///     .on_alert(move |alert| sink.lock().unwrap().push(alert.to_string()))
 ///     .build()?;
 ///
-/// let call = budget.reserve(CallPlan::new(price, 160_000).with_max_output_tokens(1_000))?;
+/// let call = budget.reserve(CallPlan::new(&price, 160_000).with_max_output_tokens(1_000))?;
 /// call.settle(&Usage::new(160_000, 1_000));
 /// assert_eq!(
 ///     *heard.lock().unwrap(),

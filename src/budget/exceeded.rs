@@ -85,10 +85,10 @@ impl fmt::Display for Amount {
 /// let price = Arc::new(ModelPrice::new("m", Rates::new(per_m(10.0), per_m(10.0))));
 /// let budget = TaskBudget::builder("nightly-digest").max_cost(Usd::from_cents(200)).build()?;
 ///
-/// let first = budget.reserve(CallPlan::new(price.clone(), 190_000).with_max_output_tokens(5_000))?;
+/// let first = budget.reserve(CallPlan::new(&price, 190_000).with_max_output_tokens(5_000))?;
 /// first.settle(&Usage::new(190_000, 5_000));
 /// let refusal = budget
-///     .reserve(CallPlan::new(price, 5_000).with_max_output_tokens(1_000))
+///     .reserve(CallPlan::new(&price, 5_000).with_max_output_tokens(1_000))
 ///     .unwrap_err();
 /// assert_eq!(refusal.limit, LimitKind::Cost);
 /// assert_eq!(refusal.requested, Amount::Usd(Usd::from_cents(6)));

@@ -16,13 +16,13 @@
 //!
 //! // 2,000 prompt tokens and the default 4,096-token output ceiling:
 //! // worst case $0.005 + $0.04096.
-//! let reservation = budget.reserve(CallPlan::new(price.clone(), 2_000))?;
+//! let reservation = budget.reserve(CallPlan::new(&price, 2_000))?;
 //! assert_eq!(reservation.max_output_tokens(), 4_096);
 //! let receipt = reservation.settle(&Usage::new(2_000, 300));
 //! assert_eq!(receipt.cost, Usd::from_dollars(0.008)?);
 //!
 //! // A second call's worst case no longer fits.
-//! let refused = budget.reserve(CallPlan::new(price, 2_000)).unwrap_err();
+//! let refused = budget.reserve(CallPlan::new(&price, 2_000)).unwrap_err();
 //! assert_eq!(refused.spent.to_string(), "$0.008");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -30,14 +30,15 @@
 mod alert;
 mod exceeded;
 mod limits;
-mod meter;
 mod plan;
 mod reservation;
 mod step;
+mod tally;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+use parking_lot::Mutex;
 
 pub use alert::{Alert, AlertCallback, DEFAULT_ALERT_PERCENTS};
 pub use exceeded::{Amount, BudgetExceeded, LimitKind};
@@ -49,7 +50,7 @@ pub use step::{StepError, StepGrant};
 use crate::clock::Clock;
 use crate::money::Usd;
 use alert::AlertRule;
-use meter::{Meter, Refused};
+use tally::{Refused, Tally};
 
 /// A budget for one task, shared by every call the task makes.
 ///
@@ -66,15 +67,31 @@ pub struct TaskBudget {
 pub(crate) struct BudgetState {
     name: String,
     scope: String,
-    cost: Meter,
-    tokens: Meter,
-    calls: Meter,
+    tallies: Mutex<Tallies>,
     max_duration: Option<Duration>,
     started_at: Duration,
     ceiling: OutputCeiling,
     alerts: AlertRule,
     clock: Arc<dyn Clock>,
-    abandoned: AtomicU64,
+}
+
+/// Everything a reservation checks and changes, kept together under one lock.
+#[derive(Debug, Clone, Copy)]
+struct Tallies {
+    cost: Tally,
+    tokens: Tally,
+    calls: Tally,
+    abandoned: u64,
+}
+
+impl Tallies {
+    fn each(&mut self) -> [(LimitKind, &mut Tally); 3] {
+        [
+            (LimitKind::Cost, &mut self.cost),
+            (LimitKind::Tokens, &mut self.tokens),
+            (LimitKind::Calls, &mut self.calls),
+        ]
+    }
 }
 
 /// A budget's numbers at one moment.
@@ -133,15 +150,17 @@ impl TaskBudget {
             state: Arc::new(BudgetState {
                 scope: format!("task {}", builder.name),
                 name: builder.name,
-                cost: Meter::new(builder.max_cost.map(Usd::nanos)),
-                tokens: Meter::new(builder.max_tokens),
-                calls: Meter::new(builder.max_calls),
+                tallies: Mutex::new(Tallies {
+                    cost: Tally::new(builder.max_cost.map(Usd::nanos)),
+                    tokens: Tally::new(builder.max_tokens),
+                    calls: Tally::new(builder.max_calls),
+                    abandoned: 0,
+                }),
                 max_duration: builder.max_duration,
                 started_at,
                 ceiling: builder.ceiling,
                 alerts: builder.alerts,
                 clock: builder.clock,
-                abandoned: AtomicU64::new(0),
             }),
         }
     }
@@ -165,7 +184,7 @@ impl TaskBudget {
     /// # Errors
     /// [`BudgetExceeded`] naming the limit that would be crossed; nothing is
     /// reserved then.
-    pub fn reserve(&self, plan: CallPlan) -> Result<Reservation, BudgetExceeded> {
+    pub fn reserve<'a>(&'a self, plan: CallPlan<'a>) -> Result<Reservation<'a>, BudgetExceeded> {
         let state = &self.state;
         state.check_duration()?;
         let max_output_tokens = state
@@ -183,43 +202,45 @@ impl TaskBudget {
         );
         let tokens = plan.input_tokens().saturating_add(max_output_tokens);
 
-        state
-            .calls
-            .claim(1)
-            .map_err(|r| state.refusal(LimitKind::Calls, r, 1))?;
-        if let Err(r) = state.tokens.claim(tokens) {
-            state.calls.unclaim(1);
-            return Err(state.refusal(LimitKind::Tokens, r, tokens));
-        }
-        if let Err(r) = state.cost.claim(cost.nanos()) {
-            state.calls.unclaim(1);
-            state.tokens.unclaim(tokens);
-            return Err(state.refusal(LimitKind::Cost, r, cost.nanos()));
+        {
+            let mut tallies = state.tallies.lock();
+            let checks = [
+                tallies.calls.check(LimitKind::Calls, 1),
+                tallies.tokens.check(LimitKind::Tokens, tokens),
+                tallies.cost.check(LimitKind::Cost, cost.nanos()),
+            ];
+            if let Some(refused) = checks.into_iter().find_map(Result::err) {
+                drop(tallies);
+                return Err(state.refusal(refused));
+            }
+            tallies.calls.claim(1);
+            tallies.tokens.claim(tokens);
+            tallies.cost.claim(cost.nanos());
         }
         Ok(Reservation::new(
-            Arc::clone(&self.state),
+            self,
             plan.into_price(),
-            cost,
-            tokens,
+            Claim { cost, tokens },
             max_output_tokens,
         ))
     }
 
-    /// The budget's numbers now.
+    /// The budget's numbers now, all read at one instant.
     pub fn snapshot(&self) -> BudgetSnapshot {
         let state = &self.state;
+        let tallies = *state.tallies.lock();
         BudgetSnapshot {
-            spent: Usd::from_nanos(state.cost.settled()),
-            in_flight: Usd::from_nanos(state.cost.in_flight()),
-            max_cost: state.cost.limit().map(Usd::from_nanos),
-            tokens: state.tokens.settled(),
-            max_tokens: state.tokens.limit(),
-            calls: state.calls.settled(),
-            calls_in_flight: state.calls.in_flight(),
-            max_calls: state.calls.limit(),
+            spent: Usd::from_nanos(tallies.cost.settled),
+            in_flight: Usd::from_nanos(tallies.cost.in_flight),
+            max_cost: tallies.cost.limit.map(Usd::from_nanos),
+            tokens: tallies.tokens.settled,
+            max_tokens: tallies.tokens.limit,
+            calls: tallies.calls.settled,
+            calls_in_flight: tallies.calls.in_flight,
+            max_calls: tallies.calls.limit,
             elapsed: state.elapsed(),
             max_duration: state.max_duration,
-            abandoned: state.abandoned.load(Ordering::Acquire),
+            abandoned: tallies.abandoned,
         }
     }
 }
@@ -258,64 +279,74 @@ impl BudgetState {
         }
     }
 
-    fn refusal(&self, limit: LimitKind, refused: Refused, requested: u64) -> BudgetExceeded {
-        let amount = |n| Amount::of(limit, n);
+    fn refusal(&self, refused: Refused) -> BudgetExceeded {
+        let amount = |n| Amount::of(refused.limit, n);
         BudgetExceeded {
             scope: self.scope.clone(),
-            limit,
-            max: amount(refused.limit),
+            limit: refused.limit,
+            max: amount(refused.max),
             spent: amount(refused.settled),
-            in_flight: amount(refused.committed.saturating_sub(refused.settled)),
-            requested: amount(requested),
+            in_flight: amount(refused.in_flight),
+            requested: amount(refused.requested),
         }
     }
 
-    /// Records a settled call and fires any alert thresholds it crossed.
-    fn record(&self, claimed_cost: Usd, cost: Usd, claimed_tokens: u64, tokens: u64) -> Usd {
-        let spent = self.cost.settle(claimed_cost.nanos(), cost.nanos());
-        let tokens_used = self.tokens.settle(claimed_tokens, tokens);
-        let calls = self.calls.settle(1, 1);
-        if self.alerts.callback.is_some() {
-            self.alert_if_crossed(LimitKind::Cost, &self.cost, spent);
-            self.alert_if_crossed(LimitKind::Tokens, &self.tokens, tokens_used);
-            self.alert_if_crossed(LimitKind::Calls, &self.calls, calls);
+    /// Records a settled call, then fires any alert thresholds it crossed
+    /// (outside the lock: a callback must not hold up other calls). Returns
+    /// the settled spend and what is left.
+    fn record(&self, claim: Claim, actual: Claim, abandoned: bool) -> (Usd, Option<Usd>) {
+        let mut alerts = Vec::new();
+        let (spent, remaining) = {
+            let mut tallies = self.tallies.lock();
+            tallies.abandoned += u64::from(abandoned);
+            tallies.cost.settle(claim.cost.nanos(), actual.cost.nanos());
+            tallies.tokens.settle(claim.tokens, actual.tokens);
+            tallies.calls.settle(1, 1);
+            if self.alerts.callback.is_some() {
+                for (kind, tally) in tallies.each() {
+                    self.crossed_alerts(kind, tally, &mut alerts);
+                }
+            }
+            let cost = tallies.cost;
+            let remaining = cost
+                .limit
+                .map(|max| Usd::from_nanos(max.saturating_sub(cost.committed())));
+            (Usd::from_nanos(cost.settled), remaining)
+        };
+        if let Some(callback) = &self.alerts.callback {
+            alerts.iter().for_each(|alert| callback(alert));
         }
-        Usd::from_nanos(spent)
+        (spent, remaining)
     }
 
-    fn alert_if_crossed(&self, limit: LimitKind, meter: &Meter, used: u64) {
-        let (Some(max), Some(callback)) = (meter.limit(), &self.alerts.callback) else {
+    fn crossed_alerts(&self, kind: LimitKind, tally: &mut Tally, alerts: &mut Vec<Alert>) {
+        let Some(max) = tally.limit else {
             return;
         };
-        let amount = |n| Amount::of(limit, n);
-        for (index, percent) in self.alerts.crossed(used, max) {
-            if meter.fire_alert_once(index) {
-                callback(&Alert {
+        for (index, percent) in self.alerts.crossed(tally.settled, max) {
+            if tally.fire_alert_once(index) {
+                alerts.push(Alert {
                     scope: self.scope.clone(),
-                    limit,
+                    limit: kind,
                     percent,
-                    used: amount(used),
-                    max: amount(max),
+                    used: Amount::of(kind, tally.settled),
+                    max: Amount::of(kind, max),
                 });
             }
         }
     }
 
-    fn release(&self, claimed_cost: Usd, claimed_tokens: u64) {
-        self.cost.unclaim(claimed_cost.nanos());
-        self.tokens.unclaim(claimed_tokens);
-        self.calls.unclaim(1);
+    fn release(&self, claim: Claim) {
+        let mut tallies = self.tallies.lock();
+        tallies.cost.unclaim(claim.cost.nanos());
+        tallies.tokens.unclaim(claim.tokens);
+        tallies.calls.unclaim(1);
     }
+}
 
-    fn abandon(&self, claimed_cost: Usd, claimed_tokens: u64) {
-        self.abandoned.fetch_add(1, Ordering::AcqRel);
-        self.record(claimed_cost, claimed_cost, claimed_tokens, claimed_tokens);
-    }
-
-    fn remaining(&self) -> Option<Usd> {
-        self.cost.limit().map(|max| {
-            let committed = self.cost.settled().saturating_add(self.cost.in_flight());
-            Usd::from_nanos(max.saturating_sub(committed))
-        })
-    }
+/// Dollars and tokens of one call: held by a reservation, or used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Claim {
+    pub(crate) cost: Usd,
+    pub(crate) tokens: u64,
 }

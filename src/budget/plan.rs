@@ -1,5 +1,6 @@
 //! [`CallPlan`]: what a call is about to consume, before it is sent.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::prices::{CacheWrite, ModelPrice};
@@ -14,25 +15,38 @@ use crate::usage::ServiceTier;
 ///
 /// let per_m = |d| PricePerToken::per_million(d).unwrap();
 /// let price = Arc::new(ModelPrice::new("gpt-4o-mini", Rates::new(per_m(0.15), per_m(0.60))));
-/// let plan = CallPlan::new(price, 1_200)
+/// let plan = CallPlan::new(&price, 1_200)
 ///     .with_max_output_tokens(500)
 ///     .with_service_tier(ServiceTier::Batch);
 /// assert_eq!(plan.input_tokens(), 1_200);
 /// assert_eq!(plan.requested_output_tokens(), Some(500));
 /// ```
+///
+/// A plan borrows the price (`CallPlan::new`), which keeps the hot path free
+/// of reference counting; [`CallPlan::owned`] co-owns it instead, for a plan
+/// that must outlive the price's owner.
 #[derive(Debug, Clone)]
-pub struct CallPlan {
-    price: Arc<ModelPrice>,
+pub struct CallPlan<'a> {
+    price: Cow<'a, Arc<ModelPrice>>,
     input_tokens: u64,
     max_output_tokens: Option<u64>,
     service_tier: ServiceTier,
     cache_write: Option<CacheWrite>,
 }
 
-impl CallPlan {
+impl<'a> CallPlan<'a> {
     /// A call to the model priced by `price` with a prompt of `input_tokens`
     /// (an exact count or an estimate with its margin already added).
-    pub const fn new(price: Arc<ModelPrice>, input_tokens: u64) -> Self {
+    pub const fn new(price: &'a Arc<ModelPrice>, input_tokens: u64) -> Self {
+        CallPlan::with_price(Cow::Borrowed(price), input_tokens)
+    }
+
+    /// [`CallPlan::new`], co-owning the price.
+    pub const fn owned(price: Arc<ModelPrice>, input_tokens: u64) -> CallPlan<'static> {
+        CallPlan::with_price(Cow::Owned(price), input_tokens)
+    }
+
+    const fn with_price(price: Cow<'a, Arc<ModelPrice>>, input_tokens: u64) -> Self {
         CallPlan {
             price,
             input_tokens,
@@ -87,7 +101,7 @@ impl CallPlan {
         self.cache_write
     }
 
-    pub(crate) fn into_price(self) -> Arc<ModelPrice> {
+    pub(crate) fn into_price(self) -> Cow<'a, Arc<ModelPrice>> {
         self.price
     }
 }

@@ -1,9 +1,10 @@
 //! [`Reservation`]: money held for one call until its bill is known.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::budget::BudgetState;
+use crate::budget::{Claim, TaskBudget};
 use crate::money::Usd;
 use crate::prices::ModelPrice;
 use crate::usage::Usage;
@@ -28,22 +29,24 @@ use crate::usage::Usage;
 /// let price = Arc::new(ModelPrice::new("m", Rates::new(per_m(1.0), per_m(1.0))));
 /// let budget = TaskBudget::new(Usd::from_dollars(1.0)?);
 ///
-/// let never_sent = budget.reserve(CallPlan::new(price.clone(), 1_000).with_max_output_tokens(1_000))?;
+/// let never_sent = budget.reserve(CallPlan::new(&price, 1_000).with_max_output_tokens(1_000))?;
 /// never_sent.release();
 /// assert_eq!(budget.snapshot().spent, Usd::ZERO);
 ///
-/// let lost = budget.reserve(CallPlan::new(price, 1_000).with_max_output_tokens(1_000))?;
+/// let lost = budget.reserve(CallPlan::new(&price, 1_000).with_max_output_tokens(1_000))?;
 /// drop(lost);
 /// assert_eq!(budget.snapshot().spent, Usd::from_dollars(0.002)?);
 /// assert_eq!(budget.snapshot().abandoned, 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// A reservation borrows its budget and price; [`into_owned`](Reservation::into_owned)
+/// detaches it from both, to move it into a spawned task or a stream.
 #[must_use = "a reservation left unsettled is billed at its worst case when dropped"]
-pub struct Reservation {
-    budget: Arc<BudgetState>,
-    price: Arc<ModelPrice>,
-    cost: Usd,
-    tokens: u64,
+pub struct Reservation<'a> {
+    budget: Cow<'a, TaskBudget>,
+    price: Cow<'a, Arc<ModelPrice>>,
+    claim: Claim,
     max_output_tokens: u64,
     open: bool,
 }
@@ -64,19 +67,17 @@ pub struct Receipt {
     pub remaining: Option<Usd>,
 }
 
-impl Reservation {
+impl<'a> Reservation<'a> {
     pub(crate) fn new(
-        budget: Arc<BudgetState>,
-        price: Arc<ModelPrice>,
-        cost: Usd,
-        tokens: u64,
+        budget: &'a TaskBudget,
+        price: Cow<'a, Arc<ModelPrice>>,
+        claim: Claim,
         max_output_tokens: u64,
     ) -> Self {
         Reservation {
-            budget,
+            budget: Cow::Borrowed(budget),
             price,
-            cost,
-            tokens,
+            claim,
             max_output_tokens,
             open: true,
         }
@@ -89,17 +90,30 @@ impl Reservation {
 
     /// The worst case held for this call.
     pub const fn reserved_cost(&self) -> Usd {
-        self.cost
+        self.claim.cost
     }
 
     /// Tokens held for this call (prompt plus output ceiling).
     pub const fn reserved_tokens(&self) -> u64 {
-        self.tokens
+        self.claim.tokens
     }
 
     /// The price the call is billed by.
     pub fn price(&self) -> &ModelPrice {
         &self.price
+    }
+
+    /// The same reservation, owning a handle on its budget and price so it
+    /// can outlive them (two reference-count increments).
+    pub fn into_owned(mut self) -> Reservation<'static> {
+        self.open = false;
+        Reservation {
+            budget: Cow::Owned(self.budget.as_ref().clone()),
+            price: Cow::Owned(Arc::clone(&self.price)),
+            claim: self.claim,
+            max_output_tokens: self.max_output_tokens,
+            open: true,
+        }
     }
 
     /// Records what the call used, priced by the model's price, and frees
@@ -110,41 +124,42 @@ impl Reservation {
     /// then refuses calls until there is room again.
     pub fn settle(mut self, usage: &Usage) -> Receipt {
         self.open = false;
-        let cost = self.price.cost(usage);
-        let spent = self
-            .budget
-            .record(self.cost, cost, self.tokens, usage.total_tokens());
+        let actual = Claim {
+            cost: self.price.cost(usage),
+            tokens: usage.total_tokens(),
+        };
+        let (spent, remaining) = self.budget.state.record(self.claim, actual, false);
         Receipt {
-            cost,
-            reserved: self.cost,
+            cost: actual.cost,
+            reserved: self.claim.cost,
             usage: *usage,
             spent,
-            remaining: self.budget.remaining(),
+            remaining,
         }
     }
 
     /// Frees the whole hold: for a call that was never sent.
     pub fn release(mut self) {
         self.open = false;
-        self.budget.release(self.cost, self.tokens);
+        self.budget.state.release(self.claim);
     }
 }
 
-impl Drop for Reservation {
+impl Drop for Reservation<'_> {
     fn drop(&mut self) {
         if self.open {
-            self.budget.abandon(self.cost, self.tokens);
+            self.budget.state.record(self.claim, self.claim, true);
         }
     }
 }
 
-impl fmt::Debug for Reservation {
+impl fmt::Debug for Reservation<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reservation")
-            .field("budget", &self.budget.name)
+            .field("budget", &self.budget.name())
             .field("model", &self.price.model())
-            .field("cost", &self.cost)
-            .field("tokens", &self.tokens)
+            .field("cost", &self.claim.cost)
+            .field("tokens", &self.claim.tokens)
             .field("max_output_tokens", &self.max_output_tokens)
             .finish()
     }

@@ -44,7 +44,7 @@ impl TaskBudget {
     /// let budget = TaskBudget::new(Usd::from_dollars(1.0)?);
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// let (answer, receipt) = budget
-    ///     .run(CallPlan::new(price, 500), |grant| async move {
+    ///     .run(CallPlan::new(&price, 500), |grant| async move {
     ///         // call the provider with max_tokens = grant.max_output_tokens …
     ///         Ok::<_, std::io::Error>(("42", Usage::new(500, 20)))
     ///     })
@@ -61,7 +61,7 @@ impl TaskBudget {
     /// runs), [`StepError::Step`] if the step fails.
     pub async fn run<T, E, F, Fut>(
         &self,
-        plan: CallPlan,
+        plan: CallPlan<'_>,
         step: F,
     ) -> Result<(T, Receipt), StepError<E>>
     where
@@ -84,7 +84,7 @@ impl TaskBudget {
     /// As [`run`](TaskBudget::run).
     pub fn run_blocking<T, E, F>(
         &self,
-        plan: CallPlan,
+        plan: CallPlan<'_>,
         step: F,
     ) -> Result<(T, Receipt), StepError<E>>
     where
