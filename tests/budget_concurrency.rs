@@ -67,7 +67,7 @@ proptest! {
                 let (budget, price, billed, worst_seen) = (&budget, &price, &billed, &worst_seen);
                 scope.spawn(move || {
                     for &(input, max_output, ending) in task_calls {
-                        let plan = CallPlan::new(&price, input).with_max_output_tokens(max_output);
+                        let plan = CallPlan::new(price, input).with_max_output_tokens(max_output);
                         let Ok(reservation) = budget.reserve(plan) else { continue };
                         let snapshot = budget.snapshot();
                         let committed = snapshot.spent.nanos() + snapshot.in_flight.nanos();
