@@ -6,4 +6,4 @@ pub mod usage;
 
 pub use money::{MoneyError, PricePerToken, Usd};
 pub use prices::{CacheWrite, ModelMode, ModelPrice, RateSchedule, Rates};
-pub use usage::{ServiceTier, Usage};
+pub use usage::{CounterProblem, ServiceTier, Usage, UsageError, UsageFormat};
