@@ -6,4 +6,6 @@ pub mod usage;
 
 pub use money::{MoneyError, PricePerToken, Usd};
 pub use prices::{CacheWrite, ModelMode, ModelPrice, RateSchedule, Rates};
-pub use usage::{CounterProblem, ServiceTier, Usage, UsageError, UsageFormat};
+pub use usage::{
+    AnthropicStreamUsage, CounterProblem, ServiceTier, Usage, UsageError, UsageFormat,
+};

@@ -8,7 +8,8 @@
 //! own rate, so no token can be charged twice or forgotten.
 //!
 //! Each provider's report is normalised by its own constructor:
-//! [`Usage::from_openai_chat`] and [`Usage::from_openai_responses`]. They
+//! [`Usage::from_openai_chat`], [`Usage::from_openai_responses`] and
+//! [`Usage::from_anthropic`] (and [`AnthropicStreamUsage`] for streams). They
 //! take the whole response body, and reject a report they cannot read exactly
 //! with a [`UsageError`] rather than count it as zero.
 //!
@@ -27,6 +28,7 @@
 //! assert_eq!(usage.total_tokens(), 1_200);
 //! ```
 
+mod anthropic;
 mod error;
 mod format;
 mod json;
@@ -36,6 +38,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use anthropic::AnthropicStreamUsage;
 pub use error::{CounterProblem, UsageError};
 pub use format::UsageFormat;
 
