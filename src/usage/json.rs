@@ -150,6 +150,36 @@ impl<'a> JsonObject<'a> {
         }
     }
 
+    /// The objects in the array at `key`; none when the array is absent or
+    /// `null`.
+    pub(super) fn objects_in_array(&self, key: &str) -> Result<Vec<Self>, UsageError> {
+        let items = match self.fields.get(key) {
+            None | Some(Value::Null) => return Ok(Vec::new()),
+            Some(Value::Array(items)) => items,
+            Some(other) => return Err(self.wrong_type(key, "an array", other)),
+        };
+        items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| {
+                let path = format!("{}[{index}]", self.path_of(key));
+                match item {
+                    Value::Object(fields) => Ok(JsonObject {
+                        format: self.format,
+                        path,
+                        fields,
+                    }),
+                    other => Err(UsageError::WrongType {
+                        format: self.format,
+                        path,
+                        expected: "an object",
+                        found: type_name(other),
+                    }),
+                }
+            })
+            .collect()
+    }
+
     fn wrong_type(&self, key: &str, expected: &'static str, found: &Value) -> UsageError {
         UsageError::WrongType {
             format: self.format,

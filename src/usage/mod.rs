@@ -8,10 +8,11 @@
 //! own rate, so no token can be charged twice or forgotten.
 //!
 //! Each provider's report is normalised by its own constructor:
-//! [`Usage::from_openai_chat`], [`Usage::from_openai_responses`] and
-//! [`Usage::from_anthropic`] (and [`AnthropicStreamUsage`] for streams). They
-//! take the whole response body, and reject a report they cannot read exactly
-//! with a [`UsageError`] rather than count it as zero.
+//! [`Usage::from_openai_chat`], [`Usage::from_openai_responses`],
+//! [`Usage::from_anthropic`] (and [`AnthropicStreamUsage`] for streams) and
+//! [`Usage::from_gemini`]. They take the whole response body, and reject a
+//! report they cannot read exactly with a [`UsageError`] rather than count it
+//! as zero.
 //!
 //! ```
 //! use spendguard::Usage;
@@ -31,6 +32,7 @@
 mod anthropic;
 mod error;
 mod format;
+mod gemini;
 mod json;
 mod openai;
 
