@@ -1,8 +1,12 @@
-//! Which provider API a response body comes from.
+//! Which provider API a response body comes from, so a generic client can
+//! normalise its usage without knowing the provider.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::usage::{Usage, UsageError};
 
 /// The API a response body comes from; each reports usage its own way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -31,6 +35,34 @@ impl fmt::Display for UsageFormat {
             UsageFormat::AnthropicMessages => "Anthropic Messages",
             UsageFormat::Gemini => "Gemini generateContent",
         })
+    }
+}
+
+impl Usage {
+    /// Normalises the usage of a whole response body in `format`.
+    ///
+    /// The same as calling [`Usage::from_openai_chat`],
+    /// [`Usage::from_openai_responses`], [`Usage::from_anthropic`] or
+    /// [`Usage::from_gemini`]; see those for each format's rules.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use spendguard::{Usage, UsageFormat};
+    ///
+    /// let body = json!({
+    ///     "usageMetadata": { "promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15 }
+    /// });
+    /// let usage = Usage::from_response(UsageFormat::Gemini, &body)?;
+    /// assert_eq!(usage, Usage::new(10, 5));
+    /// # Ok::<(), spendguard::UsageError>(())
+    /// ```
+    pub fn from_response(format: UsageFormat, body: &Value) -> Result<Usage, UsageError> {
+        match format {
+            UsageFormat::OpenAiChat => Usage::from_openai_chat(body),
+            UsageFormat::OpenAiResponses => Usage::from_openai_responses(body),
+            UsageFormat::AnthropicMessages => Usage::from_anthropic(body),
+            UsageFormat::Gemini => Usage::from_gemini(body),
+        }
     }
 }
 

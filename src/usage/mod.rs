@@ -10,9 +10,10 @@
 //! Each provider's report is normalised by its own constructor:
 //! [`Usage::from_openai_chat`], [`Usage::from_openai_responses`],
 //! [`Usage::from_anthropic`] (and [`AnthropicStreamUsage`] for streams) and
-//! [`Usage::from_gemini`]. They take the whole response body, and reject a
-//! report they cannot read exactly with a [`UsageError`] rather than count it
-//! as zero.
+//! [`Usage::from_gemini`], or [`Usage::from_response`] given a
+//! [`UsageFormat`]. They take the whole response body, and reject a report
+//! they cannot read exactly with a [`UsageError`] rather than count it as
+//! zero.
 //!
 //! ```
 //! use spendguard::Usage;
