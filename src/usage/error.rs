@@ -96,7 +96,7 @@ pub enum UsageError {
     /// A reported total is not the sum of the counters it totals.
     #[error(
         "{format} usage does not add up: `{total}` is {reported}, \
-         but {parts} is {sum}"
+         but `{parts}` is {sum}"
     )]
     InconsistentTotal {
         /// The format being read.

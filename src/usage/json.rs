@@ -32,7 +32,7 @@ impl<'a> JsonObject<'a> {
             other => Err(UsageError::WrongType {
                 format,
                 path: "(the response body)".to_owned(),
-                expected: "an object: one response body or stream event, not a list of them",
+                expected: "an object (one response body or stream event, not a list)",
                 found: type_name(other),
             }),
         }
