@@ -13,4 +13,6 @@ pub use budget::{
 };
 pub use money::{MoneyError, PricePerToken, Usd};
 pub use prices::{CacheWrite, ModelMode, ModelPrice, RateSchedule, Rates};
-pub use usage::{ServiceTier, Usage};
+pub use usage::{
+    AnthropicStreamUsage, CounterProblem, ServiceTier, Usage, UsageError, UsageFormat,
+};

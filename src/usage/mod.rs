@@ -7,6 +7,14 @@
 //! ambiguity by splitting every call into disjoint buckets, each billed at its
 //! own rate, so no token can be charged twice or forgotten.
 //!
+//! Each provider's report is normalised by its own constructor:
+//! [`Usage::from_openai_chat`], [`Usage::from_openai_responses`],
+//! [`Usage::from_anthropic`] (and [`AnthropicStreamUsage`] for streams) and
+//! [`Usage::from_gemini`], or [`Usage::from_response`] given a
+//! [`UsageFormat`]. They take the whole response body, and reject a report
+//! they cannot read exactly with a [`UsageError`] rather than count it as
+//! zero.
+//!
 //! ```
 //! use spendguard::Usage;
 //!
@@ -22,9 +30,20 @@
 //! assert_eq!(usage.total_tokens(), 1_200);
 //! ```
 
+mod anthropic;
+mod error;
+mod format;
+mod gemini;
+mod json;
+mod openai;
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+pub use anthropic::AnthropicStreamUsage;
+pub use error::{CounterProblem, UsageError};
+pub use format::UsageFormat;
 
 /// Token counts of one call, in disjoint buckets.
 ///

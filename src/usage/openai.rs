@@ -1,0 +1,419 @@
+//! OpenAI's usage reports, from Chat Completions and from Responses.
+//!
+//! Both APIs count *inclusively*: the prompt counter already contains the
+//! cached (and, in Chat Completions, audio) tokens, and the output counter
+//! already contains the reasoning (and audio) tokens. Normalising therefore
+//! subtracts each detail from its parent, and a detail larger than its parent
+//! is an error rather than a wrap to a huge count or a clamp to zero.
+
+use serde_json::Value;
+
+use crate::usage::json::JsonObject;
+use crate::usage::{Usage, UsageError, UsageFormat};
+
+impl Usage {
+    /// Normalises an OpenAI Chat Completions response body (`chat.completion`,
+    /// or the last `chat.completion.chunk` of a stream requested with
+    /// `stream_options: {"include_usage": true}`).
+    ///
+    /// Rules, after the [API reference] for the `usage` object:
+    ///
+    /// | Reported | Normalised |
+    /// |---|---|
+    /// | `usage.prompt_tokens` (required) | `input_tokens` + `cache_read_tokens` + `input_audio_tokens` |
+    /// | `usage.prompt_tokens_details.cached_tokens` | `cache_read_tokens` |
+    /// | `usage.prompt_tokens_details.audio_tokens` | `input_audio_tokens` |
+    /// | `usage.completion_tokens` (required) | `output_tokens` + `reasoning_tokens` + `output_audio_tokens` |
+    /// | `usage.completion_tokens_details.reasoning_tokens` | `reasoning_tokens` |
+    /// | `usage.completion_tokens_details.audio_tokens` | `output_audio_tokens` |
+    /// | `service_tier` (top level) | `service_tier` |
+    ///
+    /// - `cached_tokens` and `audio_tokens` are taken as disjoint parts of
+    ///   `prompt_tokens` (the API reports no cached-audio count); together
+    ///   they must not exceed it. Likewise `reasoning_tokens` and
+    ///   `audio_tokens` must not exceed `completion_tokens`.
+    /// - Predicted Outputs' `accepted_prediction_tokens` and
+    ///   `rejected_prediction_tokens` are already inside `completion_tokens`
+    ///   and billed as output ([Predicted Outputs]), so they stay in
+    ///   `output_tokens`; they are still checked to be valid counters that
+    ///   together fit inside `completion_tokens`.
+    /// - `usage.total_tokens`, when present, must equal `prompt_tokens +
+    ///   completion_tokens`.
+    /// - A missing or `null` `service_tier` is the standard tier (Azure and
+    ///   compatible servers omit it); a name [`ServiceTier::from_provider_name`]
+    ///   does not know (such as `"scale"`) is [`UsageError::UnknownServiceTier`].
+    ///
+    /// [API reference]: https://platform.openai.com/docs/api-reference/chat/object
+    /// [Predicted Outputs]: https://platform.openai.com/docs/guides/predicted-outputs
+    /// [`ServiceTier::from_provider_name`]: crate::ServiceTier::from_provider_name
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use spendguard::{ServiceTier, Usage};
+    ///
+    /// let body = json!({
+    ///     "object": "chat.completion",
+    ///     "service_tier": "flex",
+    ///     "usage": {
+    ///         "prompt_tokens": 2006,
+    ///         "completion_tokens": 300,
+    ///         "total_tokens": 2306,
+    ///         "prompt_tokens_details": { "cached_tokens": 1920, "audio_tokens": 0 },
+    ///         "completion_tokens_details": { "reasoning_tokens": 128, "audio_tokens": 0 }
+    ///     }
+    /// });
+    /// let usage = Usage::from_openai_chat(&body)?;
+    /// assert_eq!(usage.input_tokens, 86);
+    /// assert_eq!(usage.cache_read_tokens, 1920);
+    /// assert_eq!(usage.output_tokens, 172);
+    /// assert_eq!(usage.reasoning_tokens, 128);
+    /// assert_eq!(usage.service_tier, ServiceTier::Flex);
+    /// assert_eq!(usage.total_tokens(), 2306);
+    /// # Ok::<(), spendguard::UsageError>(())
+    /// ```
+    pub fn from_openai_chat(body: &Value) -> Result<Usage, UsageError> {
+        let body = JsonObject::root(UsageFormat::OpenAiChat, body)?;
+        let format = body.format();
+        let usage = body.usage("usage")?;
+
+        let prompt = usage.required_count("prompt_tokens")?;
+        let cached = usage.detail_count("prompt_tokens_details", "cached_tokens")?;
+        let input_audio = usage.detail_count("prompt_tokens_details", "audio_tokens")?;
+        let completion = usage.required_count("completion_tokens")?;
+        let reasoning = usage.detail_count("completion_tokens_details", "reasoning_tokens")?;
+        let output_audio = usage.detail_count("completion_tokens_details", "audio_tokens")?;
+        let accepted =
+            usage.detail_count("completion_tokens_details", "accepted_prediction_tokens")?;
+        let rejected =
+            usage.detail_count("completion_tokens_details", "rejected_prediction_tokens")?;
+
+        let input_tokens = prompt.without(&[&cached, &input_audio], format)?.tokens;
+        let output_tokens = completion
+            .without(&[&reasoning, &output_audio], format)?
+            .tokens;
+        completion.without(&[&accepted, &rejected], format)?;
+        if let Some(total) = usage.optional_count("total_tokens")? {
+            total.check_total(&[&prompt, &completion], format)?;
+        }
+
+        Ok(Usage {
+            input_tokens,
+            cache_read_tokens: cached.tokens,
+            input_audio_tokens: input_audio.tokens,
+            output_tokens,
+            reasoning_tokens: reasoning.tokens,
+            output_audio_tokens: output_audio.tokens,
+            service_tier: body.service_tier("service_tier")?.unwrap_or_default(),
+            ..Usage::default()
+        })
+    }
+
+    /// Normalises an OpenAI Responses response body (`object: "response"`).
+    /// For a stream, pass the `response` of the `response.completed` (or
+    /// `response.incomplete`) event.
+    ///
+    /// Rules, after the [API reference] for the `usage` object:
+    ///
+    /// | Reported | Normalised |
+    /// |---|---|
+    /// | `usage.input_tokens` (required) | `input_tokens` + `cache_read_tokens` |
+    /// | `usage.input_tokens_details.cached_tokens` | `cache_read_tokens` |
+    /// | `usage.output_tokens` (required) | `output_tokens` + `reasoning_tokens` |
+    /// | `usage.output_tokens_details.reasoning_tokens` | `reasoning_tokens` |
+    /// | `service_tier` (top level) | `service_tier` |
+    ///
+    /// - `cached_tokens` must not exceed `input_tokens`, nor
+    ///   `reasoning_tokens` `output_tokens`.
+    /// - `usage.total_tokens`, when present, must equal `input_tokens +
+    ///   output_tokens`.
+    /// - The service tier follows the same rules as
+    ///   [`Usage::from_openai_chat`].
+    ///
+    /// [API reference]: https://platform.openai.com/docs/api-reference/responses/object
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use spendguard::Usage;
+    ///
+    /// let body = json!({
+    ///     "object": "response",
+    ///     "status": "completed",
+    ///     "service_tier": "default",
+    ///     "usage": {
+    ///         "input_tokens": 75,
+    ///         "input_tokens_details": { "cached_tokens": 0 },
+    ///         "output_tokens": 1186,
+    ///         "output_tokens_details": { "reasoning_tokens": 1024 },
+    ///         "total_tokens": 1261
+    ///     }
+    /// });
+    /// let usage = Usage::from_openai_responses(&body)?;
+    /// assert_eq!((usage.output_tokens, usage.reasoning_tokens), (162, 1024));
+    /// assert_eq!(usage.total_tokens(), 1261);
+    /// # Ok::<(), spendguard::UsageError>(())
+    /// ```
+    pub fn from_openai_responses(body: &Value) -> Result<Usage, UsageError> {
+        let body = JsonObject::root(UsageFormat::OpenAiResponses, body)?;
+        let format = body.format();
+        let usage = body.usage("usage")?;
+
+        let input = usage.required_count("input_tokens")?;
+        let cached = usage.detail_count("input_tokens_details", "cached_tokens")?;
+        let output = usage.required_count("output_tokens")?;
+        let reasoning = usage.detail_count("output_tokens_details", "reasoning_tokens")?;
+
+        let input_tokens = input.without(&[&cached], format)?.tokens;
+        let output_tokens = output.without(&[&reasoning], format)?.tokens;
+        if let Some(total) = usage.optional_count("total_tokens")? {
+            total.check_total(&[&input, &output], format)?;
+        }
+
+        Ok(Usage {
+            input_tokens,
+            cache_read_tokens: cached.tokens,
+            output_tokens,
+            reasoning_tokens: reasoning.tokens,
+            service_tier: body.service_tier("service_tier")?.unwrap_or_default(),
+            ..Usage::default()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::usage::ServiceTier;
+
+    use super::*;
+
+    /// The shape of the API reference's `chat.completion` example.
+    #[test]
+    fn plain_chat_completion() {
+        let body = json!({
+            "id": "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT",
+            "object": "chat.completion",
+            "created": 1741569952,
+            "model": "gpt-4.1-2025-04-14",
+            "choices": [{
+                "index": 0,
+                "message": { "role": "assistant", "content": "Hello! How can I assist you today?", "refusal": null, "annotations": [] },
+                "logprobs": null,
+                "finish_reason": "stop"
+            }],
+            "usage": {
+                "prompt_tokens": 19,
+                "completion_tokens": 10,
+                "total_tokens": 29,
+                "prompt_tokens_details": { "cached_tokens": 0, "audio_tokens": 0 },
+                "completion_tokens_details": {
+                    "reasoning_tokens": 0,
+                    "audio_tokens": 0,
+                    "accepted_prediction_tokens": 0,
+                    "rejected_prediction_tokens": 0
+                }
+            },
+            "service_tier": "default"
+        });
+        let usage = Usage::from_openai_chat(&body).unwrap();
+        assert_eq!(usage, Usage::new(19, 10));
+        assert_eq!(usage.total_tokens(), 29);
+    }
+
+    #[test]
+    fn cached_prompt_and_reasoning_at_priority() {
+        let body = json!({
+            "object": "chat.completion",
+            "model": "o4-mini-2025-04-16",
+            "service_tier": "priority",
+            "usage": {
+                "prompt_tokens": 4_096,
+                "completion_tokens": 1_500,
+                "total_tokens": 5_596,
+                "prompt_tokens_details": { "cached_tokens": 3_072, "audio_tokens": 0 },
+                "completion_tokens_details": {
+                    "reasoning_tokens": 1_280,
+                    "audio_tokens": 0,
+                    "accepted_prediction_tokens": 0,
+                    "rejected_prediction_tokens": 0
+                }
+            }
+        });
+        let usage = Usage::from_openai_chat(&body).unwrap();
+        assert_eq!(
+            usage,
+            Usage {
+                input_tokens: 1_024,
+                cache_read_tokens: 3_072,
+                output_tokens: 220,
+                reasoning_tokens: 1_280,
+                service_tier: ServiceTier::Priority,
+                ..Usage::default()
+            }
+        );
+        assert_eq!(usage.total_tokens(), 5_596);
+    }
+
+    /// An audio-in, audio-out call to `gpt-4o-audio-preview`.
+    #[test]
+    fn audio_in_and_out() {
+        let body = json!({
+            "object": "chat.completion",
+            "model": "gpt-4o-audio-preview-2025-06-03",
+            "choices": [{
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": null,
+                    "audio": { "id": "audio_abc123", "expires_at": 1729018505, "data": "<bytes omitted>", "transcript": "Yes, golden retrievers are known to be quite friendly." }
+                },
+                "finish_reason": "stop"
+            }],
+            "usage": {
+                "prompt_tokens": 96,
+                "completion_tokens": 139,
+                "total_tokens": 235,
+                "prompt_tokens_details": { "cached_tokens": 0, "audio_tokens": 80 },
+                "completion_tokens_details": {
+                    "reasoning_tokens": 0,
+                    "audio_tokens": 113,
+                    "accepted_prediction_tokens": 0,
+                    "rejected_prediction_tokens": 0
+                }
+            },
+            "service_tier": "default"
+        });
+        let usage = Usage::from_openai_chat(&body).unwrap();
+        assert_eq!((usage.input_tokens, usage.input_audio_tokens), (16, 80));
+        assert_eq!((usage.output_tokens, usage.output_audio_tokens), (26, 113));
+        assert_eq!(usage.total_tokens(), 235);
+    }
+
+    /// Rejected predictions are billed as output, so they stay in
+    /// `output_tokens`.
+    #[test]
+    fn predicted_outputs_stay_in_output() {
+        let body = json!({
+            "object": "chat.completion",
+            "model": "gpt-4.1-2025-04-14",
+            "usage": {
+                "prompt_tokens": 342,
+                "completion_tokens": 412,
+                "total_tokens": 754,
+                "completion_tokens_details": {
+                    "reasoning_tokens": 0,
+                    "accepted_prediction_tokens": 312,
+                    "rejected_prediction_tokens": 35
+                }
+            }
+        });
+        let usage = Usage::from_openai_chat(&body).unwrap();
+        assert_eq!(usage, Usage::new(342, 412));
+    }
+
+    /// The last chunk of a stream with `include_usage`: no choices, the
+    /// usage, and the tier.
+    #[test]
+    fn final_stream_chunk() {
+        let chunk = json!({
+            "id": "chatcmpl-123",
+            "object": "chat.completion.chunk",
+            "created": 1694268190,
+            "model": "gpt-4o-mini",
+            "system_fingerprint": "fp_44709d6fcb",
+            "service_tier": "default",
+            "choices": [],
+            "usage": { "prompt_tokens": 9, "completion_tokens": 12, "total_tokens": 21 }
+        });
+        assert_eq!(Usage::from_openai_chat(&chunk).unwrap(), Usage::new(9, 12));
+        let earlier = json!({ "object": "chat.completion.chunk", "choices": [], "usage": null });
+        assert!(matches!(
+            Usage::from_openai_chat(&earlier),
+            Err(UsageError::MissingUsage { .. })
+        ));
+    }
+
+    /// A `gpt-4.1` response from the Responses API with a warm prompt cache.
+    #[test]
+    fn responses_with_cached_input() {
+        let body = json!({
+            "id": "resp_0cd5d6b8310055d600696a1776b42c81a199fbb02248a8bfa0",
+            "object": "response",
+            "created_at": 1768560502,
+            "status": "completed",
+            "model": "gpt-4.1-2025-04-14",
+            "output": [{
+                "id": "msg_0cd5",
+                "type": "message",
+                "status": "completed",
+                "role": "assistant",
+                "content": [{ "type": "output_text", "annotations": [], "text": "- I provide clear answers." }]
+            }],
+            "prompt_cache_retention": "24h",
+            "service_tier": "default",
+            "usage": {
+                "input_tokens": 12_033,
+                "input_tokens_details": { "cached_tokens": 11_904 },
+                "output_tokens": 44,
+                "output_tokens_details": { "reasoning_tokens": 0 },
+                "total_tokens": 12_077
+            }
+        });
+        let usage = Usage::from_openai_responses(&body).unwrap();
+        assert_eq!(
+            usage,
+            Usage {
+                input_tokens: 129,
+                cache_read_tokens: 11_904,
+                output_tokens: 44,
+                ..Usage::default()
+            }
+        );
+        assert_eq!(usage.total_tokens(), 12_077);
+    }
+
+    #[test]
+    fn responses_reasoning_at_flex() {
+        let body = json!({
+            "object": "response",
+            "status": "completed",
+            "model": "o3-2025-04-16",
+            "service_tier": "flex",
+            "usage": {
+                "input_tokens": 75,
+                "input_tokens_details": { "cached_tokens": 0 },
+                "output_tokens": 1_186,
+                "output_tokens_details": { "reasoning_tokens": 1_024 },
+                "total_tokens": 1_261
+            }
+        });
+        let usage = Usage::from_openai_responses(&body).unwrap();
+        assert_eq!(
+            usage,
+            Usage {
+                input_tokens: 75,
+                output_tokens: 162,
+                reasoning_tokens: 1_024,
+                service_tier: ServiceTier::Flex,
+                ..Usage::default()
+            }
+        );
+        assert_eq!(usage.total_tokens(), 1_261);
+    }
+
+    #[test]
+    fn a_tier_openai_sells_but_spendguard_cannot_price_is_an_error() {
+        let body = json!({
+            "service_tier": "scale",
+            "usage": { "prompt_tokens": 1, "completion_tokens": 1 }
+        });
+        assert_eq!(
+            Usage::from_openai_chat(&body),
+            Err(UsageError::UnknownServiceTier {
+                format: UsageFormat::OpenAiChat,
+                path: "service_tier".into(),
+                name: "scale".into(),
+            })
+        );
+    }
+}
