@@ -24,7 +24,8 @@ use super::model_id::bare_model_name;
 #[non_exhaustive]
 pub enum Encoding {
     /// The tokenizer of GPT-4o and later: GPT-4.1, GPT-4.5, GPT-5, the o-series,
-    /// gpt-oss and codex models.
+    /// gpt-oss and codex models. (gpt-oss's o200k_harmony only adds special
+    /// tokens, so message text encodes the same.)
     O200kBase,
     /// The tokenizer of GPT-4 (not 4o), GPT-3.5 and the text-embedding models.
     Cl100kBase,
