@@ -4,6 +4,7 @@ pub mod budget;
 pub mod clock;
 pub mod money;
 pub mod prices;
+pub mod tokens;
 pub mod usage;
 
 pub use budget::{
@@ -13,6 +14,7 @@ pub use budget::{
 };
 pub use money::{MoneyError, PricePerToken, Usd};
 pub use prices::{CacheWrite, ModelMode, ModelPrice, RateSchedule, Rates};
+pub use tokens::{TokenCount, TokenCounter};
 pub use usage::{
     AnthropicStreamUsage, CounterProblem, ServiceTier, Usage, UsageError, UsageFormat,
 };

@@ -1,0 +1,64 @@
+//! Input token counts before a call is sent: exact for OpenAI models,
+//! estimates with a stated safety margin for everyone else.
+//!
+//! A budget can only refuse a call before it is made if it knows what the
+//! call will cost, and the input side of that cost is a token count. For
+//! OpenAI models spendguard counts exactly what the API will report as prompt
+//! tokens: the model's own encoding (o200k_base or cl100k_base) and the
+//! message and tool framing of OpenAI's cookbook "How to count tokens with
+//! tiktoken". Claude, Gemini and open-weight models have no tokenizer that
+//! runs offline, so their requests are counted with o200k_base and a margin is
+//! added on top; the result says so.
+//!
+//! ```
+//! use serde_json::json;
+//! use spendguard::tokens::{count_request, Exactness};
+//!
+//! let body = json!({
+//!     "model": "gpt-4o",
+//!     "messages": [
+//!         {"role": "system", "content": "You are terse."},
+//!         {"role": "user", "content": "hello world"}
+//!     ]
+//! });
+//! let count = count_request("gpt-4o", &body)?;
+//! assert_eq!(count.tokens, 17);
+//! assert_eq!(count.exactness, Exactness::Exact);
+//!
+//! let claude = count_request("anthropic/claude-sonnet-4-5", &body)?;
+//! assert_eq!(claude.tokens, 22); // 17 plus 25%, rounded up
+//! assert_eq!(claude.exactness, Exactness::Estimate { margin_percent: 25 });
+//! # Ok::<(), spendguard::tokens::RequestShapeError>(())
+//! ```
+//!
+//! - [`count_request`] and [`TokenCounter::count_request`] read OpenAI,
+//!   Anthropic and Gemini request bodies; [`TokenCounter::count_chat`] takes
+//!   [`Message`]s and [`Tool`]s built in code; [`count_text`] counts bare text.
+//! - [`Conversation`] keeps a running total for an agent's growing history,
+//!   tokenizing each message once.
+//! - [`TokenCounter`] holds the tunable parts: one safety margin per
+//!   [`EstimatedFamily`] and the tokens assumed per image.
+//!
+//! Tokenizer tables are loaded once per process, on first use.
+
+mod conversation;
+mod count;
+mod counter;
+mod encoding;
+mod estimate;
+mod gemini;
+mod message;
+mod model_id;
+mod request;
+mod shape;
+mod tokenizer;
+mod tool;
+
+pub use conversation::Conversation;
+pub use count::{Exactness, TokenCount};
+pub use counter::{count_request, count_text, TokenCounter, DEFAULT_IMAGE_TOKENS};
+pub use encoding::Encoding;
+pub use estimate::{EstimatedFamily, MarginError, MAX_MARGIN_PERCENT};
+pub use message::{Message, Part};
+pub use shape::RequestShapeError;
+pub use tool::Tool;
