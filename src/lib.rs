@@ -5,5 +5,8 @@ pub mod prices;
 pub mod usage;
 
 pub use money::{MoneyError, PricePerToken, Usd};
-pub use prices::{CacheWrite, ModelMode, ModelPrice, RateSchedule, Rates};
+pub use prices::{
+    CacheWrite, ModelMode, ModelPrice, PriceError, PriceTable, RateSchedule, Rates, Resolution,
+    Resolved,
+};
 pub use usage::{ServiceTier, Usage};
