@@ -231,36 +231,29 @@ const GEMINI_API_RESOURCE: &str = "models/";
 /// The spellings to try after the name as written, most specific first:
 /// with a provider prefix removed or added, then the same again with an
 /// unlisted snapshot suffix removed.
-pub(crate) fn candidates(name: &str) -> Vec<Candidate> {
-    let mut forms = vec![Candidate {
+pub(crate) fn candidates(name: &str) -> impl Iterator<Item = Candidate> {
+    let original = Candidate {
         name: name.to_owned(),
         steps: Vec::new(),
         sellers: None,
-    }];
-    if let Some((base, suffix)) = split_snapshot(name) {
-        forms.push(Candidate {
-            name: base.to_owned(),
-            steps: vec![Resolution::SnapshotToBase {
-                suffix: suffix.to_owned(),
-            }],
-            sellers: None,
-        });
-    }
-    let mut out = Vec::new();
-    for (position, form) in forms.into_iter().enumerate() {
-        let rewritten = provider_rewrites(&form);
-        if position > 0 {
-            out.push(form);
-        }
-        out.extend(rewritten);
-    }
-    out
+    };
+    let base = split_snapshot(name).map(|(base, suffix)| Candidate {
+        name: base.to_owned(),
+        steps: vec![Resolution::SnapshotToBase {
+            suffix: suffix.to_owned(),
+        }],
+        sellers: None,
+    });
+    provider_rewrites(original).chain(
+        base.into_iter()
+            .flat_map(|base| std::iter::once(base.clone()).chain(provider_rewrites(base))),
+    )
 }
 
 /// The name with its provider prefix removed, or with a maker's prefix
-/// added when it has none.
-fn provider_rewrites(form: &Candidate) -> Vec<Candidate> {
-    let with_step = |name: String, step: Resolution, sellers| {
+/// added when it has none; built one at a time, as the lookup asks.
+fn provider_rewrites(form: Candidate) -> Box<dyn Iterator<Item = Candidate>> {
+    let with_step = move |form: &Candidate, name: String, step: Resolution, sellers| {
         let mut steps = form.steps.clone();
         steps.insert(0, step);
         Candidate {
@@ -273,43 +266,40 @@ fn provider_rewrites(form: &Candidate) -> Vec<Candidate> {
         let removed = Resolution::ProviderPrefixRemoved {
             prefix: form.name[..GEMINI_API_RESOURCE.len()].to_owned(),
         };
-        let mut as_gemini = with_step(format!("gemini/{rest}"), removed.clone(), None);
+        let mut as_gemini = with_step(&form, format!("gemini/{rest}"), removed.clone(), None);
         as_gemini.steps.insert(
             1,
             Resolution::ProviderPrefixAdded {
                 prefix: "gemini/".into(),
             },
         );
-        return vec![as_gemini, with_step(rest.to_owned(), removed, Some(GEMINI))];
+        let bare = with_step(&form, rest.to_owned(), removed, Some(GEMINI));
+        return Box::new([as_gemini, bare].into_iter());
     }
     if let Some((prefix, sellers)) = REMOVABLE_PREFIXES
         .iter()
         .find(|(prefix, _)| strip_prefix_ignore_case(&form.name, prefix).is_some())
     {
         let (written, rest) = form.name.split_at(prefix.len());
-        return vec![with_step(
+        let step = Resolution::ProviderPrefixRemoved {
+            prefix: written.to_owned(),
+        };
+        return Box::new(std::iter::once(with_step(
+            &form,
             rest.to_owned(),
-            Resolution::ProviderPrefixRemoved {
-                prefix: written.to_owned(),
-            },
+            step,
             Some(sellers),
-        )];
+        )));
     }
     if form.name.contains('/') {
-        return Vec::new();
+        return Box::new(std::iter::empty());
     }
-    ADDABLE_PREFIXES
-        .iter()
-        .map(|prefix| {
-            with_step(
-                format!("{prefix}{}", form.name),
-                Resolution::ProviderPrefixAdded {
-                    prefix: (*prefix).to_owned(),
-                },
-                None,
-            )
-        })
-        .collect()
+    Box::new(ADDABLE_PREFIXES.iter().map(move |prefix| {
+        let step = Resolution::ProviderPrefixAdded {
+            prefix: (*prefix).to_owned(),
+        };
+        with_step(&form, format!("{prefix}{}", form.name), step, None)
+    }))
 }
 
 fn strip_prefix_ignore_case<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {
@@ -473,7 +463,6 @@ mod tests {
     #[test]
     fn candidates_go_from_specific_to_general() {
         let names: Vec<String> = candidates("openai/gpt-4o-2099-01-01")
-            .into_iter()
             .map(|candidate| candidate.name)
             .collect();
         assert_eq!(names, ["gpt-4o-2099-01-01", "openai/gpt-4o", "gpt-4o"]);
@@ -482,7 +471,6 @@ mod tests {
     #[test]
     fn bare_names_try_makers_prefixes_but_never_clouds() {
         let names: Vec<String> = candidates("grok-4")
-            .into_iter()
             .map(|candidate| candidate.name)
             .collect();
         assert!(names.contains(&"xai/grok-4".to_owned()));
@@ -493,7 +481,7 @@ mod tests {
 
     #[test]
     fn gemini_api_resource_names_become_gemini_ids() {
-        let found = candidates("models/gemini-2.5-pro");
+        let found: Vec<Candidate> = candidates("models/gemini-2.5-pro").collect();
         assert_eq!(found[0].name, "gemini/gemini-2.5-pro");
         assert_eq!(
             found[0].steps,
@@ -520,7 +508,7 @@ mod tests {
 
     #[test]
     fn prefix_matching_ignores_case_but_reports_the_prefix_as_written() {
-        let found = candidates("OpenAI/gpt-4o");
+        let found: Vec<Candidate> = candidates("OpenAI/gpt-4o").collect();
         assert_eq!(found[0].name, "gpt-4o");
         assert_eq!(
             found[0].steps,
