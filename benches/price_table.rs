@@ -72,7 +72,7 @@ fn print_ratio(table: &PriceTable, baseline: &HashMap<String, Arc<ModelPrice>>) 
         black_box(baseline.get(black_box("gpt-4o")).cloned());
     });
     let resolved = time(&|| {
-        black_box(
+        let _ = black_box(
             table
                 .resolve(black_box("gpt-4o"))
                 .map(|found| found.into_price()),
