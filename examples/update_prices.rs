@@ -84,12 +84,15 @@ fn report_changes(old: &PriceTable, new: &PriceTable) {
     }
     println!("changed: {}", changed.len());
     for (before, after) in changed.iter().take(EXAMPLES) {
-        println!(
-            "  ~ {}: {} -> {}",
-            after.model(),
-            headline(before),
-            headline(after)
-        );
+        let (was, now) = (headline(before), headline(after));
+        if was == now {
+            println!(
+                "  ~ {}: {now}; other rates or limits changed",
+                after.model()
+            );
+        } else {
+            println!("  ~ {}: {was} -> {now}", after.model());
+        }
     }
 }
 
