@@ -1,4 +1,4 @@
-//! spendguard: stop runaway LLM API spend inside the agent's own process.
+#![doc = include_str!("../README.md")]
 
 pub mod budget;
 pub mod clock;
@@ -13,7 +13,10 @@ pub use budget::{
     TaskBudgetBuilder,
 };
 pub use money::{MoneyError, PricePerToken, Usd};
-pub use prices::{CacheWrite, ModelMode, ModelPrice, RateSchedule, Rates};
+pub use prices::{
+    CacheWrite, ModelMode, ModelPrice, PriceError, PriceTable, RateSchedule, Rates, Resolution,
+    Resolved,
+};
 pub use tokens::{TokenCount, TokenCounter};
 pub use usage::{
     AnthropicStreamUsage, CounterProblem, ServiceTier, Usage, UsageError, UsageFormat,

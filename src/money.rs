@@ -129,7 +129,7 @@ impl Usd {
     /// [`MoneyError`] for NaN, infinities, negatives, more than nine decimal
     /// places, or more than a billion dollars.
     pub fn from_dollars(dollars: f64) -> Result<Self, MoneyError> {
-        let units = decimal_units(dollars, NANO_DIGITS, "dollars")?;
+        let units = decimal_units(dollars, NANO_DIGITS, "dollars", Rounding::Exact)?;
         u64::try_from(units)
             .ok()
             .filter(|&nanos| nanos <= MAX_DOLLARS * NANOS_PER_DOLLAR)
@@ -276,7 +276,46 @@ impl PricePerToken {
     /// [`MoneyError`] for NaN, infinities, negatives, more than fifteen
     /// decimal places, or more than a billion dollars per token.
     pub fn from_dollars(dollars_per_token: f64) -> Result<Self, MoneyError> {
-        let units = decimal_units(dollars_per_token, FEMTO_DIGITS, "price per token")?;
+        let units = decimal_units(
+            dollars_per_token,
+            FEMTO_DIGITS,
+            "price per token",
+            Rounding::Exact,
+        )?;
+        PricePerToken::from_femto_units(units, dollars_per_token)
+    }
+
+    /// Converts a price in dollars per token, rounding up to the next whole
+    /// femto-dollar when it has more decimal places.
+    ///
+    /// For rates that have no exact decimal value, such as a price converted
+    /// from another currency (8 CNY at 7 CNY to the dollar is
+    /// $1.142857142857…). Rounding up never under-charges; use
+    /// [`PricePerToken::from_dollars`] wherever the value should be exact.
+    ///
+    /// ```
+    /// use spendguard::PricePerToken;
+    ///
+    /// let converted = PricePerToken::from_dollars_rounded_up(8.0 / 7.0 / 1e6)?;
+    /// assert_eq!(converted.femtos(), 1_142_857_143);
+    /// # Ok::<(), spendguard::MoneyError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`MoneyError`] for NaN, infinities, negatives, or more than a billion
+    /// dollars per token.
+    pub fn from_dollars_rounded_up(dollars_per_token: f64) -> Result<Self, MoneyError> {
+        let units = decimal_units(
+            dollars_per_token,
+            FEMTO_DIGITS,
+            "price per token",
+            Rounding::Up,
+        )?;
+        PricePerToken::from_femto_units(units, dollars_per_token)
+    }
+
+    /// Checks a femto-dollar amount against the largest accepted price.
+    fn from_femto_units(units: u128, dollars_per_token: f64) -> Result<Self, MoneyError> {
         u64::try_from(units)
             .ok()
             .filter(|&f| u128::from(f) <= u128::from(MAX_DOLLARS) * 10u128.pow(FEMTO_DIGITS))
@@ -295,7 +334,12 @@ impl PricePerToken {
     /// As [`PricePerToken::from_dollars`], with nine decimal places allowed.
     pub fn per_million(dollars_per_million: f64) -> Result<Self, MoneyError> {
         // femto-dollars per token == nano-dollars per million tokens.
-        let units = decimal_units(dollars_per_million, NANO_DIGITS, "price per million tokens")?;
+        let units = decimal_units(
+            dollars_per_million,
+            NANO_DIGITS,
+            "price per million tokens",
+            Rounding::Exact,
+        )?;
         u64::try_from(units)
             .map(PricePerToken)
             .map_err(|_| MoneyError::TooLarge {
@@ -333,9 +377,24 @@ impl fmt::Display for PricePerToken {
     }
 }
 
+/// What [`decimal_units`] does with digits finer than the unit.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rounding {
+    /// Refuse the value.
+    Exact,
+    /// Round up to the next whole unit.
+    Up,
+}
+
 /// Reads `value` as the shortest decimal that round-trips to it and returns
-/// it in units of `10^-digits`, failing rather than rounding.
-fn decimal_units(value: f64, digits: u32, what: &'static str) -> Result<u128, MoneyError> {
+/// it in units of `10^-digits`; digits finer than the unit are refused or
+/// rounded up, as `rounding` says.
+fn decimal_units(
+    value: f64,
+    digits: u32,
+    what: &'static str,
+    rounding: Rounding,
+) -> Result<u128, MoneyError> {
     let shown = || value.to_string();
     if !value.is_finite() {
         return Err(MoneyError::NotFinite {
@@ -363,13 +422,19 @@ fn decimal_units(value: f64, digits: u32, what: &'static str) -> Result<u128, Mo
     // back as the same float; negative zero prints as "-0".
     let text = format!("{}", value.abs());
     let (int_part, frac_part) = text.split_once('.').unwrap_or((&text, ""));
-    let frac_part = frac_part.trim_end_matches('0');
+    let mut frac_part = frac_part.trim_end_matches('0');
+    let mut round_up = false;
     if frac_part.len() > digits as usize {
-        return Err(MoneyError::TooPrecise {
-            what,
-            value: shown(),
-            digits,
-        });
+        if rounding == Rounding::Exact {
+            return Err(MoneyError::TooPrecise {
+                what,
+                value: shown(),
+                digits,
+            });
+        }
+        // Trailing zeros are trimmed, so the dropped digits are not all zero.
+        frac_part = &frac_part[..digits as usize];
+        round_up = true;
     }
     let scale = 10u128.pow(digits);
     let int_units = int_part
@@ -383,7 +448,10 @@ fn decimal_units(value: f64, digits: u32, what: &'static str) -> Result<u128, Mo
         let padding = 10u128.pow(digits - frac_part.len() as u32);
         frac_part.parse::<u128>().map_err(|_| too_large())? * padding
     };
-    int_units.checked_add(frac_units).ok_or_else(too_large)
+    int_units
+        .checked_add(frac_units)
+        .and_then(|units| units.checked_add(u128::from(round_up)))
+        .ok_or_else(too_large)
 }
 
 #[cfg(test)]
@@ -432,6 +500,19 @@ mod tests {
         ));
         let msg = Usd::from_dollars(-3.0).unwrap_err().to_string();
         assert_eq!(msg, "dollars must not be negative, got -3");
+    }
+
+    #[test]
+    fn rounding_up_only_touches_digits_finer_than_a_femto_dollar() {
+        let up = PricePerToken::from_dollars_rounded_up;
+        assert_eq!(
+            up(2.5e-6).unwrap(),
+            PricePerToken::from_dollars(2.5e-6).unwrap()
+        );
+        assert_eq!(up(1e-16).unwrap().femtos(), 1);
+        assert_eq!(up(2.857142857142857e-7).unwrap().femtos(), 285_714_286);
+        assert!(matches!(up(-1e-16), Err(MoneyError::Negative { .. })));
+        assert!(matches!(up(f64::NAN), Err(MoneyError::NotFinite { .. })));
     }
 
     #[test]

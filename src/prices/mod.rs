@@ -1,8 +1,21 @@
-//! Model prices: per-token [`Rates`], long-context [`RateSchedule`]s and a
-//! [`ModelPrice`] per model.
+//! Model prices: per-token [`Rates`], long-context [`RateSchedule`]s, a
+//! [`ModelPrice`] per model, and the [`PriceTable`] that finds them by name.
+//!
+//! The bundled table is LiteLLM's price list (see `pricing/README.md`) with
+//! provider corrections from `pricing/overrides.json` applied. Names resolve
+//! fail-closed: an unknown model is an error, never a price of $0.
 
+mod error;
+pub mod litellm;
 mod model_price;
+mod overrides;
 mod rates;
+mod resolve;
+mod table;
 
+pub use error::PriceError;
 pub use model_price::{CacheWrite, ModelMode, ModelPrice};
+pub use overrides::{Override, Overrides};
 pub use rates::{RateSchedule, Rates};
+pub use resolve::{Resolution, Resolved};
+pub use table::PriceTable;

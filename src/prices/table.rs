@@ -1,0 +1,446 @@
+//! [`PriceTable`]: every listed model's price, found by name, failing closed.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use crate::prices::error::PriceError;
+use crate::prices::litellm::PriceFile;
+use crate::prices::model_price::ModelPrice;
+use crate::prices::overrides::Overrides;
+use crate::prices::resolve::{self, Candidate, Resolution, Resolved};
+
+/// LiteLLM's prices as bundled (see `pricing/README.md`).
+const BUNDLED_PRICES: &str = include_str!("../../pricing/litellm_prices.json");
+
+/// What a name in the table points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    /// A listed price, by position in `prices`.
+    Listed(usize),
+    /// Another name for the listed price at that position.
+    Alias(usize),
+}
+
+/// Model prices by name: LiteLLM's list with provider corrections, plus
+/// whatever prices and aliases you add.
+///
+/// Lookups fail closed: a name that matches nothing is an
+/// [`PriceError::UnknownModel`] with suggestions, never a price of $0,
+/// unless you opt in to a fallback price with [`PriceTable::with_fallback`].
+///
+/// ```
+/// use spendguard::{ModelPrice, PriceTable, PricePerToken, Rates, Resolution, Usage, Usd};
+///
+/// // The bundled table is parsed once per process and shared.
+/// let bundled = PriceTable::bundled();
+/// let sonnet = bundled.resolve("claude-sonnet-4-5-20250929")?;
+/// assert!(sonnet.is_exact());
+///
+/// // Customise an owned copy: a negotiated price and an Azure deployment name.
+/// let per_m = |d| PricePerToken::per_million(d).unwrap();
+/// let mut table = PriceTable::clone(&bundled);
+/// table.insert(ModelPrice::new("my-llama", Rates::new(per_m(0.10), per_m(0.30))));
+/// table.alias("prod-4o", "azure/gpt-4o")?;
+/// let found = table.resolve("prod-4o")?;
+/// assert_eq!(found.listed_id(), "azure/gpt-4o");
+/// assert_eq!(found.steps(), [Resolution::Alias { alias: "prod-4o".into() }]);
+/// assert_eq!(table.resolve("my-llama")?.price().cost(&Usage::new(1_000_000, 0)), Usd::from_cents(10));
+/// # Ok::<(), spendguard::PriceError>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct PriceTable {
+    prices: Vec<Arc<ModelPrice>>,
+    /// Every listed id and alias, as written.
+    exact: HashMap<Box<str>, Slot>,
+    /// Lower-cased names to the spelling `exact` holds.
+    folded: HashMap<Box<str>, Box<str>>,
+    fallback: Option<Arc<ModelPrice>>,
+}
+
+impl PriceTable {
+    /// A table with no prices.
+    pub fn new() -> Self {
+        PriceTable::default()
+    }
+
+    /// The bundled prices with the bundled provider corrections applied,
+    /// parsed on first use and shared by every caller in the process.
+    pub fn bundled() -> Arc<PriceTable> {
+        static BUNDLED: OnceLock<Arc<PriceTable>> = OnceLock::new();
+        let table = BUNDLED.get_or_init(|| {
+            // Both bundled files are checked by this crate's tests.
+            let table =
+                PriceTable::from_litellm_json_with_overrides(BUNDLED_PRICES, &Overrides::bundled());
+            Arc::new(table.expect("the bundled price files are valid"))
+        });
+        Arc::clone(table)
+    }
+
+    /// Reads a LiteLLM price file (`model_prices_and_context_window.json`)
+    /// as it is, without spendguard's provider corrections.
+    ///
+    /// Entries of modes other than chat, responses, completion and embedding,
+    /// and entries with no price per token, are skipped rather than refused:
+    /// the file prices images, audio and search as well.
+    ///
+    /// # Errors
+    /// [`PriceError::MalformedJson`] with the line and column when the text is
+    /// not a JSON object; [`PriceError::InvalidEntry`] or
+    /// [`PriceError::InvalidField`] naming the model, the field and the value
+    /// of the first entry that cannot be read.
+    pub fn from_litellm_json(json: &str) -> Result<Self, PriceError> {
+        PriceFile::parse(json).map(PriceTable::from_file)
+    }
+
+    /// Reads a LiteLLM price file and applies `overrides` to it, as
+    /// [`PriceTable::bundled`] does with the bundled corrections.
+    ///
+    /// # Errors
+    /// As [`PriceTable::from_litellm_json`], and
+    /// [`PriceError::InvalidOverride`] when an override names a model the file
+    /// does not price.
+    pub fn from_litellm_json_with_overrides(
+        json: &str,
+        overrides: &Overrides,
+    ) -> Result<Self, PriceError> {
+        let mut file = PriceFile::parse(json)?;
+        overrides.apply(&mut file)?;
+        Ok(PriceTable::from_file(file))
+    }
+
+    fn from_file(file: PriceFile) -> Self {
+        let mut table = PriceTable {
+            prices: Vec::with_capacity(file.entries.len()),
+            exact: HashMap::with_capacity(file.entries.len() + file.aliases.len()),
+            folded: HashMap::with_capacity(file.entries.len() + file.aliases.len()),
+            fallback: None,
+        };
+        for (model, entry) in &file.entries {
+            table.insert(entry.model_price(model));
+        }
+        for (alias, target) in file.aliases {
+            if let Some(&Slot::Listed(position)) = table.exact.get(target.as_str()) {
+                table.add_name(alias.into_boxed_str(), Slot::Alias(position));
+            }
+        }
+        table
+    }
+
+    /// Adds a price, replacing the listed price of the same id (and any
+    /// alias of that name): for negotiated, self-hosted or corrected prices.
+    /// Aliases of the id then price at the new price too.
+    ///
+    /// Returns the price it replaced.
+    pub fn insert(&mut self, price: ModelPrice) -> Option<Arc<ModelPrice>> {
+        let price = Arc::new(price);
+        match self.exact.get(price.model()) {
+            Some(&Slot::Listed(position)) => {
+                Some(std::mem::replace(&mut self.prices[position], price))
+            }
+            _ => {
+                let name: Box<str> = price.model().into();
+                self.prices.push(price);
+                self.add_name(name, Slot::Listed(self.prices.len() - 1));
+                None
+            }
+        }
+    }
+
+    /// Makes `name` another name for a listed id (or for what an alias
+    /// names), for names a provider does not publish: Azure deployment names,
+    /// gateway routes, internal nicknames. An alias wins over a listed id of
+    /// the same name.
+    ///
+    /// # Errors
+    /// [`PriceError::UnknownModel`] when `listed_id` is neither a listed id
+    /// nor an alias (compared case-insensitively, without other rewrites).
+    pub fn alias(&mut self, name: impl Into<String>, listed_id: &str) -> Result<(), PriceError> {
+        let target = self
+            .slot(listed_id)
+            .map(|(_, slot)| match slot {
+                Slot::Listed(position) | Slot::Alias(position) => position,
+            })
+            .ok_or_else(|| self.unknown(listed_id))?;
+        self.add_name(name.into().into_boxed_str(), Slot::Alias(target));
+        Ok(())
+    }
+
+    /// The same table, pricing every name that matches nothing at `price`
+    /// instead of failing. The answer says [`Resolution::Fallback`], so it
+    /// can still be logged or refused.
+    pub fn with_fallback(mut self, price: ModelPrice) -> Self {
+        self.fallback = Some(Arc::new(price));
+        self
+    }
+
+    /// The fallback price, if one was set.
+    pub fn fallback(&self) -> Option<&Arc<ModelPrice>> {
+        self.fallback.as_ref()
+    }
+
+    /// The price listed under exactly `listed_id`, with no rewriting and no
+    /// aliases.
+    pub fn get(&self, listed_id: &str) -> Option<&Arc<ModelPrice>> {
+        match self.exact.get(listed_id)? {
+            Slot::Listed(position) => self.prices.get(*position),
+            Slot::Alias(_) => None,
+        }
+    }
+
+    /// Finds the price of a model name as callers write it, and says how.
+    ///
+    /// Tried in order, first match wins (every comparison is exact first,
+    /// then case-insensitive):
+    ///
+    /// 1. the name as written, including aliases;
+    /// 2. the name with a provider prefix removed (`openai/gpt-4o` →
+    ///    `gpt-4o`), accepted only when the listed entry is sold by that
+    ///    provider; `models/gemini-x` (the Gemini API's resource name) tries
+    ///    `gemini/gemini-x`, then `gemini-x`;
+    /// 3. for a name without a prefix, the name with a model maker's prefix
+    ///    added (`grok-4` → `xai/grok-4`): openai, anthropic, gemini, xai,
+    ///    mistral, deepseek, cohere, moonshot, zai, minimax, dashscope, in
+    ///    that order. Clouds and resellers are never guessed;
+    /// 4. steps 1 to 3 again with an unlisted snapshot suffix removed
+    ///    (`-2025-08-07`, `-20250929`, `@20250929`, `-latest`);
+    /// 5. the fallback price, if the table has one.
+    ///
+    /// A listed snapshot is always found as itself in step 1, so the most
+    /// specific listed entry wins. Bedrock ids (`anthropic.claude-…-v1:0`,
+    /// and regional `us.`, `eu.`, `apac.`, `global.` ones) are found when
+    /// the list has them; an unlisted regional id is not priced as another
+    /// region, because regional prices differ.
+    ///
+    /// An exact match costs one hash lookup and one reference-count
+    /// increment, and allocates nothing.
+    ///
+    /// # Errors
+    /// [`PriceError::UnknownModel`] with up to three close listed ids when
+    /// nothing matched and there is no fallback.
+    pub fn resolve(&self, model: &str) -> Result<Resolved, PriceError> {
+        if let Some(found) = self.find(model, Vec::new(), None) {
+            return Ok(found);
+        }
+        for Candidate {
+            name,
+            steps,
+            sellers,
+        } in resolve::candidates(model)
+        {
+            if let Some(found) = self.find(&name, steps, sellers) {
+                return Ok(found);
+            }
+        }
+        match &self.fallback {
+            Some(price) => Ok(Resolved::new(Arc::clone(price), vec![Resolution::Fallback])),
+            None => Err(self.unknown(model)),
+        }
+    }
+
+    /// How many prices are listed (aliases not counted).
+    pub fn len(&self) -> usize {
+        self.prices.len()
+    }
+
+    /// `true` when no price is listed.
+    pub fn is_empty(&self) -> bool {
+        self.prices.is_empty()
+    }
+
+    /// Every listed price: LiteLLM's in id order, then added ones in the
+    /// order they were added.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<ModelPrice>> {
+        self.prices.iter()
+    }
+
+    /// Looks `name` up exactly, then case-insensitively, and checks the
+    /// seller if the name lost a provider prefix.
+    fn find(
+        &self,
+        name: &str,
+        mut steps: Vec<Resolution>,
+        sellers: Option<&[&str]>,
+    ) -> Option<Resolved> {
+        let (listed_name, slot) = self.slot(name)?;
+        let position = match slot {
+            Slot::Listed(position) | Slot::Alias(position) => position,
+        };
+        let price = &self.prices[position];
+        if sellers.is_some_and(|sellers| !resolve::sold_by(sellers, price.provider())) {
+            return None;
+        }
+        if listed_name != name {
+            steps.push(Resolution::CaseFolded);
+        }
+        if let Slot::Alias(_) = slot {
+            steps.push(Resolution::Alias {
+                alias: listed_name.to_owned(),
+            });
+        }
+        Some(Resolved::new(Arc::clone(price), steps))
+    }
+
+    /// The name as the table holds it, and what it points at.
+    fn slot(&self, name: &str) -> Option<(&str, Slot)> {
+        if let Some((listed, slot)) = self.exact.get_key_value(name) {
+            return Some((listed, *slot));
+        }
+        let listed = self.folded.get(name.to_ascii_lowercase().as_str())?;
+        self.exact
+            .get_key_value(listed)
+            .map(|(listed, slot)| (&**listed, *slot))
+    }
+
+    fn add_name(&mut self, name: Box<str>, slot: Slot) {
+        self.folded
+            .insert(name.to_ascii_lowercase().into_boxed_str(), name.clone());
+        self.exact.insert(name, slot);
+    }
+
+    fn unknown(&self, model: &str) -> PriceError {
+        PriceError::UnknownModel {
+            model: model.to_owned(),
+            suggestions: resolve::suggestions(model, self.exact.keys().map(|name| &**name)),
+        }
+    }
+}
+
+impl fmt::Debug for PriceTable {
+    /// A summary: the table holds thousands of prices.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PriceTable")
+            .field("prices", &self.prices.len())
+            .field("names", &self.exact.len())
+            .field(
+                "fallback",
+                &self.fallback.as_ref().map(|price| price.model()),
+            )
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::PricePerToken;
+    use crate::prices::rates::Rates;
+
+    fn price(model: &str, provider: &str, input: f64) -> ModelPrice {
+        let per_m = |d| PricePerToken::per_million(d).unwrap();
+        ModelPrice::new(model, Rates::new(per_m(input), per_m(input * 4.0))).with_provider(provider)
+    }
+
+    fn table() -> PriceTable {
+        let mut table = PriceTable::new();
+        table.insert(price("gpt-4o", "openai", 2.5));
+        table.insert(price("gpt-4o-2024-08-06", "openai", 2.5));
+        table.insert(price("azure/gpt-4o", "azure", 2.75));
+        table.insert(price("xai/grok-4", "xai", 3.0));
+        table.insert(price("gemini/gemini-2.5-pro", "gemini", 1.25));
+        table.insert(price("gemini-2.5-flash", "vertex_ai-language-models", 0.3));
+        table.insert(price("llama-3", "together_ai", 0.2));
+        table
+    }
+
+    fn resolved(table: &PriceTable, name: &str) -> (String, Vec<Resolution>) {
+        let found = table.resolve(name).unwrap();
+        (found.listed_id().to_owned(), found.steps().to_vec())
+    }
+
+    #[test]
+    fn exact_names_resolve_exactly() {
+        let (id, steps) = resolved(&table(), "gpt-4o-2024-08-06");
+        assert_eq!(id, "gpt-4o-2024-08-06");
+        assert_eq!(steps, [Resolution::Exact]);
+    }
+
+    #[test]
+    fn a_removed_prefix_must_name_the_seller() {
+        assert_eq!(resolved(&table(), "openai/gpt-4o").0, "gpt-4o");
+        // llama-3 is listed, but sold by together_ai, not openai.
+        assert!(table().resolve("openai/llama-3").is_err());
+        assert_eq!(
+            resolved(&table(), "models/gemini-2.5-flash").0,
+            "gemini-2.5-flash"
+        );
+    }
+
+    #[test]
+    fn case_folding_is_reported_after_other_steps() {
+        let (id, steps) = resolved(&table(), "OpenAI/GPT-4o");
+        assert_eq!(id, "gpt-4o");
+        assert_eq!(
+            steps,
+            [
+                Resolution::ProviderPrefixRemoved {
+                    prefix: "OpenAI/".into()
+                },
+                Resolution::CaseFolded
+            ]
+        );
+    }
+
+    #[test]
+    fn insert_replaces_and_aliases_follow() {
+        let mut table = table();
+        table.alias("my-deployment", "azure/gpt-4o").unwrap();
+        let replaced = table.insert(price("azure/gpt-4o", "azure", 2.0));
+        assert_eq!(
+            replaced.unwrap().standard().base().input,
+            PricePerToken::per_million(2.75).unwrap()
+        );
+        let found = table.resolve("My-Deployment").unwrap();
+        assert_eq!(
+            found.price().standard().base().input,
+            PricePerToken::per_million(2.0).unwrap()
+        );
+        assert_eq!(
+            found.steps(),
+            [
+                Resolution::CaseFolded,
+                Resolution::Alias {
+                    alias: "my-deployment".into()
+                }
+            ]
+        );
+        assert_eq!(table.len(), 7);
+    }
+
+    #[test]
+    fn an_alias_shadows_a_listed_id_of_the_same_name() {
+        let mut table = table();
+        table.alias("gpt-4o", "azure/gpt-4o").unwrap();
+        assert_eq!(resolved(&table, "gpt-4o").0, "azure/gpt-4o");
+        assert!(table.get("gpt-4o").is_none());
+    }
+
+    #[test]
+    fn aliases_must_name_a_listed_id() {
+        let error = table().alias("x", "gpt-4p").unwrap_err();
+        assert!(matches!(
+            error,
+            PriceError::UnknownModel { ref suggestions, .. } if suggestions[0] == "gpt-4o"
+        ));
+    }
+
+    #[test]
+    fn unknown_models_fail_unless_a_fallback_is_set() {
+        assert!(matches!(
+            table().resolve("mystery-model"),
+            Err(PriceError::UnknownModel { .. })
+        ));
+        let table = table().with_fallback(price("fallback", "", 30.0));
+        let found = table.resolve("mystery-model").unwrap();
+        assert!(found.is_fallback());
+        assert_eq!(found.listed_id(), "fallback");
+    }
+
+    #[test]
+    fn debug_is_a_summary() {
+        assert_eq!(
+            format!("{:?}", table()),
+            "PriceTable { prices: 7, names: 7, fallback: None }"
+        );
+    }
+}
