@@ -57,7 +57,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let spent = budget.snapshot().spent;
     println!("\nREFUSED before sending call {}: {refusal}", calls + 1);
-    println!("\nstopped after {calls} calls with {spent} spent; nothing was sent after the refusal.");
+    println!(
+        "\nstopped after {calls} calls with {spent} spent; nothing was sent after the refusal."
+    );
     println!(
         "unguarded, the same loop for {OVERNIGHT_CALLS} calls overnight would have billed {}.",
         Usd::from_nanos(per_call.nanos() * OVERNIGHT_CALLS)
