@@ -2,6 +2,7 @@
 
 pub mod budget;
 pub mod clock;
+mod json_kind;
 pub mod money;
 pub mod prices;
 pub mod tokens;

@@ -3,10 +3,12 @@
 
 use serde_json::Value;
 
+use crate::json_kind::json_kind;
+
 use super::gemini;
 use super::message::{Message, Part};
 use super::shape::{
-    expect_array, expect_object, kind_of, optional_str, required_str, FieldPath, RequestShapeError,
+    expect_array, expect_object, optional_str, required_str, FieldPath, RequestShapeError,
 };
 use super::tool::Tool;
 
@@ -27,7 +29,7 @@ pub(crate) struct ChatInput {
 pub(crate) fn read_body(body: &Value) -> Result<ChatInput, RequestShapeError> {
     let Value::Object(body) = body else {
         return Err(RequestShapeError::NotAnObject {
-            found: kind_of(body),
+            found: json_kind(body),
         });
     };
     if body.contains_key("contents") {

@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use crate::json_kind::json_kind;
+
 /// Why a request body could not be counted.
 ///
 /// Every variant names the field at fault as a path into the body
@@ -84,7 +86,7 @@ impl<'a> FieldPath<'a> {
         RequestShapeError::WrongType {
             field: self.to_string(),
             expected,
-            found: kind_of(found),
+            found: json_kind(found),
         }
     }
 
@@ -111,18 +113,6 @@ impl fmt::Display for FieldPath<'_> {
             FieldPath::Key(parent, key) => write!(f, "{parent}.{key}"),
             FieldPath::Index(parent, index) => write!(f, "{parent}[{index}]"),
         }
-    }
-}
-
-/// The kind of a JSON value, with its article, for error messages.
-pub(crate) fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -9,6 +9,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::json_kind::json_kind;
 use crate::usage::{CounterProblem, ServiceTier, UsageError, UsageFormat};
 
 /// A JSON object inside a provider response, with where it sits.
@@ -33,7 +34,7 @@ impl<'a> JsonObject<'a> {
                 format,
                 path: "(the response body)".to_owned(),
                 expected: "an object (one response body or stream event, not a list)",
-                found: type_name(other),
+                found: json_kind(other),
             }),
         }
     }
@@ -173,7 +174,7 @@ impl<'a> JsonObject<'a> {
                         format: self.format,
                         path,
                         expected: "an object",
-                        found: type_name(other),
+                        found: json_kind(other),
                     }),
                 }
             })
@@ -185,7 +186,7 @@ impl<'a> JsonObject<'a> {
             format: self.format,
             path: self.path_of(key),
             expected,
-            found: type_name(found),
+            found: json_kind(found),
         }
     }
 }
@@ -282,17 +283,6 @@ fn join_paths(parts: &[&Count]) -> String {
         .map(|part| part.path.as_str())
         .collect::<Vec<_>>()
         .join(" + ")
-}
-
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]
