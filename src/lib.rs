@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
 pub mod budget;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod clock;
 mod json_kind;
 pub mod money;
@@ -12,6 +14,10 @@ pub use budget::{
     Alert, AlertCallback, Amount, BudgetConfigError, BudgetExceeded, BudgetSnapshot, CallPlan,
     LimitKind, OutputCeiling, Receipt, Reservation, StepError, StepGrant, TaskBudget,
     TaskBudgetBuilder,
+};
+#[cfg(feature = "client")]
+pub use client::{
+    ApiKey, CallReceipt, ClientError, CostSource, GuardedClient, GuardedResponse, Provider,
 };
 pub use money::{MoneyError, PricePerToken, Usd};
 pub use prices::{

@@ -1,0 +1,127 @@
+//! [`ClientError`]: every way a guarded call can end without a result.
+
+use std::time::Duration;
+
+use crate::budget::BudgetExceeded;
+use crate::client::provider::Provider;
+use crate::money::Usd;
+use crate::prices::PriceError;
+use crate::tokens::RequestShapeError;
+
+/// A guarded call that did not produce a response.
+///
+/// Each variant says whether anything was billed: refusals and provider
+/// rejections release the reservation (nothing was spent); a call that
+/// failed after it was sent is billed at its worst case, because the
+/// provider may have charged for it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// A budget refused the call; nothing was sent.
+    #[error(transparent)]
+    Budget(#[from] BudgetExceeded),
+    /// The model has no price, so the call could not be guarded; nothing was sent.
+    #[error(transparent)]
+    Price(#[from] PriceError),
+    /// The request body could not be counted; nothing was sent.
+    #[error("the request body cannot be guarded: {0}")]
+    RequestShape(#[from] RequestShapeError),
+    /// A field the guard needs is missing or malformed; nothing was sent.
+    #[error("the request body's `{field}` {problem}; nothing was sent")]
+    InvalidRequest {
+        /// The field, e.g. `model` or `max_tokens`.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The provider refused the request (400, 401, 403, 404, 422 or another
+    /// 4xx); nothing was billed.
+    #[error("{provider} rejected the request with HTTP {status}: {message} (nothing was billed)")]
+    Rejected {
+        /// The API.
+        provider: Provider,
+        /// The HTTP status.
+        status: u16,
+        /// The provider's message, with any API key cut out.
+        message: String,
+    },
+    /// The account is out of credit (402); nothing was billed.
+    #[error("{provider} says the account is out of credit (HTTP 402): {message}")]
+    PaymentRequired {
+        /// The API.
+        provider: Provider,
+        /// The provider's message.
+        message: String,
+    },
+    /// Rate-limited (429); nothing was billed.
+    #[error("{provider} rate-limited the call (HTTP 429{}): {message}", retry_hint(*.retry_after))]
+    RateLimited {
+        /// The API.
+        provider: Provider,
+        /// How long the provider asked to wait, from `Retry-After`.
+        retry_after: Option<Duration>,
+        /// The provider's message.
+        message: String,
+    },
+    /// The provider failed (5xx, or Anthropic's 529 "overloaded"); nothing
+    /// was billed.
+    #[error("{provider} failed with HTTP {status}{}: {message}", retry_hint(*.retry_after))]
+    ProviderFailed {
+        /// The API.
+        provider: Provider,
+        /// The HTTP status.
+        status: u16,
+        /// How long the provider asked to wait, if it said.
+        retry_after: Option<Duration>,
+        /// The provider's message.
+        message: String,
+    },
+    /// The call failed after it was sent (timeout, dropped connection,
+    /// unreadable body): it was billed at its worst case.
+    #[error("the call to {provider} failed after it was sent ({detail}); it was billed at its worst case of {billed}")]
+    Interrupted {
+        /// The API.
+        provider: Provider,
+        /// What went wrong.
+        detail: String,
+        /// What it was billed.
+        billed: Usd,
+    },
+    /// The request could not be sent at all (connection refused, DNS, TLS);
+    /// nothing was billed.
+    #[error("could not reach {provider}: {detail} (nothing was billed)")]
+    Unreachable {
+        /// The API.
+        provider: Provider,
+        /// What went wrong.
+        detail: String,
+    },
+}
+
+fn retry_hint(retry_after: Option<Duration>) -> String {
+    retry_after.map_or_else(String::new, |wait| {
+        format!(", retry after {}s", wait.as_secs_f64())
+    })
+}
+
+impl ClientError {
+    /// `true` for failures a later attempt may not meet: rate limits,
+    /// provider outages and unreachable servers.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ClientError::RateLimited { .. }
+                | ClientError::ProviderFailed { .. }
+                | ClientError::Unreachable { .. }
+        )
+    }
+
+    /// How long the provider asked the caller to wait, if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ClientError::RateLimited { retry_after, .. }
+            | ClientError::ProviderFailed { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,451 @@
+//! [`GuardedClient`]: HTTP calls to OpenAI, Anthropic, Gemini and any
+//! OpenAI-compatible server, each checked against a budget before it is sent.
+//!
+//! Every call:
+//! 1. gets an output ceiling (`max_tokens` injected, or clamped);
+//! 2. has its prompt counted from the request body;
+//! 3. reserves its worst case, or fails with [`ClientError::Budget`] with
+//!    nothing sent;
+//! 4. is sent, and settled from the usage the response reports. The
+//!    response comes back with a [`CallReceipt`].
+//!
+//! Request bodies are your own JSON; fields the guard does not read pass
+//! through untouched.
+
+mod api_key;
+mod error;
+mod provider;
+mod receipt;
+mod request;
+mod response;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+pub use api_key::ApiKey;
+pub use error::ClientError;
+pub use provider::Provider;
+pub use receipt::{CallReceipt, CostSource};
+
+use crate::budget::{CallPlan, Reservation, TaskBudget};
+use crate::prices::{PriceTable, Resolved};
+use crate::tokens::{TokenCount, TokenCounter};
+use request::RequestFacts;
+
+/// The Anthropic API version sent when none is configured.
+const ANTHROPIC_VERSION: &str = "2023-06-01";
+/// How long a call may take, headers and body, when no timeout is configured.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// An HTTP client for one provider whose every call passes a budget check.
+///
+/// Cheap to clone; clones share the connection pool and price table.
+///
+/// ```no_run
+/// use serde_json::json;
+/// use spendguard::client::{ApiKey, GuardedClient, Provider};
+/// use spendguard::{TaskBudget, Usd};
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = GuardedClient::builder(Provider::OpenAiChat)
+///     .api_key(ApiKey::from_env("OPENAI_API_KEY").ok_or("OPENAI_API_KEY is not set")?)
+///     .build()?;
+/// let budget = TaskBudget::new(Usd::from_dollars(2.00)?);
+/// let answer = client
+///     .send(&budget, &json!({
+///         "model": "gpt-4o-mini",
+///         "messages": [{"role": "user", "content": "One word for 'loop'?"}],
+///     }))
+///     .await?;
+/// println!("{} — {}", answer.body["choices"][0]["message"]["content"], answer.receipt);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct GuardedClient {
+    http: reqwest::Client,
+    provider: Provider,
+    base_url: String,
+    headers: HeaderMap,
+    api_key: Option<ApiKey>,
+    prices: Arc<PriceTable>,
+    counter: TokenCounter,
+}
+
+/// A provider's answer to a guarded call.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct GuardedResponse {
+    /// The response body, exactly as the provider sent it.
+    pub body: Value,
+    /// What the call cost.
+    pub receipt: CallReceipt,
+}
+
+/// A client configuration that cannot work.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientConfigError {
+    /// A header name or value that HTTP does not allow.
+    #[error("header `{name}` cannot be sent: {reason}")]
+    InvalidHeader {
+        /// The header's name.
+        name: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// The HTTP client could not be built (for example, TLS setup failed).
+    #[error("the HTTP client could not be built: {0}")]
+    Http(String),
+}
+
+/// Builds a [`GuardedClient`]; start with [`GuardedClient::builder`].
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct GuardedClientBuilder {
+    provider: Provider,
+    base_url: String,
+    api_key: Option<ApiKey>,
+    api_key_header: Option<String>,
+    headers: Vec<(String, String)>,
+    prices: Option<Arc<PriceTable>>,
+    counter: TokenCounter,
+    timeout: Duration,
+    http: Option<reqwest::Client>,
+}
+
+impl GuardedClientBuilder {
+    /// The provider's base URL (default: its public API; for
+    /// [`Provider::OpenAiCompatible`], the URL up to and including the
+    /// version, e.g. `https://openrouter.ai/api/v1`).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+
+    /// The API key, sent in the provider's usual header.
+    pub fn api_key(mut self, key: ApiKey) -> Self {
+        self.api_key = Some(key);
+        self
+    }
+
+    /// Sends the key in this header, as is, instead of the provider's usual
+    /// one (Azure OpenAI: `api-key`).
+    pub fn api_key_header(mut self, name: impl Into<String>) -> Self {
+        self.api_key_header = Some(name.into());
+        self
+    }
+
+    /// An extra header on every request (a gateway route, an API version).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The price table calls are priced by (default: the bundled one).
+    pub fn prices(mut self, prices: Arc<PriceTable>) -> Self {
+        self.prices = Some(prices);
+        self
+    }
+
+    /// The token counter prompts are counted with (to tune estimate margins).
+    pub fn token_counter(mut self, counter: TokenCounter) -> Self {
+        self.counter = counter;
+        self
+    }
+
+    /// How long a whole call may take (default ten minutes). A call that
+    /// times out after it was sent is billed at its worst case.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Uses this `reqwest` client (its own timeout and proxy settings apply).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Builds the client.
+    ///
+    /// # Errors
+    /// [`ClientConfigError`] for a header HTTP cannot carry or an HTTP
+    /// client that cannot be set up.
+    pub fn build(self) -> Result<GuardedClient, ClientConfigError> {
+        let mut headers = HeaderMap::new();
+        let mut insert = |name: &str, value: &str, sensitive: bool| {
+            let invalid = |reason: String| ClientConfigError::InvalidHeader {
+                name: name.to_owned(),
+                reason,
+            };
+            let header_name =
+                HeaderName::from_bytes(name.as_bytes()).map_err(|e| invalid(e.to_string()))?;
+            let mut header_value = HeaderValue::from_str(value).map_err(|_| {
+                invalid("its value has characters HTTP headers cannot carry".into())
+            })?;
+            header_value.set_sensitive(sensitive);
+            headers.insert(header_name, header_value);
+            Ok::<(), ClientConfigError>(())
+        };
+        if self.provider == Provider::Anthropic {
+            insert("anthropic-version", ANTHROPIC_VERSION, false)?;
+        }
+        for (name, value) in &self.headers {
+            insert(name, value, false)?;
+        }
+        if let Some(key) = &self.api_key {
+            match (&self.api_key_header, self.provider) {
+                (Some(custom), _) => insert(custom, key.expose(), true)?,
+                (None, Provider::Anthropic) => insert("x-api-key", key.expose(), true)?,
+                (None, Provider::Gemini) => insert("x-goog-api-key", key.expose(), true)?,
+                (None, _) => insert("authorization", &format!("Bearer {}", key.expose()), true)?,
+            }
+        }
+        let http = match self.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .timeout(self.timeout)
+                .build()
+                .map_err(|e| ClientConfigError::Http(e.to_string()))?,
+        };
+        Ok(GuardedClient {
+            http,
+            provider: self.provider,
+            base_url: self.base_url,
+            headers,
+            api_key: self.api_key,
+            prices: self.prices.unwrap_or_else(PriceTable::bundled),
+            counter: self.counter,
+        })
+    }
+}
+
+/// A call that passed its budget check and is about to be sent.
+pub(crate) struct PreparedCall<'a> {
+    pub(crate) reservation: Reservation<'a>,
+    pub(crate) resolved: Resolved,
+    pub(crate) prompt: TokenCount,
+    pub(crate) url: String,
+    pub(crate) wire_body: Value,
+}
+
+impl GuardedClient {
+    /// Starts configuring a client for `provider`.
+    pub fn builder(provider: Provider) -> GuardedClientBuilder {
+        GuardedClientBuilder {
+            provider,
+            base_url: provider.default_base_url().to_owned(),
+            api_key: None,
+            api_key_header: None,
+            headers: Vec::new(),
+            prices: None,
+            counter: TokenCounter::new(),
+            timeout: DEFAULT_TIMEOUT,
+            http: None,
+        }
+    }
+
+    /// The provider this client speaks to.
+    pub const fn provider(&self) -> Provider {
+        self.provider
+    }
+
+    /// Sends `body` under `budget` and returns the provider's answer with
+    /// its receipt.
+    ///
+    /// # Errors
+    /// [`ClientError`]: refused by the budget, unpriceable or malformed
+    /// request (nothing sent), rejected or failed at the provider (nothing
+    /// billed), or interrupted after sending (billed at the worst case).
+    pub async fn send(
+        &self,
+        budget: &TaskBudget,
+        body: &Value,
+    ) -> Result<GuardedResponse, ClientError> {
+        let call = self.prepare(budget, body, false)?;
+        let sent = self
+            .http
+            .post(&call.url)
+            .headers(self.headers.clone())
+            .json(&call.wire_body)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(error) => return Err(self.transport_failure(call.reservation, &error)),
+        };
+        if !response.status().is_success() {
+            return Err(self.provider_failure(call.reservation, response).await);
+        }
+        let bytes = match response.bytes().await {
+            Ok(bytes) => bytes,
+            Err(error) => return Err(self.transport_failure(call.reservation, &error)),
+        };
+        let Ok(body) = serde_json::from_slice::<Value>(&bytes) else {
+            return Err(self.interrupted(call.reservation, "the response body is not JSON".into()));
+        };
+        let receipt = response::settle(
+            self.provider,
+            call.reservation,
+            &call.resolved,
+            call.prompt,
+            &body,
+        );
+        Ok(GuardedResponse { body, receipt })
+    }
+
+    /// [`send`](GuardedClient::send) with typed request and response
+    /// structs; fields your types do not name are not kept.
+    ///
+    /// # Errors
+    /// As [`send`](GuardedClient::send), plus [`ClientError::InvalidRequest`]
+    /// if the request does not serialise to a JSON object. A response that
+    /// does not fit `Resp` is [`ClientError::Interrupted`]: it was settled
+    /// from its usage first, so its cost is already counted.
+    pub async fn send_typed<Req, Resp>(
+        &self,
+        budget: &TaskBudget,
+        request: &Req,
+    ) -> Result<(Resp, CallReceipt), ClientError>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+    {
+        let body = serde_json::to_value(request).map_err(|e| ClientError::InvalidRequest {
+            field: "body",
+            problem: format!("could not be serialised: {e}"),
+        })?;
+        let answer = self.send(budget, &body).await?;
+        match serde_json::from_value(answer.body) {
+            Ok(typed) => Ok((typed, answer.receipt)),
+            Err(e) => Err(ClientError::Interrupted {
+                provider: self.provider,
+                detail: format!("the response does not fit the requested type: {e}"),
+                billed: answer.receipt.cost,
+            }),
+        }
+    }
+
+    /// Checks `body` against `budget` and reserves its worst case.
+    pub(crate) fn prepare<'a>(
+        &self,
+        budget: &'a TaskBudget,
+        body: &Value,
+        stream: bool,
+    ) -> Result<PreparedCall<'a>, ClientError> {
+        let RequestFacts {
+            model,
+            max_output_tokens,
+            service_tier,
+            cache_write,
+        } = request::read_facts(self.provider, body)?;
+        let resolved = self.prices.resolve(&model)?;
+        let prompt = self
+            .counter
+            .count_request(&model, &request::countable_body(self.provider, body))?;
+        let mut plan = CallPlan::owned(Arc::clone(resolved.price()), prompt.tokens)
+            .with_service_tier(service_tier);
+        if let Some(tokens) = max_output_tokens {
+            plan = plan.with_max_output_tokens(tokens);
+        }
+        if let Some(cache) = cache_write {
+            plan = plan.with_cache_write(cache);
+        }
+        let reservation = budget.reserve(plan)?;
+        let wire_body = request::wire_body(self.provider, body, reservation.max_output_tokens());
+        Ok(PreparedCall {
+            url: self.provider.endpoint(&self.base_url, &model, stream),
+            reservation,
+            resolved,
+            prompt,
+            wire_body,
+        })
+    }
+
+    /// `text` with the API key cut out, for errors that quote the provider.
+    pub(crate) fn redact(&self, text: &str) -> String {
+        self.api_key
+            .as_ref()
+            .map_or_else(|| text.to_owned(), |key| key.redact(text))
+    }
+
+    /// A request that failed in transport: released if it never left this
+    /// machine, billed at its worst case if it may have reached the provider.
+    pub(crate) fn transport_failure(
+        &self,
+        reservation: Reservation<'_>,
+        error: &reqwest::Error,
+    ) -> ClientError {
+        let detail = self.redact(&error_chain(error));
+        if error.is_connect() || error.is_builder() {
+            reservation.release();
+            return ClientError::Unreachable {
+                provider: self.provider,
+                detail,
+            };
+        }
+        self.interrupted(reservation, detail)
+    }
+
+    pub(crate) fn interrupted(&self, reservation: Reservation<'_>, detail: String) -> ClientError {
+        let billed = reservation.reserved_cost();
+        drop(reservation);
+        ClientError::Interrupted {
+            provider: self.provider,
+            detail,
+            billed,
+        }
+    }
+
+    /// A non-success status: the reservation is released (providers do not
+    /// bill refused or failed calls) and the status becomes a typed error.
+    pub(crate) async fn provider_failure(
+        &self,
+        reservation: Reservation<'_>,
+        response: reqwest::Response,
+    ) -> ClientError {
+        reservation.release();
+        let status = response.status().as_u16();
+        let retry_after = response::retry_after(response.headers());
+        let text = response.text().await.unwrap_or_default();
+        let message = self.redact(&response::error_message(&text));
+        let provider = self.provider;
+        match status {
+            402 => ClientError::PaymentRequired { provider, message },
+            429 => ClientError::RateLimited {
+                provider,
+                retry_after,
+                message,
+            },
+            500..=599 => ClientError::ProviderFailed {
+                provider,
+                status,
+                retry_after,
+                message,
+            },
+            _ => ClientError::Rejected {
+                provider,
+                status,
+                message,
+            },
+        }
+    }
+}
+
+/// An error and its causes on one line, e.g. `error sending request: connection closed`.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

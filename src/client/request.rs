@@ -1,0 +1,378 @@
+//! Reading what the guard needs from a request body, and writing back the
+//! output limit it granted. Every other field passes through untouched.
+
+use std::borrow::Cow;
+
+use serde_json::{json, Map, Value};
+
+use crate::client::error::ClientError;
+use crate::client::provider::Provider;
+use crate::prices::CacheWrite;
+use crate::usage::ServiceTier;
+
+/// The parts of a request body a guard reads before it is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RequestFacts {
+    pub(crate) model: String,
+    pub(crate) max_output_tokens: Option<u64>,
+    pub(crate) service_tier: ServiceTier,
+    pub(crate) cache_write: Option<CacheWrite>,
+}
+
+/// Reads the model, output limit, tier and prompt-cache writes of `body`.
+pub(crate) fn read_facts(provider: Provider, body: &Value) -> Result<RequestFacts, ClientError> {
+    let object = body
+        .as_object()
+        .ok_or_else(|| ClientError::InvalidRequest {
+            field: "body",
+            problem: format!(
+                "must be a JSON object, not {}",
+                crate::json_kind::json_kind(body)
+            ),
+        })?;
+    let model = match object.get("model") {
+        Some(Value::String(model)) if !model.trim().is_empty() => model.clone(),
+        Some(other) => {
+            return Err(ClientError::InvalidRequest {
+                field: "model",
+                problem: format!(
+                    "must be a non-empty string, not {}",
+                    crate::json_kind::json_kind(other)
+                ),
+            })
+        }
+        None => {
+            return Err(ClientError::InvalidRequest {
+                field: "model",
+                problem: "is missing (for Gemini too: the guard reads it from the body and moves it into the URL)".into(),
+            })
+        }
+    };
+    Ok(RequestFacts {
+        model,
+        max_output_tokens: read_max_output(provider, object)?,
+        service_tier: read_service_tier(provider, object)?,
+        cache_write: (provider == Provider::Anthropic)
+            .then(|| anthropic_cache_write(body))
+            .flatten(),
+    })
+}
+
+/// The fields that may carry the output limit, in the order they are read.
+const fn max_output_fields(provider: Provider) -> &'static [&'static str] {
+    match provider {
+        Provider::OpenAiChat | Provider::OpenAiCompatible => {
+            &["max_completion_tokens", "max_tokens"]
+        }
+        Provider::OpenAiResponses => &["max_output_tokens"],
+        Provider::Anthropic => &["max_tokens"],
+        Provider::Gemini => &["maxOutputTokens"],
+    }
+}
+
+/// Where the output-limit fields live: Gemini nests them in `generationConfig`.
+fn output_limit_holder(
+    provider: Provider,
+    object: &Map<String, Value>,
+) -> Option<&Map<String, Value>> {
+    match provider {
+        Provider::Gemini => object.get("generationConfig").and_then(Value::as_object),
+        _ => Some(object),
+    }
+}
+
+fn read_max_output(
+    provider: Provider,
+    object: &Map<String, Value>,
+) -> Result<Option<u64>, ClientError> {
+    if let Some(config) = object
+        .get("generationConfig")
+        .filter(|_| provider == Provider::Gemini)
+    {
+        if !config.is_object() {
+            return Err(ClientError::InvalidRequest {
+                field: "generationConfig",
+                problem: format!(
+                    "must be an object, not {}",
+                    crate::json_kind::json_kind(config)
+                ),
+            });
+        }
+    }
+    let Some(holder) = output_limit_holder(provider, object) else {
+        return Ok(None);
+    };
+    let mut smallest: Option<u64> = None;
+    for &field in max_output_fields(provider) {
+        match holder.get(field) {
+            None | Some(Value::Null) => {}
+            Some(value) => {
+                let tokens = value.as_u64().ok_or_else(|| ClientError::InvalidRequest {
+                    field: "max_tokens",
+                    problem: format!(
+                        "(`{field}`) must be a non-negative whole number, got {value}"
+                    ),
+                })?;
+                smallest = Some(smallest.map_or(tokens, |s| s.min(tokens)));
+            }
+        }
+    }
+    Ok(smallest)
+}
+
+fn read_service_tier(
+    provider: Provider,
+    object: &Map<String, Value>,
+) -> Result<ServiceTier, ClientError> {
+    let asked = match provider {
+        Provider::OpenAiChat | Provider::OpenAiResponses | Provider::OpenAiCompatible => {
+            object.get("service_tier")
+        }
+        // Anthropic's `service_tier` ("auto", "standard_only") chooses between
+        // standard and a pre-purchased priority capacity billed separately,
+        // and Gemini sets no tier in the body: both bill at standard rates.
+        Provider::Anthropic | Provider::Gemini => None,
+    };
+    match asked {
+        None | Some(Value::Null) => Ok(ServiceTier::Standard),
+        Some(Value::String(name)) => {
+            ServiceTier::from_provider_name(name).ok_or_else(|| ClientError::InvalidRequest {
+                field: "service_tier",
+                problem: format!("names a tier the guard cannot price: {name:?}"),
+            })
+        }
+        Some(other) => Err(ClientError::InvalidRequest {
+            field: "service_tier",
+            problem: format!(
+                "must be a string, not {}",
+                crate::json_kind::json_kind(other)
+            ),
+        }),
+    }
+}
+
+/// The dearest prompt cache an Anthropic request writes, from any
+/// `cache_control` block in it (`{"type": "ephemeral", "ttl": "1h"}`).
+fn anthropic_cache_write(value: &Value) -> Option<CacheWrite> {
+    match value {
+        Value::Object(object) => {
+            let here = object.get("cache_control").map(|control| {
+                if control.get("ttl").and_then(Value::as_str) == Some("1h") {
+                    CacheWrite::OneHour
+                } else {
+                    CacheWrite::Default
+                }
+            });
+            object
+                .values()
+                .filter_map(anthropic_cache_write)
+                .chain(here)
+                .max_by_key(|cache| matches!(cache, CacheWrite::OneHour))
+        }
+        Value::Array(items) => items
+            .iter()
+            .filter_map(anthropic_cache_write)
+            .max_by_key(|cache| matches!(cache, CacheWrite::OneHour)),
+        _ => None,
+    }
+}
+
+/// The body as it goes on the wire: the granted output limit written into
+/// every output-limit field the request used (or the provider's main one),
+/// and Gemini's `model` moved out of the body into the URL.
+pub(crate) fn wire_body(provider: Provider, body: &Value, max_output_tokens: u64) -> Value {
+    let mut body = body.clone();
+    let Some(object) = body.as_object_mut() else {
+        return body;
+    };
+    if provider == Provider::Gemini {
+        object.remove("model");
+    }
+    let holder = match provider {
+        Provider::Gemini => object
+            .entry("generationConfig")
+            .or_insert_with(|| json!({}))
+            .as_object_mut(),
+        _ => Some(object),
+    };
+    // `read_facts` has already refused a `generationConfig` that is not an object.
+    let Some(holder) = holder else {
+        return body;
+    };
+    let fields = max_output_fields(provider);
+    let present: Vec<&str> = fields
+        .iter()
+        .copied()
+        .filter(|field| holder.get(*field).is_some_and(|v| !v.is_null()))
+        .collect();
+    let targets = if present.is_empty() {
+        vec![injected_field(provider)]
+    } else {
+        present
+    };
+    for field in targets {
+        holder.insert(field.to_owned(), json!(max_output_tokens));
+    }
+    body
+}
+
+/// The field a missing output limit is written to.
+const fn injected_field(provider: Provider) -> &'static str {
+    match provider {
+        // o-series and newer OpenAI models reject `max_tokens`.
+        Provider::OpenAiChat => "max_completion_tokens",
+        Provider::OpenAiCompatible | Provider::Anthropic => "max_tokens",
+        Provider::OpenAiResponses => "max_output_tokens",
+        Provider::Gemini => "maxOutputTokens",
+    }
+}
+
+/// The body in a shape the token counter reads: Responses API bodies
+/// (`instructions`, `input`) are rewritten as chat messages.
+pub(crate) fn countable_body(provider: Provider, body: &Value) -> Cow<'_, Value> {
+    if provider != Provider::OpenAiResponses {
+        return Cow::Borrowed(body);
+    }
+    let mut messages = Vec::new();
+    if let Some(instructions) = body.get("instructions").and_then(Value::as_str) {
+        messages.push(json!({"role": "system", "content": instructions}));
+    }
+    match body.get("input") {
+        Some(Value::String(text)) => messages.push(json!({"role": "user", "content": text})),
+        Some(Value::Array(items)) => messages.extend(items.iter().map(responses_item_as_message)),
+        _ => {}
+    }
+    let mut counted = json!({"messages": messages});
+    if let Some(tools) = body.get("tools").and_then(Value::as_array) {
+        // Responses tools are flat ({"type":"function","name":…}); chat tools
+        // nest the same fields under "function".
+        let nested: Vec<Value> = tools
+            .iter()
+            .map(|tool| match tool.get("function") {
+                Some(_) => tool.clone(),
+                None => json!({"type": "function", "function": tool}),
+            })
+            .collect();
+        counted["tools"] = Value::Array(nested);
+    }
+    Cow::Owned(counted)
+}
+
+/// One Responses `input` item as a chat message: its text parts
+/// (`input_text`, `output_text`) become text, anything else is counted from
+/// its JSON so nothing is silently dropped.
+fn responses_item_as_message(item: &Value) -> Value {
+    let role = item.get("role").and_then(Value::as_str).unwrap_or("user");
+    let content = match item.get("content") {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .map(|part| {
+                part.get("text")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| part.to_string(), str::to_owned)
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        // Function calls and their outputs carry no `content`: count the item.
+        _ => item.to_string(),
+    };
+    json!({"role": role, "content": content})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facts_of_an_openai_request() {
+        let body = json!({"model": "gpt-4o", "max_tokens": 900, "max_completion_tokens": 500, "service_tier": "flex"});
+        let facts = read_facts(Provider::OpenAiChat, &body).unwrap();
+        assert_eq!(facts.model, "gpt-4o");
+        assert_eq!(facts.max_output_tokens, Some(500));
+        assert_eq!(facts.service_tier, ServiceTier::Flex);
+    }
+
+    #[test]
+    fn gemini_limits_live_in_generation_config() {
+        let body = json!({"model": "gemini-2.5-pro", "generationConfig": {"maxOutputTokens": 256}});
+        assert_eq!(
+            read_facts(Provider::Gemini, &body)
+                .unwrap()
+                .max_output_tokens,
+            Some(256)
+        );
+        let wire = wire_body(Provider::Gemini, &body, 100);
+        assert_eq!(wire, json!({"generationConfig": {"maxOutputTokens": 100}}));
+    }
+
+    #[test]
+    fn missing_limits_are_injected_and_present_ones_clamped() {
+        let body = json!({"model": "gpt-4o", "messages": [], "extra": {"kept": true}});
+        let wire = wire_body(Provider::OpenAiChat, &body, 4_096);
+        assert_eq!(wire["max_completion_tokens"], 4_096);
+        assert_eq!(wire["extra"], json!({"kept": true}));
+        let both = json!({"model": "m", "max_tokens": 9_000, "max_completion_tokens": 9_000});
+        let wire = wire_body(Provider::OpenAiCompatible, &both, 1_000);
+        assert_eq!(
+            (
+                wire["max_tokens"].as_u64(),
+                wire["max_completion_tokens"].as_u64()
+            ),
+            (Some(1_000), Some(1_000))
+        );
+        let anthropic = wire_body(Provider::Anthropic, &json!({"model": "claude"}), 2_048);
+        assert_eq!(anthropic["max_tokens"], 2_048);
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let err = read_facts(
+            Provider::OpenAiChat,
+            &json!({"model": "gpt-4o", "max_tokens": -1}),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("max_tokens"), "{err}");
+        let err = read_facts(Provider::Anthropic, &json!({"messages": []})).unwrap_err();
+        assert!(err.to_string().contains("`model` is missing"), "{err}");
+        let err = read_facts(
+            Provider::OpenAiChat,
+            &json!({"model": "gpt-4o", "service_tier": "turbo"}),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("turbo"), "{err}");
+        let err = read_facts(Provider::OpenAiChat, &json!(["not", "an", "object"])).unwrap_err();
+        assert!(err.to_string().contains("an array"), "{err}");
+    }
+
+    #[test]
+    fn anthropic_cache_control_is_found_anywhere() {
+        let body = json!({"model": "claude", "system": [
+            {"type": "text", "text": "big", "cache_control": {"type": "ephemeral"}},
+            {"type": "text", "text": "bigger", "cache_control": {"type": "ephemeral", "ttl": "1h"}}
+        ]});
+        assert_eq!(
+            read_facts(Provider::Anthropic, &body).unwrap().cache_write,
+            Some(CacheWrite::OneHour)
+        );
+        let plain = json!({"model": "claude", "messages": []});
+        assert_eq!(
+            read_facts(Provider::Anthropic, &plain).unwrap().cache_write,
+            None
+        );
+    }
+
+    #[test]
+    fn responses_bodies_are_counted_as_chat() {
+        let body = json!({
+            "model": "gpt-4o",
+            "instructions": "Be brief.",
+            "input": [{"role": "user", "content": [{"type": "input_text", "text": "Hi"}]}],
+            "tools": [{"type": "function", "name": "f", "parameters": {"type": "object", "properties": {}}}]
+        });
+        let counted = countable_body(Provider::OpenAiResponses, &body);
+        assert_eq!(counted["messages"][0]["content"], "Be brief.");
+        assert_eq!(counted["messages"][1]["content"], "Hi");
+        assert_eq!(counted["tools"][0]["function"]["name"], "f");
+    }
+}

@@ -1,0 +1,166 @@
+//! Reading a provider's answer: settling from its usage report (or from the
+//! estimate when the report cannot be trusted), and its error replies.
+
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+
+use crate::budget::{Receipt, Reservation};
+use crate::client::provider::Provider;
+use crate::client::receipt::{CallReceipt, CostSource};
+use crate::prices::Resolved;
+use crate::tokens::TokenCount;
+use crate::usage::Usage;
+
+/// Longest provider error message quoted in a [`ClientError`](crate::client::ClientError).
+const MAX_MESSAGE_CHARS: usize = 500;
+
+/// Settles `reservation` from the usage in `body`, or from the estimate if
+/// the report is missing, unreadable or implausible: a call the provider
+/// answered is never recorded as free.
+pub(crate) fn settle(
+    provider: Provider,
+    reservation: Reservation<'_>,
+    resolved: &Resolved,
+    prompt: TokenCount,
+    body: &Value,
+) -> CallReceipt {
+    let granted_output = reservation.max_output_tokens();
+    let (usage, source) = match Usage::from_response(provider.usage_format(), body) {
+        Ok(usage) if usage.prompt_tokens() == 0 && prompt.tokens > 0 => {
+            let output = match usage.billed_output_tokens() {
+                0 => granted_output,
+                reported => reported,
+            };
+            (
+                estimated_usage(prompt, output),
+                CostSource::Estimated {
+                    reason: format!(
+                        "the provider reported 0 input tokens for a prompt of {prompt}"
+                    ),
+                },
+            )
+        }
+        Ok(usage) => (usage, CostSource::Reported),
+        Err(error) => (
+            estimated_usage(prompt, granted_output),
+            CostSource::Estimated {
+                reason: format!("{error}; output billed at the granted maximum"),
+            },
+        ),
+    };
+    let receipt = reservation.settle(&usage);
+    call_receipt(resolved, receipt, source)
+}
+
+/// A usage built from the guard's own counts.
+pub(crate) fn estimated_usage(prompt: TokenCount, output_tokens: u64) -> Usage {
+    Usage::new(prompt.tokens, output_tokens)
+}
+
+pub(crate) fn call_receipt(
+    resolved: &Resolved,
+    receipt: Receipt,
+    source: CostSource,
+) -> CallReceipt {
+    CallReceipt {
+        model: resolved.listed_id().to_owned(),
+        cost: receipt.cost,
+        source,
+        reserved: receipt.reserved,
+        usage: receipt.usage,
+        spent: receipt.spent,
+        remaining: receipt.remaining,
+    }
+}
+
+/// How long a refusal asks the caller to wait: OpenAI's `retry-after-ms`,
+/// or `Retry-After` in seconds. (The HTTP-date form is not used by LLM
+/// providers and is ignored.)
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(ms) = header("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
+        return finite_non_negative(ms / 1_000.0);
+    }
+    header("retry-after")
+        .and_then(|v| v.parse::<f64>().ok())
+        .and_then(finite_non_negative)
+}
+
+fn finite_non_negative(seconds: f64) -> Option<Duration> {
+    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(86_400.0)))
+}
+
+/// The human message of a provider's error body: OpenAI's and Gemini's
+/// `error.message`, Anthropic's `error.message`, a bare `message`, or the
+/// start of the raw text.
+pub(crate) fn error_message(text: &str) -> String {
+    let parsed: Option<Value> = serde_json::from_str(text).ok();
+    let message = parsed.as_ref().and_then(|body| {
+        body.pointer("/error/message")
+            .or_else(|| body.get("message"))
+            .or_else(|| body.get("error"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    });
+    let message = message.unwrap_or_else(|| text.trim().to_owned());
+    if message.is_empty() {
+        return "(no message)".to_owned();
+    }
+    match message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((cut, _)) => format!("{}…", &message[..cut]),
+        None => message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn retry_after_in_seconds_and_milliseconds() {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        headers.insert("retry-after-ms", HeaderValue::from_static("1500"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_millis(1_500)));
+        let mut bad = HeaderMap::new();
+        bad.insert(
+            "retry-after",
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&bad), None);
+        bad.insert("retry-after", HeaderValue::from_static("-3"));
+        assert_eq!(retry_after(&bad), None);
+    }
+
+    #[test]
+    fn error_messages_from_every_shape() {
+        assert_eq!(
+            error_message(r#"{"error":{"message":"Rate limit reached","type":"requests"}}"#),
+            "Rate limit reached"
+        );
+        assert_eq!(
+            error_message(
+                r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#
+            ),
+            "Overloaded"
+        );
+        assert_eq!(
+            error_message("upstream connect error"),
+            "upstream connect error"
+        );
+        assert_eq!(error_message(""), "(no message)");
+        assert_eq!(
+            error_message(&"x".repeat(600)).chars().count(),
+            MAX_MESSAGE_CHARS + 1
+        );
+    }
+}
