@@ -183,6 +183,7 @@ async fn openai_chat_reports_the_counted_prompt_and_bills_its_price() {
     assert_eq!(body["choices"][0]["finish_reason"], "stop");
     let text = body["choices"][0]["message"]["content"].as_str().unwrap();
     assert_eq!(count_text("gpt-4o", text).tokens, 50);
+    assert_eq!(count_text("gpt-4", text).tokens, 50, "in cl100k_base too");
 
     assert_eq!(mock.billed(), cost("gpt-4o", &expected));
     assert_eq!(mock.requests(), 1);

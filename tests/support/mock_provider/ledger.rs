@@ -48,6 +48,11 @@ impl Ledger {
         (records.received.len(), behaviour)
     }
 
+    /// How many requests were received so far.
+    pub(super) fn request_count(&self) -> usize {
+        self.records.lock().received.len()
+    }
+
     /// Every request received so far.
     pub(super) fn received(&self) -> Vec<ReceivedRequest> {
         self.records.lock().received.clone()

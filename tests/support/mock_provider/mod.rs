@@ -64,7 +64,10 @@
 //!   JSON, and for the prompt and reasoning (plus any chunks the server
 //!   could still write) for a stream.
 //!
-//! [`MockProvider::idle`] waits until every bill is recorded.
+//! A bill is recorded before the end of its body is sent, so once a client
+//! has read a body to its end, its bill is in. After an aborted body or a
+//! client that stopped reading, [`MockProvider::idle`] waits until every
+//! bill is recorded.
 
 // Each test binary and example that includes this module uses a different
 // part of it.
@@ -297,7 +300,7 @@ impl MockProvider {
 
     /// How many requests reached an endpoint, refused ones included.
     pub fn requests(&self) -> usize {
-        self.ledger.received().len()
+        self.ledger.request_count()
     }
 
     /// The body of every request that reached an endpoint, in order.
