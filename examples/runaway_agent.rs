@@ -2,63 +2,72 @@
 //!
 //! An agent's tool keeps timing out and its model keeps deciding to retry:
 //! the loop that once made 4,800 calls in a night and billed $498. Here it
-//! runs against an in-process mock provider (no network, no API key) that
-//! answers like OpenAI's Chat Completions API, under a $2.00 task budget.
-//! Every call is priced before it is sent; the one that could cross $2.00 is
-//! refused, and nothing is sent after it.
+//! runs against a mock provider that this program starts on 127.0.0.1 (no
+//! network, no API key). It speaks OpenAI's Chat Completions API and bills
+//! every request it answers. Every call goes through a [`GuardedClient`]
+//! under a $2.00 task budget: it is priced before it is sent, and the call
+//! that could cross $2.00 is refused without being sent.
 //!
 //! Run it with `cargo run --example runaway_agent`.
 
+#[path = "../tests/support/mock_provider/mod.rs"]
+mod mock_provider;
+
+use mock_provider::{MockConfig, MockProvider};
 use serde_json::{json, Value};
-use spendguard::tokens::count_request;
-use spendguard::{CallPlan, PriceTable, TaskBudget, Usage, Usd};
+use spendguard::{ApiKey, ClientError, GuardedClient, Provider, TaskBudget, Usd};
 
 const MODEL: &str = "gpt-4o";
 const OVERNIGHT_CALLS: u64 = 4_800;
-/// What the mock model writes each time it decides to retry, in tokens.
-const RETRY_REPLY_TOKENS: u64 = 150;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let prices = PriceTable::bundled();
-    let price = prices.resolve(MODEL)?.into_price();
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // The mock model answers each call with a 150-token decision to retry.
+    let provider = MockProvider::start(MockConfig {
+        reply_tokens: 150,
+        ..MockConfig::default()
+    })
+    .await?;
+    let client = GuardedClient::builder(Provider::OpenAiChat)
+        .base_url(provider.base_url())
+        .api_key(ApiKey::new("sk-demo-not-a-real-key"))
+        .build()?;
     let budget = TaskBudget::builder("overnight-report")
         .max_cost(Usd::from_dollars(2.00)?)
         .on_alert(|alert| println!("  ALERT  {alert}"))
         .build()?;
 
-    let request = agent_request();
-    let prompt = count_request(MODEL, &request)?;
-    println!("spendguard demo: the overnight retry loop, against an in-process mock provider");
     println!(
-        "model {MODEL} (input {}, output {}), task budget $2.00, prompt {prompt}\n",
-        price.standard().base().input,
-        price.standard().base().output,
+        "spendguard demo: the overnight retry loop, against a mock provider on {}",
+        provider.base_url()
     );
+    println!("model {MODEL}, task budget $2.00, every call guarded\n");
 
+    let request = agent_request();
     let mut calls = 0u64;
     let mut per_call = Usd::ZERO;
     let refusal = loop {
-        let plan = CallPlan::new(&price, prompt.tokens);
-        let reservation = match budget.reserve(plan) {
-            Ok(reservation) => reservation,
-            Err(refusal) => break refusal,
-        };
-        let mut body = request.clone();
-        body["max_tokens"] = json!(reservation.max_output_tokens());
-        let response = mock_provider(&body)?;
-        let receipt = reservation.settle(&Usage::from_openai_chat(&response)?);
-        calls += 1;
-        per_call = receipt.cost;
-        println!(
-            "call {calls:>3}  tool fetch_report timed out, model retries   cost {}   spent {}",
-            receipt.cost, receipt.spent
-        );
+        match client.send(&budget, &request).await {
+            Ok(answer) => {
+                calls += 1;
+                per_call = answer.receipt.cost;
+                println!(
+                    "call {calls:>3}  tool fetch_report timed out, model retries   cost {}   spent {}",
+                    answer.receipt.cost, answer.receipt.spent
+                );
+            }
+            Err(ClientError::Budget(refusal)) => break refusal,
+            Err(other) => return Err(other.into()),
+        }
     };
 
-    let spent = budget.snapshot().spent;
+    provider.idle().await;
     println!("\nREFUSED before sending call {}: {refusal}", calls + 1);
     println!(
-        "\nstopped after {calls} calls with {spent} spent; nothing was sent after the refusal."
+        "\nthe provider received {} requests and billed {}; the budget recorded {}.",
+        provider.requests(),
+        provider.billed(),
+        budget.snapshot().spent
     );
     println!(
         "unguarded, the same loop for {OVERNIGHT_CALLS} calls overnight would have billed {}.",
@@ -91,28 +100,4 @@ fn agent_request() -> Value {
             },
         }],
     })
-}
-
-/// Answers like OpenAI's Chat Completions API: the model decides to retry,
-/// and the usage block reports the prompt it read and the reply it wrote.
-fn mock_provider(body: &Value) -> Result<Value, Box<dyn std::error::Error>> {
-    let prompt_tokens = count_request(MODEL, body)?.tokens;
-    Ok(json!({
-        "id": "chatcmpl-mock",
-        "object": "chat.completion",
-        "model": "gpt-4o-2024-08-06",
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": "The tool timed out; retrying fetch_report."},
-            "finish_reason": "tool_calls",
-        }],
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": RETRY_REPLY_TOKENS,
-            "total_tokens": prompt_tokens + RETRY_REPLY_TOKENS,
-            "prompt_tokens_details": {"cached_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": 0},
-        },
-        "service_tier": "default",
-    }))
 }
