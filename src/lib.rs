@@ -18,6 +18,7 @@ pub use budget::{
 #[cfg(feature = "client")]
 pub use client::{
     ApiKey, CallReceipt, ClientError, CostSource, GuardedClient, GuardedResponse, Provider,
+    RetryPolicy,
 };
 pub use money::{MoneyError, PricePerToken, Usd};
 pub use prices::{

@@ -112,7 +112,8 @@ pub struct BudgetExceeded {
     pub spent: Amount,
     /// Reserved by calls still running.
     pub in_flight: Amount,
-    /// What this call asked for.
+    /// What this call asked for (for the time limit: how long a retry
+    /// would have waited first, or zero).
     pub requested: Amount,
 }
 
@@ -127,6 +128,13 @@ impl fmt::Display for BudgetExceeded {
             requested,
         } = self;
         match limit {
+            LimitKind::Duration if matches!(requested, Amount::Time(wait) if !wait.is_zero()) => {
+                write!(
+                    f,
+                    "{scope} would reach its {limit} of {max} while waiting {requested} to retry: \
+                 it has been running for {spent}"
+                )
+            }
             LimitKind::Duration => write!(
                 f,
                 "{scope} reached its {limit} of {max}: it has been running for {spent}"
@@ -184,6 +192,16 @@ mod tests {
                 Amount::Calls(1)
             ),
             "task t reached its time limit of 600.0s: it has been running for 600.5s"
+        );
+        assert_eq!(
+            refusal(
+                LimitKind::Duration,
+                Amount::Time(Duration::from_secs(600)),
+                Amount::Time(Duration::from_secs(590)),
+                Amount::Time(Duration::from_secs(30))
+            ),
+            "task t would reach its time limit of 600.0s while waiting 30.0s to retry: \
+             it has been running for 590.0s"
         );
         assert_eq!(
             refusal(

@@ -186,7 +186,7 @@ impl TaskBudget {
     /// reserved then.
     pub fn reserve<'a>(&'a self, plan: CallPlan<'a>) -> Result<Reservation<'a>, BudgetExceeded> {
         let state = &self.state;
-        state.check_duration()?;
+        state.check_duration(Duration::ZERO)?;
         let max_output_tokens = state
             .ceiling
             .apply(
@@ -225,6 +225,14 @@ impl TaskBudget {
         ))
     }
 
+    /// Refuses a wait of `wait` (a retry's back-off) after which the time
+    /// limit would already be reached, so a caller does not sleep only to be
+    /// refused.
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
+    pub(crate) fn check_wait(&self, wait: Duration) -> Result<(), BudgetExceeded> {
+        self.state.check_duration(wait)
+    }
+
     /// The budget's numbers now, all read at one instant.
     pub fn snapshot(&self) -> BudgetSnapshot {
         let state = &self.state;
@@ -250,12 +258,13 @@ impl BudgetState {
         self.clock.now().saturating_sub(self.started_at)
     }
 
-    fn check_duration(&self) -> Result<(), BudgetExceeded> {
+    /// Refuses once the time limit is reached, or would be after `wait`.
+    fn check_duration(&self, wait: Duration) -> Result<(), BudgetExceeded> {
         let Some(max) = self.max_duration else {
             return Ok(());
         };
         let elapsed = self.elapsed();
-        if elapsed < max {
+        if elapsed.saturating_add(wait) < max {
             return Ok(());
         }
         Err(BudgetExceeded {
@@ -264,7 +273,7 @@ impl BudgetState {
             max: Amount::Time(max),
             spent: Amount::Time(elapsed),
             in_flight: Amount::Time(Duration::ZERO),
-            requested: Amount::Time(Duration::ZERO),
+            requested: Amount::Time(wait),
         })
     }
 

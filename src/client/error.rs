@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::budget::BudgetExceeded;
 use crate::client::provider::Provider;
+use crate::client::retry::RetryPolicyError;
 use crate::money::Usd;
 use crate::prices::PriceError;
 use crate::tokens::RequestShapeError;
@@ -96,6 +97,9 @@ pub enum ClientError {
         /// What went wrong.
         detail: String,
     },
+    /// The retry policy cannot work; nothing was sent.
+    #[error("the retry policy cannot be used: {0}; nothing was sent")]
+    RetryPolicy(#[from] RetryPolicyError),
 }
 
 fn retry_hint(retry_after: Option<Duration>) -> String {

@@ -11,6 +11,9 @@
 //!
 //! Request bodies are your own JSON; fields the guard does not read pass
 //! through untouched.
+//!
+//! [`GuardedClient::send_with_retry`] retries rate limits and outages under a
+//! [`RetryPolicy`], each attempt checked against the budget like any call.
 
 mod api_key;
 mod error;
@@ -18,6 +21,7 @@ mod provider;
 mod receipt;
 mod request;
 mod response;
+mod retry;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +35,7 @@ pub use api_key::ApiKey;
 pub use error::ClientError;
 pub use provider::Provider;
 pub use receipt::{CallReceipt, CostSource};
+pub use retry::{Jitter, RetryPolicy, RetryPolicyError};
 
 use crate::budget::{CallPlan, Reservation, TaskBudget};
 use crate::prices::{PriceTable, Resolved};

@@ -15,6 +15,11 @@
 //! they cannot read exactly with a [`UsageError`] rather than count it as
 //! zero.
 //!
+//! With the `async-openai` feature, async-openai's `CompletionUsage`,
+//! `CreateChatCompletionResponse` and `CreateChatCompletionStreamResponse`
+//! convert with `Usage::try_from(&…)`, by the same rules as
+//! [`Usage::from_openai_chat`].
+//!
 //! ```
 //! use spendguard::Usage;
 //!
@@ -31,6 +36,8 @@
 //! ```
 
 mod anthropic;
+#[cfg(feature = "async-openai")]
+mod async_openai;
 mod error;
 mod format;
 mod gemini;

@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 
-use crate::usage::json::JsonObject;
+use crate::usage::json::{Count, JsonObject};
 use crate::usage::{Usage, UsageError, UsageFormat};
 
 impl Usage {
@@ -73,39 +73,23 @@ impl Usage {
     /// ```
     pub fn from_openai_chat(body: &Value) -> Result<Usage, UsageError> {
         let body = JsonObject::root(UsageFormat::OpenAiChat, body)?;
-        let format = body.format();
         let usage = body.usage("usage")?;
-
-        let prompt = usage.required_count("prompt_tokens")?;
-        let cached = usage.detail_count("prompt_tokens_details", "cached_tokens")?;
-        let input_audio = usage.detail_count("prompt_tokens_details", "audio_tokens")?;
-        let completion = usage.required_count("completion_tokens")?;
-        let reasoning = usage.detail_count("completion_tokens_details", "reasoning_tokens")?;
-        let output_audio = usage.detail_count("completion_tokens_details", "audio_tokens")?;
-        let accepted =
-            usage.detail_count("completion_tokens_details", "accepted_prediction_tokens")?;
-        let rejected =
-            usage.detail_count("completion_tokens_details", "rejected_prediction_tokens")?;
-
-        let input_tokens = prompt.without(&[&cached, &input_audio], format)?.tokens;
-        let output_tokens = completion
-            .without(&[&reasoning, &output_audio], format)?
-            .tokens;
-        completion.without(&[&accepted, &rejected], format)?;
-        if let Some(total) = usage.optional_count("total_tokens")? {
-            total.check_total(&[&prompt, &completion], format)?;
-        }
-
-        Ok(Usage {
-            input_tokens,
-            cache_read_tokens: cached.tokens,
-            input_audio_tokens: input_audio.tokens,
-            output_tokens,
-            reasoning_tokens: reasoning.tokens,
-            output_audio_tokens: output_audio.tokens,
-            service_tier: body.service_tier("service_tier")?.unwrap_or_default(),
-            ..Usage::default()
-        })
+        let counts = ChatCounts {
+            prompt: usage.required_count("prompt_tokens")?,
+            cached: usage.detail_count("prompt_tokens_details", "cached_tokens")?,
+            input_audio: usage.detail_count("prompt_tokens_details", "audio_tokens")?,
+            completion: usage.required_count("completion_tokens")?,
+            reasoning: usage.detail_count("completion_tokens_details", "reasoning_tokens")?,
+            output_audio: usage.detail_count("completion_tokens_details", "audio_tokens")?,
+            accepted: usage
+                .detail_count("completion_tokens_details", "accepted_prediction_tokens")?,
+            rejected: usage
+                .detail_count("completion_tokens_details", "rejected_prediction_tokens")?,
+            total: usage.optional_count("total_tokens")?,
+        };
+        Ok(counts
+            .normalise()?
+            .with_service_tier(body.service_tier("service_tier")?.unwrap_or_default()))
     }
 
     /// Normalises an OpenAI Responses response body (`object: "response"`).
@@ -174,6 +158,65 @@ impl Usage {
             output_tokens,
             reasoning_tokens: reasoning.tokens,
             service_tier: body.service_tier("service_tier")?.unwrap_or_default(),
+            ..Usage::default()
+        })
+    }
+}
+
+/// The counters of one Chat Completions usage report, however they were read
+/// (from JSON, or from a client library's structs), so that every reader
+/// applies the same rules.
+pub(super) struct ChatCounts {
+    /// `usage.prompt_tokens`.
+    pub(super) prompt: Count,
+    /// `usage.prompt_tokens_details.cached_tokens`.
+    pub(super) cached: Count,
+    /// `usage.prompt_tokens_details.audio_tokens`.
+    pub(super) input_audio: Count,
+    /// `usage.completion_tokens`.
+    pub(super) completion: Count,
+    /// `usage.completion_tokens_details.reasoning_tokens`.
+    pub(super) reasoning: Count,
+    /// `usage.completion_tokens_details.audio_tokens`.
+    pub(super) output_audio: Count,
+    /// `usage.completion_tokens_details.accepted_prediction_tokens`.
+    pub(super) accepted: Count,
+    /// `usage.completion_tokens_details.rejected_prediction_tokens`.
+    pub(super) rejected: Count,
+    /// `usage.total_tokens`, if reported.
+    pub(super) total: Option<Count>,
+}
+
+impl ChatCounts {
+    /// The rules of [`Usage::from_openai_chat`], at the standard tier.
+    pub(super) fn normalise(self) -> Result<Usage, UsageError> {
+        let format = UsageFormat::OpenAiChat;
+        let ChatCounts {
+            prompt,
+            cached,
+            input_audio,
+            completion,
+            reasoning,
+            output_audio,
+            accepted,
+            rejected,
+            total,
+        } = self;
+        let input_tokens = prompt.without(&[&cached, &input_audio], format)?.tokens;
+        let output_tokens = completion
+            .without(&[&reasoning, &output_audio], format)?
+            .tokens;
+        completion.without(&[&accepted, &rejected], format)?;
+        if let Some(total) = total {
+            total.check_total(&[&prompt, &completion], format)?;
+        }
+        Ok(Usage {
+            input_tokens,
+            cache_read_tokens: cached.tokens,
+            input_audio_tokens: input_audio.tokens,
+            output_tokens,
+            reasoning_tokens: reasoning.tokens,
+            output_audio_tokens: output_audio.tokens,
             ..Usage::default()
         })
     }
