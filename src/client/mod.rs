@@ -332,7 +332,8 @@ impl GuardedClient {
         }
     }
 
-    /// Checks `body` against `budget` and reserves its worst case.
+    /// Checks `body` against `budget` and reserves its worst case; with
+    /// `stream`, the request asks for a stream.
     pub(crate) fn prepare<'a>(
         &self,
         budget: &'a TaskBudget,
@@ -345,6 +346,7 @@ impl GuardedClient {
             service_tier,
             cache_write,
         } = request::read_facts(self.provider, body)?;
+        let reports_usage = !stream || request::stream_reports_usage(self.provider, body)?;
         let resolved = self.prices.resolve(&model)?;
         let prompt = self
             .counter
@@ -358,7 +360,11 @@ impl GuardedClient {
             plan = plan.with_cache_write(cache);
         }
         let reservation = budget.reserve(plan)?;
-        let wire_body = request::wire_body(self.provider, body, reservation.max_output_tokens());
+        let mut wire_body =
+            request::wire_body(self.provider, body, reservation.max_output_tokens());
+        if stream {
+            request::ask_to_stream(self.provider, &mut wire_body, reports_usage);
+        }
         Ok(PreparedCall {
             url: self.provider.endpoint(&self.base_url, &model, stream),
             reservation,
