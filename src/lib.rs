@@ -17,7 +17,8 @@ pub use budget::{
 };
 #[cfg(feature = "client")]
 pub use client::{
-    ApiKey, CallReceipt, ClientError, CostSource, GuardedClient, GuardedResponse, Provider,
+    ApiKey, CallReceipt, ClientError, CostSource, CutOffReason, GuardedClient, GuardedResponse,
+    GuardedStream, Provider, StreamEvent,
 };
 pub use money::{MoneyError, PricePerToken, Usd};
 pub use prices::{

@@ -123,6 +123,14 @@ impl<'a> Reservation<'a> {
     /// recorded in full: the provider's bill is the truth, and the budget
     /// then refuses calls until there is room again.
     pub fn settle(mut self, usage: &Usage) -> Receipt {
+        self.settle_in_place(usage)
+    }
+
+    /// [`settle`](Reservation::settle) for a reservation kept inside a
+    /// larger state that cannot hand it over by value. The reservation is
+    /// closed afterwards, so dropping it records nothing more; the caller
+    /// must not settle it again.
+    pub(crate) fn settle_in_place(&mut self, usage: &Usage) -> Receipt {
         self.open = false;
         let actual = Claim {
             cost: self.price.cost(usage),

@@ -9,6 +9,10 @@
 //! 4. is sent, and settled from the usage the response reports. The
 //!    response comes back with a [`CallReceipt`].
 //!
+//! [`GuardedClient::stream`] does the same for a streamed call, counting
+//! the output as it arrives and cutting the stream off if the provider
+//! ignores its output limit; see [`GuardedStream`].
+//!
 //! Request bodies are your own JSON; fields the guard does not read pass
 //! through untouched.
 
@@ -18,6 +22,7 @@ mod provider;
 mod receipt;
 mod request;
 mod response;
+mod stream;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,9 +33,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use api_key::ApiKey;
-pub use error::ClientError;
+pub use error::{ClientError, CutOffReason};
 pub use provider::Provider;
 pub use receipt::{CallReceipt, CostSource};
+pub use stream::{GuardedStream, StreamEvent};
 
 use crate::budget::{CallPlan, Reservation, TaskBudget};
 use crate::prices::{PriceTable, Resolved};
@@ -229,10 +235,14 @@ impl GuardedClientBuilder {
 /// A call that passed its budget check and is about to be sent.
 pub(crate) struct PreparedCall<'a> {
     pub(crate) reservation: Reservation<'a>,
+    /// The model the request names.
+    pub(crate) model: String,
     pub(crate) resolved: Resolved,
     pub(crate) prompt: TokenCount,
     pub(crate) url: String,
     pub(crate) wire_body: Value,
+    /// A streamed call will end with a usage report (it was not turned off).
+    pub(crate) reports_usage: bool,
 }
 
 impl GuardedClient {
@@ -367,10 +377,12 @@ impl GuardedClient {
         }
         Ok(PreparedCall {
             url: self.provider.endpoint(&self.base_url, &model, stream),
+            model,
             reservation,
             resolved,
             prompt,
             wire_body,
+            reports_usage,
         })
     }
 
