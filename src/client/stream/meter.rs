@@ -11,12 +11,12 @@ use crate::usage::{AnthropicStreamUsage, Usage, UsageError};
 /// at least [`MIN_SLACK_TOKENS`]. Output is counted with OpenAI's encodings,
 /// which can count a little more than another model's tokenizer did; the
 /// slack keeps that from cutting off a stream the provider did stop in time.
-pub(crate) const SLACK_PERCENT: u64 = 25;
+const SLACK_PERCENT: u64 = 25;
 /// The smallest slack, for small limits.
-pub(crate) const MIN_SLACK_TOKENS: u64 = 32;
+const MIN_SLACK_TOKENS: u64 = 32;
 /// The budget is checked again each time the output may have grown by this
 /// many tokens.
-pub(crate) const BUDGET_CHECK_EVERY_TOKENS: u64 = 256;
+const BUDGET_CHECK_EVERY_TOKENS: u64 = 256;
 
 /// The running account of one stream.
 #[derive(Debug)]
