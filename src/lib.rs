@@ -17,8 +17,8 @@ pub use budget::{
 };
 #[cfg(feature = "client")]
 pub use client::{
-    ApiKey, CallReceipt, ClientError, CostSource, GuardedClient, GuardedResponse, Provider,
-    RetryPolicy,
+    ApiKey, CallReceipt, ClientError, CostSource, CutOffReason, GuardedClient, GuardedResponse,
+    GuardedStream, Provider, RetryPolicy, StreamEvent,
 };
 pub use money::{MoneyError, PricePerToken, Usd};
 pub use prices::{

@@ -284,3 +284,48 @@ fn bad_configuration_is_refused_at_build() {
         "dollars must be a finite number, got NaN"
     );
 }
+
+#[test]
+fn a_running_call_is_checked_at_what_it_has_used_not_its_worst_case() {
+    let budget = TaskBudget::builder("t")
+        .max_cost(Usd::from_cents(10))
+        .output_ceiling(OutputCeiling::clamping(10_000))
+        .build()
+        .unwrap();
+    let stream = budget.reserve(plan(10_000, 10_000)).unwrap(); // $0.03, 20k tokens
+    let other = budget.reserve(plan(10_000, 5_000)).unwrap(); // $0.02, 15k tokens
+    assert!(stream.check_progress(&Usage::new(10_000, 10_000)).is_ok());
+
+    // The other call's prompt was far larger than its estimate: its $0.09
+    // is recorded in full, past the $0.02 it held.
+    other.settle(&Usage::new(40_000, 25_000));
+    assert_eq!(budget.snapshot().spent, Usd::from_cents(9));
+    assert!(stream.check_progress(&Usage::new(10_000, 0)).is_ok());
+    let refusal = stream
+        .check_progress(&Usage::new(10_000, 1_000))
+        .unwrap_err();
+    assert_eq!(refusal.limit, LimitKind::Cost);
+    assert_eq!(refusal.spent, Amount::Usd(Usd::from_cents(9)));
+    assert_eq!(refusal.in_flight, Amount::Usd(Usd::ZERO));
+    assert_eq!(refusal.requested, Amount::Usd(Usd::from_nanos(12_000_000)));
+    stream.release();
+}
+
+#[test]
+fn a_running_call_is_checked_against_the_token_limit_too() {
+    let budget = TaskBudget::builder("t")
+        .max_tokens(30_000)
+        .output_ceiling(OutputCeiling::clamping(10_000))
+        .build()
+        .unwrap();
+    let stream = budget.reserve(plan(10_000, 10_000)).unwrap();
+    let other = budget.reserve(plan(1_000, 1_000)).unwrap();
+    other.settle(&Usage::new(15_000, 1_000));
+    assert!(stream.check_progress(&Usage::new(10_000, 4_000)).is_ok());
+    let refusal = stream
+        .check_progress(&Usage::new(10_000, 4_001))
+        .unwrap_err();
+    assert_eq!(refusal.limit, LimitKind::Tokens);
+    assert_eq!(refusal.requested, Amount::Tokens(14_001));
+    stream.release();
+}

@@ -345,6 +345,43 @@ impl BudgetState {
         }
     }
 
+    /// `Err` if a call holding `claim` that has used `actual` so far would
+    /// take the dollars or tokens past their limit, counting every other
+    /// call as it stands (settled, plus the other claims in flight).
+    fn check_progress(&self, claim: Claim, actual: Claim) -> Result<(), BudgetExceeded> {
+        let tallies = *self.tallies.lock();
+        let checks = [
+            (
+                LimitKind::Cost,
+                tallies.cost,
+                claim.cost.nanos(),
+                actual.cost.nanos(),
+            ),
+            (
+                LimitKind::Tokens,
+                tallies.tokens,
+                claim.tokens,
+                actual.tokens,
+            ),
+        ];
+        for (limit, tally, held, used) in checks {
+            let Some(max) = tally.limit else {
+                continue;
+            };
+            let others = tally.in_flight.saturating_sub(held);
+            if tally.settled.saturating_add(others).saturating_add(used) > max {
+                return Err(self.refusal(Refused {
+                    limit,
+                    max,
+                    settled: tally.settled,
+                    in_flight: others,
+                    requested: used,
+                }));
+            }
+        }
+        Ok(())
+    }
+
     fn release(&self, claim: Claim) {
         let mut tallies = self.tallies.lock();
         tallies.cost.unclaim(claim.cost.nanos());

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::budget::{Claim, TaskBudget};
+use crate::budget::{BudgetExceeded, Claim, TaskBudget};
 use crate::money::Usd;
 use crate::prices::ModelPrice;
 use crate::usage::Usage;
@@ -123,6 +123,14 @@ impl<'a> Reservation<'a> {
     /// recorded in full: the provider's bill is the truth, and the budget
     /// then refuses calls until there is room again.
     pub fn settle(mut self, usage: &Usage) -> Receipt {
+        self.settle_in_place(usage)
+    }
+
+    /// [`settle`](Reservation::settle) for a reservation kept inside a
+    /// larger state that cannot hand it over by value. The reservation is
+    /// closed afterwards, so dropping it records nothing more; the caller
+    /// must not settle it again.
+    pub(crate) fn settle_in_place(&mut self, usage: &Usage) -> Receipt {
         self.open = false;
         let actual = Claim {
             cost: self.price.cost(usage),
@@ -136,6 +144,49 @@ impl<'a> Reservation<'a> {
             spent,
             remaining,
         }
+    }
+
+    /// Checks that the budget still covers this call if it has used `used`
+    /// so far: for a call whose output is still arriving, such as a stream.
+    ///
+    /// The call is counted at `used` instead of its worst case; every other
+    /// call is counted as the budget stands, settled spend plus the other
+    /// reservations in flight. So while `used` stays within this
+    /// reservation the check can fail only if another call's bill ran over
+    /// its own reservation and took the budget past a limit.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use spendguard::{CallPlan, LimitKind, ModelPrice, PricePerToken, Rates, TaskBudget, Usage, Usd};
+    ///
+    /// let per_m = |d| PricePerToken::per_million(d).unwrap();
+    /// let price = Arc::new(ModelPrice::new("m", Rates::new(per_m(1.0), per_m(1.0))));
+    /// let budget = TaskBudget::new(Usd::from_dollars(0.01)?);
+    ///
+    /// let streaming = budget.reserve(CallPlan::new(&price, 1_000).with_max_output_tokens(3_000))?;
+    /// let other = budget.reserve(CallPlan::new(&price, 1_000).with_max_output_tokens(1_000))?;
+    /// assert!(streaming.check_progress(&Usage::new(1_000, 2_000)).is_ok());
+    ///
+    /// // The other call's prompt was far larger than estimated: its bill is
+    /// // recorded in full, and the budget is now nearly used up.
+    /// other.settle(&Usage::new(7_000, 500));
+    /// let refusal = streaming.check_progress(&Usage::new(1_000, 2_000)).unwrap_err();
+    /// assert_eq!(refusal.limit, LimitKind::Cost);
+    /// assert!(streaming.check_progress(&Usage::new(1_000, 1_000)).is_ok());
+    /// # streaming.release();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`BudgetExceeded`] naming the dollar or token limit that `used`
+    /// would pass; its `in_flight` is what the other calls hold and its
+    /// `requested` is `used`.
+    pub fn check_progress(&self, used: &Usage) -> Result<(), BudgetExceeded> {
+        let actual = Claim {
+            cost: self.price.cost(used),
+            tokens: used.total_tokens(),
+        };
+        self.budget.state.check_progress(self.claim, actual)
     }
 
     /// Frees the whole hold: for a call that was never sent.

@@ -1,5 +1,6 @@
 //! [`ClientError`]: every way a guarded call can end without a result.
 
+use std::fmt;
 use std::time::Duration;
 
 use crate::budget::BudgetExceeded;
@@ -88,6 +89,32 @@ pub enum ClientError {
         /// What it was billed.
         billed: Usd,
     },
+    /// The guard cut a stream off and closed the connection: the provider
+    /// kept writing past the output limit it was sent, or the budget could
+    /// no longer cover the stream. It was billed for the prompt and the
+    /// output received, and the events before this error are all there is.
+    #[error("the stream from {provider} was cut off because {reason}; it was billed {billed} for the prompt and the output received")]
+    StreamCutOff {
+        /// The API.
+        provider: Provider,
+        /// Why it was cut off.
+        reason: CutOffReason,
+        /// What it was billed.
+        billed: Usd,
+    },
+    /// A stream ended before the provider's final event: the connection
+    /// broke, the body ended early, or a chunk could not be read. Its usage
+    /// report never came, so it was billed from the guard's own count of
+    /// the prompt and the output received, and the answer is incomplete.
+    #[error("the stream from {provider} ended early ({detail}); it was billed {billed}, estimated from the prompt and the output received")]
+    StreamEndedEarly {
+        /// The API.
+        provider: Provider,
+        /// What happened.
+        detail: String,
+        /// What it was billed.
+        billed: Usd,
+    },
     /// The request could not be sent at all (connection refused, DNS, TLS);
     /// nothing was billed.
     #[error("could not reach {provider}: {detail} (nothing was billed)")]
@@ -100,6 +127,36 @@ pub enum ClientError {
     /// The retry policy cannot work; nothing was sent.
     #[error("the retry policy cannot be used: {0}; nothing was sent")]
     RetryPolicy(#[from] RetryPolicyError),
+}
+
+/// Why the guard cut a stream off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CutOffReason {
+    /// The provider kept writing past the output limit it was sent, by more
+    /// than the counting slack (a quarter of the limit, at least 32 tokens).
+    OutputLimitIgnored {
+        /// The `max_tokens` the request was sent with.
+        granted: u64,
+        /// Output tokens counted, or reported, when it was cut off.
+        counted: u64,
+    },
+    /// Counting this stream at what it had used so far, the budget would
+    /// pass a limit: another call's bill ran over its reservation.
+    Budget(BudgetExceeded),
+}
+
+impl fmt::Display for CutOffReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CutOffReason::OutputLimitIgnored { granted, counted } => write!(
+                f,
+                "the provider kept writing past the output limit it was sent \
+                 ({counted} tokens of output against a limit of {granted})"
+            ),
+            CutOffReason::Budget(exceeded) => write!(f, "{exceeded}"),
+        }
+    }
 }
 
 fn retry_hint(retry_after: Option<Duration>) -> String {

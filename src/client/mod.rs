@@ -9,6 +9,10 @@
 //! 4. is sent, and settled from the usage the response reports. The
 //!    response comes back with a [`CallReceipt`].
 //!
+//! [`GuardedClient::stream`] does the same for a streamed call, counting
+//! the output as it arrives and cutting the stream off if the provider
+//! ignores its output limit; see [`GuardedStream`].
+//!
 //! Request bodies are your own JSON; fields the guard does not read pass
 //! through untouched.
 //!
@@ -22,6 +26,7 @@ mod receipt;
 mod request;
 mod response;
 mod retry;
+mod stream;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,10 +37,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use api_key::ApiKey;
-pub use error::ClientError;
+pub use error::{ClientError, CutOffReason};
 pub use provider::Provider;
 pub use receipt::{CallReceipt, CostSource};
 pub use retry::{Jitter, RetryPolicy, RetryPolicyError};
+pub use stream::{GuardedStream, StreamEvent};
 
 use crate::budget::{CallPlan, Reservation, TaskBudget};
 use crate::prices::{PriceTable, Resolved};
@@ -234,10 +240,14 @@ impl GuardedClientBuilder {
 /// A call that passed its budget check and is about to be sent.
 pub(crate) struct PreparedCall<'a> {
     pub(crate) reservation: Reservation<'a>,
+    /// The model the request names.
+    pub(crate) model: String,
     pub(crate) resolved: Resolved,
     pub(crate) prompt: TokenCount,
     pub(crate) url: String,
     pub(crate) wire_body: Value,
+    /// A streamed call will end with a usage report (it was not turned off).
+    pub(crate) reports_usage: bool,
 }
 
 impl GuardedClient {
@@ -337,7 +347,8 @@ impl GuardedClient {
         }
     }
 
-    /// Checks `body` against `budget` and reserves its worst case.
+    /// Checks `body` against `budget` and reserves its worst case; with
+    /// `stream`, the request asks for a stream.
     pub(crate) fn prepare<'a>(
         &self,
         budget: &'a TaskBudget,
@@ -350,6 +361,7 @@ impl GuardedClient {
             service_tier,
             cache_write,
         } = request::read_facts(self.provider, body)?;
+        let reports_usage = !stream || request::stream_reports_usage(self.provider, body)?;
         let resolved = self.prices.resolve(&model)?;
         let prompt = self
             .counter
@@ -363,13 +375,19 @@ impl GuardedClient {
             plan = plan.with_cache_write(cache);
         }
         let reservation = budget.reserve(plan)?;
-        let wire_body = request::wire_body(self.provider, body, reservation.max_output_tokens());
+        let mut wire_body =
+            request::wire_body(self.provider, body, reservation.max_output_tokens());
+        if stream {
+            request::ask_to_stream(self.provider, &mut wire_body, reports_usage);
+        }
         Ok(PreparedCall {
             url: self.provider.endpoint(&self.base_url, &model, stream),
+            model,
             reservation,
             resolved,
             prompt,
             wire_body,
+            reports_usage,
         })
     }
 

@@ -216,6 +216,60 @@ pub(crate) fn wire_body(provider: Provider, body: &Value, max_output_tokens: u64
     body
 }
 
+/// Whether a streamed request will end with a usage report: `false` only
+/// when an OpenAI Chat (or compatible) request turns it off with
+/// `stream_options: {"include_usage": false}`.
+///
+/// # Errors
+/// [`ClientError::InvalidRequest`] for a `stream_options` the guard cannot
+/// add `include_usage` to.
+pub(crate) fn stream_reports_usage(provider: Provider, body: &Value) -> Result<bool, ClientError> {
+    if !matches!(provider, Provider::OpenAiChat | Provider::OpenAiCompatible) {
+        return Ok(true);
+    }
+    let invalid = |problem: String| ClientError::InvalidRequest {
+        field: "stream_options",
+        problem,
+    };
+    match body.get("stream_options") {
+        None | Some(Value::Null) => Ok(true),
+        Some(Value::Object(options)) => match options.get("include_usage") {
+            None | Some(Value::Null) | Some(Value::Bool(true)) => Ok(true),
+            Some(Value::Bool(false)) => Ok(false),
+            Some(other) => Err(invalid(format!(
+                "has an `include_usage` that is not true or false but {}",
+                crate::json_kind::json_kind(other)
+            ))),
+        },
+        Some(other) => Err(invalid(format!(
+            "must be an object, not {}",
+            crate::json_kind::json_kind(other)
+        ))),
+    }
+}
+
+/// Asks for a stream: `"stream": true`, and for OpenAI Chat and compatible
+/// servers `stream_options.include_usage`, unless `reports_usage` is false
+/// (the request turned it off). Gemini streams by its URL alone.
+pub(crate) fn ask_to_stream(provider: Provider, wire_body: &mut Value, reports_usage: bool) {
+    let Some(object) = wire_body.as_object_mut() else {
+        return;
+    };
+    if provider == Provider::Gemini {
+        return;
+    }
+    object.insert("stream".to_owned(), Value::Bool(true));
+    if reports_usage && matches!(provider, Provider::OpenAiChat | Provider::OpenAiCompatible) {
+        let options = object.entry("stream_options").or_insert_with(|| json!({}));
+        if !options.is_object() {
+            *options = json!({});
+        }
+        if let Some(options) = options.as_object_mut() {
+            options.insert("include_usage".to_owned(), Value::Bool(true));
+        }
+    }
+}
+
 /// The field a missing output limit is written to.
 const fn injected_field(provider: Provider) -> &'static str {
     match provider {
@@ -360,6 +414,58 @@ mod tests {
             read_facts(Provider::Anthropic, &plain).unwrap().cache_write,
             None
         );
+    }
+
+    #[test]
+    fn streams_are_asked_for_with_a_usage_report() {
+        let body = json!({"model": "gpt-4o", "stream_options": {"include_obfuscation": false}});
+        assert!(stream_reports_usage(Provider::OpenAiChat, &body).unwrap());
+        let mut wire = body.clone();
+        ask_to_stream(Provider::OpenAiChat, &mut wire, true);
+        assert_eq!(
+            wire,
+            json!({"model": "gpt-4o", "stream": true,
+                "stream_options": {"include_obfuscation": false, "include_usage": true}})
+        );
+
+        let off =
+            json!({"model": "m", "stream": false, "stream_options": {"include_usage": false}});
+        assert!(!stream_reports_usage(Provider::OpenAiCompatible, &off).unwrap());
+        let mut wire = off.clone();
+        ask_to_stream(Provider::OpenAiCompatible, &mut wire, false);
+        assert_eq!(wire["stream"], true);
+        assert_eq!(wire["stream_options"], json!({"include_usage": false}));
+
+        for provider in [Provider::OpenAiResponses, Provider::Anthropic] {
+            let mut wire = json!({"model": "m"});
+            ask_to_stream(provider, &mut wire, true);
+            assert_eq!(wire, json!({"model": "m", "stream": true}), "{provider}");
+        }
+        let mut gemini = json!({"contents": []});
+        ask_to_stream(Provider::Gemini, &mut gemini, true);
+        assert_eq!(gemini, json!({"contents": []}));
+    }
+
+    #[test]
+    fn stream_options_that_cannot_be_added_to_are_refused() {
+        let err = stream_reports_usage(
+            Provider::OpenAiChat,
+            &json!({"model": "m", "stream_options": "yes"}),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`stream_options` must be an object"),
+            "{err}"
+        );
+        let err = stream_reports_usage(
+            Provider::OpenAiChat,
+            &json!({"model": "m", "stream_options": {"include_usage": "no"}}),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("include_usage"), "{err}");
+        // Only Chat Completions reads it.
+        assert!(stream_reports_usage(Provider::Anthropic, &json!({"stream_options": 1})).unwrap());
     }
 
     #[test]

@@ -28,21 +28,19 @@ pub(crate) fn settle(
 ) -> CallReceipt {
     let granted_output = reservation.max_output_tokens();
     let (usage, source) = match Usage::from_response(provider.usage_format(), body) {
-        Ok(usage) if usage.prompt_tokens() == 0 && prompt.tokens > 0 => {
-            let output = match usage.billed_output_tokens() {
-                0 => granted_output,
-                reported => reported,
-            };
-            (
-                estimated_usage(prompt, output),
-                CostSource::Estimated {
-                    reason: format!(
-                        "the provider reported 0 input tokens for a prompt of {prompt}"
-                    ),
-                },
-            )
-        }
-        Ok(usage) => (usage, CostSource::Reported),
+        Ok(usage) => match implausible(&usage, prompt) {
+            None => (usage, CostSource::Reported),
+            Some(reason) => {
+                let output = match usage.billed_output_tokens() {
+                    0 => granted_output,
+                    reported => reported,
+                };
+                (
+                    estimated_usage(prompt, output),
+                    CostSource::Estimated { reason },
+                )
+            }
+        },
         Err(error) => (
             estimated_usage(prompt, granted_output),
             CostSource::Estimated {
@@ -52,6 +50,14 @@ pub(crate) fn settle(
     };
     let receipt = reservation.settle(&usage);
     call_receipt(resolved, receipt, source)
+}
+
+/// Why a readable usage report still cannot be believed, if it cannot: 0
+/// input tokens for a prompt that was not empty (some compatible servers
+/// report zeros rather than nothing).
+pub(crate) fn implausible(usage: &Usage, prompt: TokenCount) -> Option<String> {
+    (usage.prompt_tokens() == 0 && prompt.tokens > 0)
+        .then(|| format!("the provider reported 0 input tokens for a prompt of {prompt}"))
 }
 
 /// A usage built from the guard's own counts.

@@ -51,6 +51,9 @@ mod message;
 mod model_id;
 mod request;
 mod shape;
+// Only the guarded client streams.
+#[cfg(feature = "client")]
+mod streamed;
 mod tokenizer;
 mod tool;
 
@@ -61,4 +64,6 @@ pub use encoding::Encoding;
 pub use estimate::{EstimatedFamily, MarginError, MAX_MARGIN_PERCENT};
 pub use message::{Message, Part};
 pub use shape::RequestShapeError;
+#[cfg(feature = "client")]
+pub(crate) use streamed::StreamedText;
 pub use tool::Tool;

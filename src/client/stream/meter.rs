@@ -1,0 +1,278 @@
+//! What a stream has used so far: the output counted as it arrives, and the
+//! usage the provider reports along the way.
+
+use serde_json::Value;
+
+use crate::tokens::{StreamedText, TokenCount, TokenCounter};
+use crate::usage::{AnthropicStreamUsage, Usage, UsageError};
+
+/// How far past its granted limit the counted output may run before the
+/// provider is taken to be ignoring the limit: a quarter of the limit, and
+/// at least [`MIN_SLACK_TOKENS`]. Output is counted with OpenAI's encodings,
+/// which can count a little more than another model's tokenizer did; the
+/// slack keeps that from cutting off a stream the provider did stop in time.
+const SLACK_PERCENT: u64 = 25;
+/// The smallest slack, for small limits.
+const MIN_SLACK_TOKENS: u64 = 32;
+/// The budget is checked again each time the output may have grown by this
+/// many tokens.
+const BUDGET_CHECK_EVERY_TOKENS: u64 = 256;
+
+/// The running account of one stream.
+#[derive(Debug)]
+pub(super) struct Meter {
+    text: StreamedText,
+    /// Raw output tokens past which the provider is ignoring its limit.
+    cut_off_above: u64,
+    /// The latest usage report (OpenAI, Gemini). Each is cumulative, so the
+    /// latest replaces the others.
+    report: Option<Result<Usage, UsageError>>,
+    /// Anthropic's reports, merged across `message_start` and `message_delta`.
+    anthropic: Option<AnthropicStreamUsage>,
+    /// The most output tokens any report has given.
+    reported_output: u64,
+    /// The provider's final event has arrived.
+    finished: bool,
+    /// The last error the provider sent as an event.
+    provider_error: Option<String>,
+    next_budget_check: u64,
+}
+
+impl Meter {
+    /// A meter for `model`'s output under an output limit of `granted`.
+    pub(super) fn new(counter: TokenCounter, model: &str, granted: u64) -> Self {
+        let slack = (granted * SLACK_PERCENT / 100).max(MIN_SLACK_TOKENS);
+        Meter {
+            text: StreamedText::new(counter, model),
+            cut_off_above: granted.saturating_add(slack),
+            report: None,
+            anthropic: None,
+            reported_output: 0,
+            finished: false,
+            provider_error: None,
+            next_budget_check: 0,
+        }
+    }
+
+    /// Output text of part `part` of the answer (a choice, a content block,
+    /// a tool call).
+    pub(super) fn output(&mut self, part: u64, text: &str) {
+        self.text.push(part, text);
+    }
+
+    /// A cumulative usage report, or one that could not be read.
+    pub(super) fn report(&mut self, report: Result<Usage, UsageError>) {
+        if let Ok(usage) = &report {
+            self.reported_output = self.reported_output.max(usage.billed_output_tokens());
+        }
+        self.report = Some(report);
+    }
+
+    /// An Anthropic `message_start` or `message_delta` event.
+    pub(super) fn anthropic_usage(&mut self, event: &Value) {
+        let merged = self.anthropic.get_or_insert_with(AnthropicStreamUsage::new);
+        match merged.observe(event) {
+            Ok(()) => {
+                if let Some(usage) = merged.usage_so_far() {
+                    self.reported_output = self.reported_output.max(usage.billed_output_tokens());
+                }
+            }
+            Err(error) => self.report = Some(Err(error)),
+        }
+    }
+
+    /// The provider's final event arrived.
+    pub(super) fn finish(&mut self) {
+        self.finished = true;
+    }
+
+    /// `true` once the provider's final event has arrived.
+    pub(super) const fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// An error the provider sent inside the stream.
+    pub(super) fn provider_error(&mut self, message: &str) {
+        self.provider_error = Some(message.to_owned());
+    }
+
+    /// The provider's own error message, if it sent one.
+    pub(super) fn provider_error_message(&self) -> Option<&str> {
+        self.provider_error.as_deref()
+    }
+
+    /// `Some(tokens)` once the output, as counted or as reported, has run
+    /// past the granted limit and its slack: the provider is ignoring the
+    /// limit. Text is tokenized only when its byte count says it could be.
+    pub(super) fn past_output_limit(&mut self) -> Option<u64> {
+        if self.reported_output > self.cut_off_above {
+            return Some(self.reported_output);
+        }
+        if self.text.upper_bound() <= self.cut_off_above {
+            return None;
+        }
+        let counted = self.text.raw_tokens();
+        (counted > self.cut_off_above).then_some(counted)
+    }
+
+    /// `true` when the output may have grown by
+    /// [`BUDGET_CHECK_EVERY_TOKENS`] since the budget was last checked (and
+    /// on the first call). Measured in bytes received, or tokens reported,
+    /// which only go up and are never fewer than the tokens they hold.
+    pub(super) fn budget_check_due(&mut self) -> bool {
+        let progress = self.text.received_bytes().max(self.reported_output);
+        if progress < self.next_budget_check {
+            return false;
+        }
+        self.next_budget_check = progress.saturating_add(BUDGET_CHECK_EVERY_TOKENS);
+        true
+    }
+
+    /// At least the usage so far, without tokenizing: the output at its
+    /// upper bound.
+    pub(super) fn usage_bound(&self, prompt: TokenCount) -> Usage {
+        let output = self.text.billable(self.text.upper_bound());
+        self.usage_with_output(prompt, output)
+    }
+
+    /// The usage so far by the guard's own count: the provider's input
+    /// counts if it reported any (else the prompt estimate), and the larger
+    /// of the output counted and the output reported.
+    pub(super) fn usage_counted(&mut self, prompt: TokenCount) -> Usage {
+        let output = self.text.billable_tokens();
+        self.usage_with_output(prompt, output)
+    }
+
+    fn usage_with_output(&self, prompt: TokenCount, counted_output: u64) -> Usage {
+        let mut usage = match self.usage_reported_so_far() {
+            Some(reported) if reported.prompt_tokens() > 0 => reported,
+            _ => Usage::new(prompt.tokens, 0),
+        };
+        let output = counted_output.max(self.reported_output);
+        let have = usage.billed_output_tokens();
+        if output > have {
+            usage.output_tokens = usage.output_tokens.saturating_add(output - have);
+        }
+        usage
+    }
+
+    /// The latest usage the provider reported, if it could be read.
+    fn usage_reported_so_far(&self) -> Option<Usage> {
+        match (&self.anthropic, &self.report) {
+            (_, Some(Err(_))) | (None, None) => None,
+            (Some(merged), None) => merged.usage_so_far(),
+            (_, Some(Ok(usage))) => Some(*usage),
+        }
+    }
+
+    /// The provider's final report: `None` if it sent none, an error if it
+    /// sent one that cannot be read (or, for Anthropic, an incomplete one).
+    pub(super) fn final_report(&self) -> Option<Result<Usage, UsageError>> {
+        match (&self.anthropic, &self.report) {
+            (_, Some(report)) => Some(report.clone()),
+            (Some(merged), None) => Some(merged.clone().finish()),
+            (None, None) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::tokens::Exactness;
+
+    fn prompt(tokens: u64) -> TokenCount {
+        TokenCount {
+            tokens,
+            exactness: Exactness::Exact,
+        }
+    }
+
+    /// `n` tokens of " a", each its own token.
+    fn words(meter: &mut Meter, n: usize) {
+        for _ in 0..n {
+            meter.output(0, " a");
+        }
+    }
+
+    #[test]
+    fn the_cut_off_waits_for_the_slack_and_an_exact_count() {
+        let mut meter = Meter::new(TokenCounter::new(), "gpt-4o", 200);
+        // 400 bytes, far past the 250 tokens allowed, but only 200 tokens.
+        words(&mut meter, 200);
+        assert_eq!(meter.past_output_limit(), None);
+        words(&mut meter, 60);
+        assert!(
+            matches!(meter.past_output_limit(), Some(n) if n > 250 && n <= 260),
+            "{:?}",
+            meter.past_output_limit()
+        );
+    }
+
+    #[test]
+    fn small_limits_get_the_minimum_slack() {
+        let mut meter = Meter::new(TokenCounter::new(), "gpt-4o", 10);
+        words(&mut meter, 42);
+        assert_eq!(meter.past_output_limit(), None);
+        words(&mut meter, 1);
+        assert_eq!(meter.past_output_limit(), Some(43));
+    }
+
+    #[test]
+    fn a_report_past_the_limit_cuts_off_without_counting() {
+        let mut meter = Meter::new(TokenCounter::new(), "gemini-2.5-pro", 1_000);
+        meter.report(Ok(Usage::new(10, 1_251)));
+        assert_eq!(meter.past_output_limit(), Some(1_251));
+    }
+
+    #[test]
+    fn usage_so_far_prefers_reported_input_and_the_larger_output() {
+        let mut meter = Meter::new(TokenCounter::new(), "claude-sonnet-4-5", 1_000);
+        assert_eq!(meter.usage_counted(prompt(500)), Usage::new(500, 0));
+        meter.anthropic_usage(&json!({"type": "message_start", "message": {"usage": {
+            "input_tokens": 20, "cache_read_input_tokens": 400, "output_tokens": 1}}}));
+        meter.output(0, "hello world, and more words than one");
+        let usage = meter.usage_counted(prompt(500));
+        assert_eq!((usage.input_tokens, usage.cache_read_tokens), (20, 400));
+        // 8 o200k tokens plus Claude's 25% margin.
+        assert_eq!(usage.output_tokens, 10);
+        meter.anthropic_usage(&json!({"type": "message_delta", "usage": {"output_tokens": 30}}));
+        assert_eq!(meter.usage_counted(prompt(500)).output_tokens, 30);
+        assert_eq!(
+            meter.final_report(),
+            Some(Ok(Usage {
+                input_tokens: 20,
+                cache_read_tokens: 400,
+                output_tokens: 30,
+                ..Usage::default()
+            }))
+        );
+    }
+
+    #[test]
+    fn the_bound_is_never_below_the_count() {
+        let mut meter = Meter::new(TokenCounter::new(), "gpt-4o", 1_000);
+        meter.output(0, "the quick brown fox");
+        let bound = meter.usage_bound(prompt(5));
+        let counted = meter.usage_counted(prompt(5));
+        assert!(bound.output_tokens >= counted.output_tokens);
+        assert_eq!(counted, Usage::new(5, 4));
+    }
+
+    #[test]
+    fn budget_checks_come_every_so_many_tokens_of_output() {
+        let mut meter = Meter::new(TokenCounter::new(), "gpt-4o", 4_096);
+        assert!(meter.budget_check_due());
+        assert!(!meter.budget_check_due());
+        meter.output(0, &"x".repeat(255));
+        assert!(!meter.budget_check_due());
+        meter.output(0, "x");
+        assert!(meter.budget_check_due());
+        // Counting the text shrinks its bound, not the progress.
+        meter.usage_counted(prompt(0));
+        meter.output(0, &"x".repeat(256));
+        assert!(meter.budget_check_due());
+    }
+}
