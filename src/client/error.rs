@@ -106,7 +106,7 @@ pub enum ClientError {
     /// broke, the body ended early, or a chunk could not be read. Its usage
     /// report never came, so it was billed from the guard's own count of
     /// the prompt and the output received, and the answer is incomplete.
-    #[error("the stream from {provider} ended early ({detail}); it was billed {billed}, estimated from the prompt and the output received")]
+    #[error("the stream from {provider} ended early ({detail}); it was billed {billed}, estimated by the guard (the receipt says how)")]
     StreamEndedEarly {
         /// The API.
         provider: Provider,

@@ -111,7 +111,8 @@ pub struct StreamEvent {
 /// |---|---|---|
 /// | The last event, with a readable usage report | the report ([`CostSource::Reported`]) | the last event |
 /// | The last event, with no report (OpenAI Chat with `include_usage: false`, a server that sends none), an unreadable one, or one claiming 0 input tokens | the guard's count | the last event; the receipt says why it is estimated |
-/// | The body ends before the last event, the connection breaks, or a `data:` line is not JSON (reading stops there) | the guard's count | [`ClientError::StreamEndedEarly`] |
+/// | The body ends before the last event, or the connection breaks | the guard's count | [`ClientError::StreamEndedEarly`] |
+/// | A `data:` line is not JSON: reading stops there, while the provider may still be generating | the prompt and the full output limit | [`ClientError::StreamEndedEarly`] |
 /// | Cut off | the guard's count | [`ClientError::StreamCutOff`] |
 /// | Dropped, or [`cancel`](GuardedStream::cancel)led, before the end | the guard's count | none: the caller stopped reading |
 ///
@@ -167,6 +168,9 @@ enum Ending {
     Finished,
     /// Reading stopped before the provider's last event.
     Broken(String),
+    /// Reading stopped at a garbled event while the provider may still be
+    /// generating: nothing tells how much more it writes before it notices.
+    Garbled(String),
     /// The guard stopped it.
     CutOff(CutOffReason),
     /// The caller stopped reading.
@@ -454,7 +458,7 @@ impl Guard {
         let data: Value = match serde_json::from_slice(data) {
             Ok(data) => data,
             Err(error) => {
-                return Step::Stop(Ending::Broken(format!(
+                return Step::Stop(Ending::Garbled(format!(
                     "a `data:` line is not JSON ({error}); reading stopped there"
                 )))
             }
@@ -521,11 +525,13 @@ impl Guard {
         let billed = receipt.cost;
         let error = match ending {
             Ending::Finished | Ending::Cancelled => None,
-            Ending::Broken(detail) => Some(ClientError::StreamEndedEarly {
-                provider,
-                detail,
-                billed,
-            }),
+            Ending::Broken(detail) | Ending::Garbled(detail) => {
+                Some(ClientError::StreamEndedEarly {
+                    provider,
+                    detail,
+                    billed,
+                })
+            }
             Ending::CutOff(reason) => Some(ClientError::StreamCutOff {
                 provider,
                 reason,
@@ -559,6 +565,21 @@ fn account(
             ),
         },
         Ending::Broken(detail) => format!("the stream ended early ({detail}); {COUNTED}"),
+        Ending::Garbled(detail) => {
+            // The connection was still open: the provider goes on generating
+            // until it notices it is gone, so bill the output it was allowed.
+            let mut usage = meter.usage_counted(call.prompt);
+            let granted = call.reservation.max_output_tokens();
+            let counted = usage.billed_output_tokens();
+            usage.output_tokens = usage
+                .output_tokens
+                .saturating_add(granted.saturating_sub(counted));
+            let reason = format!(
+                "the stream ended early ({detail}) while the provider may still be generating; \
+                 billed the prompt and the full output limit"
+            );
+            return (usage, CostSource::Estimated { reason });
+        }
         Ending::CutOff(reason) => format!("cut off because {reason}; {COUNTED}"),
         Ending::Cancelled => format!("the caller stopped reading the stream; {COUNTED}"),
     };
