@@ -243,3 +243,50 @@ async fn an_abandoned_stream_is_billed_for_what_it_received_not_its_worst_case()
         receipt.cost
     );
 }
+
+#[tokio::test]
+async fn a_provider_that_ignores_max_tokens_is_cut_off_and_billed_for_what_it_sent() {
+    let mock = mock(MockConfig {
+        reply_tokens: 2_000,
+        stream_chunks: 200,
+        ..MockConfig::default()
+    })
+    .await;
+    mock.push(Behaviour::IgnoreMaxTokens {
+        chunk_delay: Duration::from_millis(2),
+    });
+    let budget = budget();
+    let mut body = request(Provider::OpenAiChat, "gpt-4o");
+    body["max_tokens"] = json!(200);
+    let mut stream = client(Provider::OpenAiChat, &mock)
+        .stream(&budget, &body)
+        .await
+        .unwrap();
+    let (events, error) = drain(&mut stream).await;
+    let Some(ClientError::StreamCutOff { reason, billed, .. }) = error else {
+        panic!("expected a cut-off, got {error:?}");
+    };
+    assert!(
+        matches!(
+            reason,
+            spendguard::CutOffReason::OutputLimitIgnored { granted: 200, .. }
+        ),
+        "{reason}"
+    );
+    // Reading stopped soon after the limit and its slack (250 tokens, at 10
+    // tokens an event), long before the 2,000-token answer was over.
+    assert!(events < 40, "{events} events were read");
+    let receipt = stream.receipt().unwrap();
+    assert!(receipt.usage.billed_output_tokens() >= 250);
+    assert_eq!(budget.snapshot().spent, billed);
+    mock.idle().await;
+    // The provider stopped a few chunks after the connection closed: it
+    // billed at most three chunks (10 tokens each at $10/M) more than the
+    // guard recorded, far from the 2,000-token answer.
+    let few_chunks = Usd::from_nanos(3 * 10 * 10_000);
+    assert!(
+        mock.billed() <= billed + few_chunks,
+        "the provider billed {}, the guard {billed}",
+        mock.billed()
+    );
+}

@@ -536,10 +536,7 @@ fn a_malformed_chunk_stops_the_reading_there() {
         ),
         "{message}"
     );
-    assert!(
-        message.contains("estimated by the guard"),
-        "{message}"
-    );
+    assert!(message.contains("estimated by the guard"), "{message}");
 }
 
 #[test]

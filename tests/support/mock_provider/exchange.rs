@@ -167,7 +167,10 @@ impl Server {
         let prompt_tokens = count_request(&model, &prompt)
             .map_err(|error| Refusal::bad_request(error.to_string()))?
             .tokens;
-        let max_output_tokens = dialect.max_output_tokens(&incoming.body)?;
+        let max_output_tokens = match behaviour {
+            Behaviour::IgnoreMaxTokens { .. } => None,
+            _ => dialect.max_output_tokens(&incoming.body)?,
+        };
         let report = match behaviour {
             Behaviour::ZeroUsage => Report::ZeroPrompt,
             Behaviour::NoUsage => Report::Omitted,

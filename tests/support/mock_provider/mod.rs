@@ -199,6 +199,13 @@ pub enum Behaviour {
     /// A normal answer without any usage report: no `usage` or
     /// `usageMetadata` object, no usage chunk or field in a stream.
     NoUsage,
+    /// An answer that ignores the request's output cap and runs to the
+    /// configured length, as a misbehaving provider or gateway might, at a
+    /// model's pace: this long between two parts of the body.
+    IgnoreMaxTokens {
+        /// The pause between two parts.
+        chunk_delay: Duration,
+    },
 }
 
 impl Behaviour {

@@ -160,7 +160,9 @@ impl Transmission {
                 };
                 frames.insert(at, garbage);
             }
-            Behaviour::SlowStream { chunk_delay } => pause = Some(chunk_delay),
+            Behaviour::SlowStream { chunk_delay } | Behaviour::IgnoreMaxTokens { chunk_delay } => {
+                pause = Some(chunk_delay)
+            }
             Behaviour::Answer
             | Behaviour::Status { .. }
             | Behaviour::ZeroUsage
