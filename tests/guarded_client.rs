@@ -13,27 +13,8 @@ use spendguard::{
     ApiKey, ClientError, CostSource, GuardedClient, OutputCeiling, PriceTable, Provider,
     TaskBudget, Usd,
 };
-use support::mock_provider::{Behaviour, MockConfig, MockProvider};
-
-const KEY: &str = "sk-test-0123456789abcdef";
-
-async fn mock(config: MockConfig) -> MockProvider {
-    MockProvider::start(config)
-        .await
-        .expect("the mock provider starts")
-}
-
-fn client(provider: Provider, mock: &MockProvider) -> GuardedClient {
-    let base = match provider {
-        Provider::OpenAiCompatible => format!("{}/v1", mock.base_url()),
-        _ => mock.base_url(),
-    };
-    GuardedClient::builder(provider)
-        .base_url(base)
-        .api_key(ApiKey::new(KEY))
-        .build()
-        .unwrap()
-}
+use support::guarded::{client_for as client, start_mock as mock, TEST_KEY as KEY};
+use support::mock_provider::{Behaviour, MockConfig};
 
 fn budget(dollars: f64) -> TaskBudget {
     TaskBudget::builder("test")

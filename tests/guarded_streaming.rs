@@ -8,28 +8,9 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use spendguard::{
-    ApiKey, ClientError, CostSource, GuardedClient, GuardedStream, Provider, TaskBudget, Usd,
-};
-use support::mock_provider::{Behaviour, MockConfig, MockProvider};
-
-async fn mock(config: MockConfig) -> MockProvider {
-    MockProvider::start(config)
-        .await
-        .expect("the mock provider starts")
-}
-
-fn client(provider: Provider, mock: &MockProvider) -> GuardedClient {
-    let base = match provider {
-        Provider::OpenAiCompatible => format!("{}/v1", mock.base_url()),
-        _ => mock.base_url(),
-    };
-    GuardedClient::builder(provider)
-        .base_url(base)
-        .api_key(ApiKey::new("sk-stream-0123456789"))
-        .build()
-        .unwrap()
-}
+use spendguard::{ClientError, CostSource, GuardedStream, Provider, TaskBudget, Usd};
+use support::guarded::{client_for as client, start_mock as mock};
+use support::mock_provider::{Behaviour, MockConfig};
 
 fn budget() -> TaskBudget {
     TaskBudget::new(Usd::from_dollars(1.0).unwrap())

@@ -284,20 +284,7 @@ impl GuardedClient {
         body: &Value,
     ) -> Result<GuardedResponse, ClientError> {
         let call = self.prepare(budget, body, false)?;
-        let sent = self
-            .http
-            .post(&call.url)
-            .headers(self.headers.clone())
-            .json(&call.wire_body)
-            .send()
-            .await;
-        let response = match sent {
-            Ok(response) => response,
-            Err(error) => return Err(self.transport_failure(call.reservation, &error)),
-        };
-        if !response.status().is_success() {
-            return Err(self.provider_failure(call.reservation, response).await);
-        }
+        let (call, response) = self.dispatch(call, None).await?;
         let bytes = match response.bytes().await {
             Ok(bytes) => bytes,
             Err(error) => return Err(self.transport_failure(call.reservation, &error)),
@@ -345,6 +332,32 @@ impl GuardedClient {
                 billed: answer.receipt.cost,
             }),
         }
+    }
+
+    /// Sends a prepared call. A successful response comes back with the
+    /// call; a failure is a typed error, its reservation released or billed
+    /// as the failure warrants.
+    pub(crate) async fn dispatch<'a>(
+        &self,
+        call: PreparedCall<'a>,
+        accept: Option<HeaderValue>,
+    ) -> Result<(PreparedCall<'a>, reqwest::Response), ClientError> {
+        let mut request = self
+            .http
+            .post(&call.url)
+            .headers(self.headers.clone())
+            .json(&call.wire_body);
+        if let Some(accept) = accept {
+            request = request.header(reqwest::header::ACCEPT, accept);
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => return Err(self.transport_failure(call.reservation, &error)),
+        };
+        if !response.status().is_success() {
+            return Err(self.provider_failure(call.reservation, response).await);
+        }
+        Ok((call, response))
     }
 
     /// Checks `body` against `budget` and reserves its worst case; with

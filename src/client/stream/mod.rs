@@ -20,7 +20,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures_core::{FusedStream, Stream};
 use futures_util::TryStreamExt;
-use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
+use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use serde_json::Value;
 
 use crate::budget::{Reservation, TaskBudget};
@@ -229,21 +229,8 @@ impl GuardedClient {
         body: &Value,
     ) -> Result<GuardedStream, ClientError> {
         let call = self.prepare(budget, body, true)?;
-        let sent = self
-            .http
-            .post(&call.url)
-            .headers(self.headers.clone())
-            .header(ACCEPT, HeaderValue::from_static("text/event-stream"))
-            .json(&call.wire_body)
-            .send()
-            .await;
-        let response = match sent {
-            Ok(response) => response,
-            Err(error) => return Err(self.transport_failure(call.reservation, &error)),
-        };
-        if !response.status().is_success() {
-            return Err(self.provider_failure(call.reservation, response).await);
-        }
+        let accept = HeaderValue::from_static("text/event-stream");
+        let (call, response) = self.dispatch(call, Some(accept)).await?;
         if is_json(response.headers().get(CONTENT_TYPE)) {
             return match response.bytes().await {
                 Ok(bytes) => self.whole_answer(call, &bytes),
