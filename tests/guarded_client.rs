@@ -352,3 +352,53 @@ async fn a_custom_price_table_prices_the_call() {
     );
     assert_eq!(mock.requests(), 1);
 }
+
+#[tokio::test]
+async fn a_streaming_request_sent_with_send_is_refused_before_sending() {
+    let mock = mock(MockConfig::default()).await;
+    let mut body = request(Provider::OpenAiChat, "gpt-4o");
+    body["stream"] = json!(true);
+    let error = client(Provider::OpenAiChat, &mock)
+        .send(&budget(1.0), &body)
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("GuardedClient::stream"),
+        "{error}"
+    );
+    assert_eq!(mock.requests(), 0);
+}
+
+#[tokio::test]
+async fn an_estimated_call_is_billed_at_the_tier_it_asked_for() {
+    let mock = mock(MockConfig::default()).await;
+    mock.push(Behaviour::NoUsage);
+    let mut body = request(Provider::OpenAiChat, "gpt-5");
+    body["service_tier"] = json!("priority");
+    let answer = client(Provider::OpenAiChat, &mock)
+        .send(&budget(1.0), &body)
+        .await
+        .unwrap();
+    assert!(matches!(
+        answer.receipt.source,
+        CostSource::Estimated { .. }
+    ));
+    assert_eq!(
+        answer.receipt.usage.service_tier,
+        spendguard::ServiceTier::Priority
+    );
+    let standard = PriceTable::bundled()
+        .resolve("gpt-5")
+        .unwrap()
+        .price()
+        .cost(
+            &answer
+                .receipt
+                .usage
+                .with_service_tier(spendguard::ServiceTier::Standard),
+        );
+    assert!(
+        answer.receipt.cost > standard,
+        "priority must cost more than standard"
+    );
+}

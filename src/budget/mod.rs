@@ -217,11 +217,13 @@ impl TaskBudget {
             tallies.tokens.claim(tokens);
             tallies.cost.claim(cost.nanos());
         }
+        let service_tier = plan.service_tier();
         Ok(Reservation::new(
             self,
             plan.into_price(),
             Claim { cost, tokens },
             max_output_tokens,
+            service_tier,
         ))
     }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::budget::{BudgetExceeded, Claim, TaskBudget};
 use crate::money::Usd;
 use crate::prices::ModelPrice;
-use crate::usage::Usage;
+use crate::usage::{ServiceTier, Usage};
 
 /// The worst case of one call, held against a budget while the call runs.
 ///
@@ -48,6 +48,7 @@ pub struct Reservation<'a> {
     price: Cow<'a, Arc<ModelPrice>>,
     claim: Claim,
     max_output_tokens: u64,
+    service_tier: ServiceTier,
     open: bool,
 }
 
@@ -73,12 +74,14 @@ impl<'a> Reservation<'a> {
         price: Cow<'a, Arc<ModelPrice>>,
         claim: Claim,
         max_output_tokens: u64,
+        service_tier: ServiceTier,
     ) -> Self {
         Reservation {
             budget: Cow::Borrowed(budget),
             price,
             claim,
             max_output_tokens,
+            service_tier,
             open: true,
         }
     }
@@ -86,6 +89,12 @@ impl<'a> Reservation<'a> {
     /// The `max_tokens` to send the request with.
     pub const fn max_output_tokens(&self) -> u64 {
         self.max_output_tokens
+    }
+
+    /// The service tier the call was planned (and reserved) at: the tier to
+    /// bill usage the guard estimates itself.
+    pub const fn service_tier(&self) -> ServiceTier {
+        self.service_tier
     }
 
     /// The worst case held for this call.
@@ -112,6 +121,7 @@ impl<'a> Reservation<'a> {
             price: Cow::Owned(Arc::clone(&self.price)),
             claim: self.claim,
             max_output_tokens: self.max_output_tokens,
+            service_tier: self.service_tier,
             open: true,
         }
     }

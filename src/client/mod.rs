@@ -374,6 +374,16 @@ impl GuardedClient {
             service_tier,
             cache_write,
         } = request::read_facts(self.provider, body)?;
+        if !stream && body.get("stream") == Some(&Value::Bool(true)) {
+            // The answer would be an event stream `send` cannot read, and a
+            // call it cannot read is billed at its worst case.
+            return Err(ClientError::InvalidRequest {
+                field: "stream",
+                problem: "is true: send streamed calls with `GuardedClient::stream`, which \
+                          accounts for them as they arrive"
+                    .into(),
+            });
+        }
         let reports_usage = !stream || request::stream_reports_usage(self.provider, body)?;
         let resolved = self.prices.resolve(&model)?;
         let prompt = self

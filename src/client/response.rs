@@ -11,7 +11,7 @@ use crate::client::provider::Provider;
 use crate::client::receipt::{CallReceipt, CostSource};
 use crate::prices::Resolved;
 use crate::tokens::TokenCount;
-use crate::usage::Usage;
+use crate::usage::{ServiceTier, Usage};
 
 /// Longest provider error message quoted in a [`ClientError`](crate::client::ClientError).
 const MAX_MESSAGE_CHARS: usize = 500;
@@ -27,6 +27,7 @@ pub(crate) fn settle(
     body: &Value,
 ) -> CallReceipt {
     let granted_output = reservation.max_output_tokens();
+    let tier = reservation.service_tier();
     let (usage, source) = match Usage::from_response(provider.usage_format(), body) {
         Ok(usage) => match implausible(&usage, prompt) {
             None => (usage, CostSource::Reported),
@@ -36,13 +37,13 @@ pub(crate) fn settle(
                     reported => reported,
                 };
                 (
-                    estimated_usage(prompt, output),
+                    estimated_usage(prompt, output, tier),
                     CostSource::Estimated { reason },
                 )
             }
         },
         Err(error) => (
-            estimated_usage(prompt, granted_output),
+            estimated_usage(prompt, granted_output, tier),
             CostSource::Estimated {
                 reason: format!("{error}; output billed at the granted maximum"),
             },
@@ -60,9 +61,10 @@ pub(crate) fn implausible(usage: &Usage, prompt: TokenCount) -> Option<String> {
         .then(|| format!("the provider reported 0 input tokens for a prompt of {prompt}"))
 }
 
-/// A usage built from the guard's own counts.
-pub(crate) fn estimated_usage(prompt: TokenCount, output_tokens: u64) -> Usage {
-    Usage::new(prompt.tokens, output_tokens)
+/// A usage built from the guard's own counts, billed at the tier the call
+/// asked for.
+pub(crate) fn estimated_usage(prompt: TokenCount, output_tokens: u64, tier: ServiceTier) -> Usage {
+    Usage::new(prompt.tokens, output_tokens).with_service_tier(tier)
 }
 
 pub(crate) fn call_receipt(

@@ -31,7 +31,7 @@ use crate::client::{error_chain, response, GuardedClient, PreparedCall};
 use crate::money::Usd;
 use crate::prices::Resolved;
 use crate::tokens::TokenCount;
-use crate::usage::Usage;
+use crate::usage::{ServiceTier, Usage};
 use meter::Meter;
 use sse::SseDecoder;
 
@@ -555,7 +555,7 @@ fn account(
         Ending::Garbled(detail) => {
             // The connection was still open: the provider goes on generating
             // until it notices it is gone, so bill the output it was allowed.
-            let mut usage = meter.usage_counted(call.prompt);
+            let mut usage = at_planned_tier(meter.usage_counted(call.prompt), call);
             let granted = call.reservation.max_output_tokens();
             let counted = usage.billed_output_tokens();
             usage.output_tokens = usage
@@ -571,9 +571,19 @@ fn account(
         Ending::Cancelled => format!("the caller stopped reading the stream; {COUNTED}"),
     };
     (
-        meter.usage_counted(call.prompt),
+        at_planned_tier(meter.usage_counted(call.prompt), call),
         CostSource::Estimated { reason },
     )
+}
+
+/// Counted usage at the tier the call asked for, unless the provider
+/// already reported another one.
+fn at_planned_tier(usage: Usage, call: &OpenCall) -> Usage {
+    if usage.service_tier == ServiceTier::Standard {
+        usage.with_service_tier(call.reservation.service_tier())
+    } else {
+        usage
+    }
 }
 
 /// The event that ends a complete stream, as the error messages name it.
