@@ -402,3 +402,26 @@ async fn an_estimated_call_is_billed_at_the_tier_it_asked_for() {
         "priority must cost more than standard"
     );
 }
+
+#[tokio::test]
+async fn a_user_supplied_http_client_still_sends_the_credential_and_headers() {
+    let mock = mock(MockConfig::default()).await;
+    let client = GuardedClient::builder(Provider::Anthropic)
+        .base_url(mock.base_url())
+        .api_key(ApiKey::new(KEY))
+        .header("x-route", "nightly")
+        .http_client(reqwest::Client::new())
+        .build()
+        .unwrap();
+    client
+        .send(
+            &budget(1.0),
+            &request(Provider::Anthropic, "claude-sonnet-4-5"),
+        )
+        .await
+        .unwrap();
+    let received = &mock.received_requests()[0];
+    assert_eq!(received.api_key.as_deref(), Some(KEY));
+    assert_eq!(received.header("anthropic-version"), Some("2023-06-01"));
+    assert_eq!(received.header("x-route"), Some("nightly"));
+}

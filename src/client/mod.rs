@@ -82,7 +82,9 @@ pub struct GuardedClient {
     http: reqwest::Client,
     provider: Provider,
     base_url: String,
-    headers: HeaderMap,
+    /// Headers added to each request: `None` when the HTTP client was built
+    /// here and already sends them by default (no copy per call).
+    per_request_headers: Option<HeaderMap>,
     api_key: Option<ApiKey>,
     prices: Arc<PriceTable>,
     counter: TokenCounter,
@@ -218,18 +220,22 @@ impl GuardedClientBuilder {
                 (None, _) => insert("authorization", &format!("Bearer {}", key.expose()), true)?,
             }
         }
-        let http = match self.http {
-            Some(http) => http,
-            None => reqwest::Client::builder()
-                .timeout(self.timeout)
-                .build()
-                .map_err(|e| ClientConfigError::Http(e.to_string()))?,
+        let (http, per_request_headers) = match self.http {
+            Some(http) => (http, Some(headers)),
+            None => (
+                reqwest::Client::builder()
+                    .timeout(self.timeout)
+                    .default_headers(headers)
+                    .build()
+                    .map_err(|e| ClientConfigError::Http(e.to_string()))?,
+                None,
+            ),
         };
         Ok(GuardedClient {
             http,
             provider: self.provider,
             base_url: self.base_url,
-            headers,
+            per_request_headers,
             api_key: self.api_key,
             prices: self.prices.unwrap_or_else(PriceTable::bundled),
             counter: self.counter,
@@ -342,11 +348,10 @@ impl GuardedClient {
         call: PreparedCall<'a>,
         accept: Option<HeaderValue>,
     ) -> Result<(PreparedCall<'a>, reqwest::Response), ClientError> {
-        let mut request = self
-            .http
-            .post(&call.url)
-            .headers(self.headers.clone())
-            .json(&call.wire_body);
+        let mut request = self.http.post(&call.url).json(&call.wire_body);
+        if let Some(headers) = &self.per_request_headers {
+            request = request.headers(headers.clone());
+        }
         if let Some(accept) = accept {
             request = request.header(reqwest::header::ACCEPT, accept);
         }
