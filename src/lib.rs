@@ -1,4 +1,19 @@
-#![doc = include_str!("../README.md")]
+// The README, whose examples include the HTTP client, is the crate's
+// documentation; without the `client` feature a shorter page stands in.
+#![cfg_attr(feature = "client", doc = include_str!("../README.md"))]
+#![cfg_attr(
+    not(feature = "client"),
+    doc = "spendguard without its HTTP client: integer money, prices, usage, token \
+           estimates and task budgets. See the README for the whole crate.\n\n\
+           ```\n\
+           use spendguard::{CallPlan, PriceTable, TaskBudget, Usage, Usd};\n\
+           let price = PriceTable::bundled().resolve(\"gpt-4o\")?.into_price();\n\
+           let budget = TaskBudget::new(Usd::from_dollars(1.0)?);\n\
+           let call = budget.reserve(CallPlan::new(&price, 1_000))?;\n\
+           call.settle(&Usage::new(1_000, 200));\n\
+           # Ok::<(), Box<dyn std::error::Error>>(())\n\
+           ```"
+)]
 
 pub mod budget;
 #[cfg(feature = "client")]

@@ -1,4 +1,5 @@
 //! Fixtures shared by the integration tests.
 
+#[cfg(feature = "client")]
 pub mod guarded;
 pub mod mock_provider;
