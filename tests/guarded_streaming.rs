@@ -197,7 +197,7 @@ async fn an_abandoned_stream_is_billed_for_what_it_received_not_its_worst_case()
     })
     .await;
     mock.push(Behaviour::SlowStream {
-        chunk_delay: Duration::from_millis(20),
+        chunk_delay: Duration::from_millis(30),
     });
     let budget = budget();
     let mut stream = client(Provider::OpenAiChat, &mock)
@@ -215,8 +215,9 @@ async fn an_abandoned_stream_is_billed_for_what_it_received_not_its_worst_case()
     assert_eq!(budget.snapshot().spent, receipt.cost);
     assert_eq!(budget.snapshot().abandoned, 0);
     // The provider stopped soon after: it billed at most a few chunks more
-    // than were read (10 tokens a chunk at gpt-4o's $10/M output price).
-    let few_chunks = Usd::from_nanos(3 * 10 * 10_000);
+    // than were read (10 tokens a chunk at gpt-4o's $10/M output price),
+    // far from the 400-token answer.
+    let few_chunks = Usd::from_nanos(6 * 10 * 10_000);
     assert!(
         mock.billed() <= receipt.cost + few_chunks,
         "provider billed {}, guard recorded {}",
@@ -234,7 +235,7 @@ async fn a_provider_that_ignores_max_tokens_is_cut_off_and_billed_for_what_it_se
     })
     .await;
     mock.push(Behaviour::IgnoreMaxTokens {
-        chunk_delay: Duration::from_millis(2),
+        chunk_delay: Duration::from_millis(15),
     });
     let budget = budget();
     let mut body = request(Provider::OpenAiChat, "gpt-4o");
@@ -262,9 +263,10 @@ async fn a_provider_that_ignores_max_tokens_is_cut_off_and_billed_for_what_it_se
     assert_eq!(budget.snapshot().spent, billed);
     mock.idle().await;
     // The provider stopped a few chunks after the connection closed: it
-    // billed at most three chunks (10 tokens each at $10/M) more than the
-    // guard recorded, far from the 2,000-token answer.
-    let few_chunks = Usd::from_nanos(3 * 10 * 10_000);
+    // billed at most a few chunks (10 tokens each at $10/M; a loaded machine
+    // may deschedule the reader for a chunk or two) more than the guard
+    // recorded, far from the 2,000-token answer.
+    let few_chunks = Usd::from_nanos(6 * 10 * 10_000);
     assert!(
         mock.billed() <= billed + few_chunks,
         "the provider billed {}, the guard {billed}",
