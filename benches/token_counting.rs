@@ -9,7 +9,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion};
-use spendguard::tokens::{count_text, Conversation, Message, TokenCounter};
+use serde_json::json;
+use spendguard::tokens::{count_text, Conversation, CountCache, Message, TokenCounter};
 
 const MODEL: &str = "gpt-4o";
 /// Messages in the history; at about 100 tokens each, 100k tokens in all.
@@ -131,6 +132,34 @@ fn main() {
     println!(
         "incremental is {:.0}x faster",
         full.as_secs_f64() / incremental.as_secs_f64()
+    );
+
+    // What GuardedClient does with a request body: the same history as JSON,
+    // its last message new on every call, counted through a warm CountCache.
+    let mut body = json!({
+        "messages": with_next
+            .iter()
+            .enumerate()
+            .map(|(i, _)| json!({"role": "user", "content": text(i, 70)}))
+            .collect::<Vec<_>>()
+    });
+    let cache = CountCache::new();
+    let last = with_next.len() - 1;
+    counter.count_request_cached(MODEL, &body, &cache).unwrap();
+    let mut round = 0usize;
+    let cached = median_per_call(11, 20, || {
+        round += 1;
+        body["messages"][last]["content"] = json!(text(round, 70));
+        black_box(counter.count_request_cached(MODEL, &body, &cache).unwrap());
+    });
+    let uncached = median_per_call(11, 3, || {
+        black_box(counter.count_request(MODEL, black_box(&body)).unwrap());
+    });
+    println!("median request body, cached history:   {cached:?}");
+    println!("median request body, counted in full: {uncached:?}");
+    println!(
+        "a body whose history was seen before is counted {:.0}x faster",
+        uncached.as_secs_f64() / cached.as_secs_f64()
     );
 
     Criterion::default().configure_from_args().final_summary();

@@ -383,3 +383,58 @@ proptest! {
         }
     }
 }
+
+mod cached_counts {
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+    use spendguard::tokens::{CountCache, TokenCounter};
+
+    fn body(texts: &[String]) -> Value {
+        let messages: Vec<Value> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let role = if i % 2 == 0 { "user" } else { "assistant" };
+                json!({"role": role, "content": text})
+            })
+            .collect();
+        json!({"messages": messages})
+    }
+
+    proptest! {
+        /// However a history grows, and however small the cache, a cached
+        /// count is exactly the full count.
+        #[test]
+        fn a_cached_count_equals_the_full_count(
+            texts in prop::collection::vec("[a-z .,!?]{0,40}", 1..30),
+            capacity in 1usize..8,
+            model in prop::sample::select(vec!["gpt-4o", "gpt-4", "claude-sonnet-4-5", "gemini-2.5-pro"]),
+        ) {
+            let counter = TokenCounter::new();
+            let cache = CountCache::with_capacity(capacity);
+            for end in 1..=texts.len() {
+                let request = body(&texts[..end]);
+                let cached = counter.count_request_cached(model, &request, &cache).unwrap();
+                prop_assert_eq!(cached, counter.count_request(model, &request).unwrap());
+            }
+            prop_assert!(cache.len() <= capacity);
+        }
+    }
+
+    #[test]
+    fn a_message_counted_with_another_encoding_is_counted_again() {
+        let counter = TokenCounter::new();
+        let cache = CountCache::new();
+        let request = body(&["Counting is encoding-specific: 🦀 tokens differ.".to_owned()]);
+        for model in ["gpt-4o", "gpt-4", "gpt-4o"] {
+            assert_eq!(
+                counter
+                    .count_request_cached(model, &request, &cache)
+                    .unwrap(),
+                counter.count_request(model, &request).unwrap(),
+                "{model}"
+            );
+        }
+        assert_eq!(cache.len(), 2, "one entry per encoding");
+    }
+}

@@ -45,7 +45,7 @@ pub use stream::{GuardedStream, StreamEvent};
 
 use crate::budget::{CallPlan, Reservation, TaskBudget};
 use crate::prices::{PriceTable, Resolved};
-use crate::tokens::{TokenCount, TokenCounter};
+use crate::tokens::{CountCache, TokenCount, TokenCounter};
 use request::RequestFacts;
 
 /// The Anthropic API version sent when none is configured.
@@ -88,6 +88,9 @@ pub struct GuardedClient {
     api_key: Option<ApiKey>,
     prices: Arc<PriceTable>,
     counter: TokenCounter,
+    /// Message counts shared by every clone, so a resent history is not
+    /// tokenized again on each call.
+    counts: Arc<CountCache>,
 }
 
 /// A provider's answer to a guarded call.
@@ -239,6 +242,7 @@ impl GuardedClientBuilder {
             api_key: self.api_key,
             prices: self.prices.unwrap_or_else(PriceTable::bundled),
             counter: self.counter,
+            counts: Arc::new(CountCache::new()),
         })
     }
 }
@@ -391,9 +395,11 @@ impl GuardedClient {
         }
         let reports_usage = !stream || request::stream_reports_usage(self.provider, body)?;
         let resolved = self.prices.resolve(&model)?;
-        let prompt = self
-            .counter
-            .count_request(&model, &request::countable_body(self.provider, body))?;
+        let prompt = self.counter.count_request_cached(
+            &model,
+            &request::countable_body(self.provider, body),
+            &self.counts,
+        )?;
         let mut plan = CallPlan::owned(Arc::clone(resolved.price()), prompt.tokens)
             .with_service_tier(service_tier);
         if let Some(tokens) = max_output_tokens {

@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use super::cache::CountCache;
 use super::conversation::Conversation;
 use super::count::{Exactness, RawCount, TokenCount};
 use super::estimate::{add_margin, EstimatedFamily, MarginError, MAX_MARGIN_PERCENT};
@@ -123,11 +124,28 @@ impl TokenCounter {
     /// 346-token tool-use system prompt for Claude), and their family's
     /// margin on the total.
     pub fn count_chat(&self, model: &str, messages: &[Message], tools: &[Tool]) -> TokenCount {
+        self.count_chat_with(model, messages, tools, None)
+    }
+
+    /// [`count_chat`](TokenCounter::count_chat), taking message counts
+    /// from `cache` where it has them.
+    fn count_chat_with(
+        &self,
+        model: &str,
+        messages: &[Message],
+        tools: &[Tool],
+        cache: Option<&CountCache>,
+    ) -> TokenCount {
         let tokenizer = Tokenizer::for_model(model);
         let encoding = tokenizer.encoding();
         let mut raw = raw_count_of_tools(tools, tokenizer);
-        for message in messages {
-            raw += message.raw_count(encoding, self.image_tokens);
+        match cache {
+            Some(cache) => raw += cache.raw_count(messages, encoding, self.image_tokens),
+            None => {
+                for message in messages {
+                    raw += message.raw_count(encoding, self.image_tokens);
+                }
+            }
         }
         raw += REPLY_PRIMER_TOKENS;
         self.finish(tokenizer, raw)
@@ -155,6 +173,22 @@ impl TokenCounter {
     ) -> Result<TokenCount, RequestShapeError> {
         let input = read_body(body)?;
         Ok(self.count_chat(model, &input.messages, &input.tools))
+    }
+
+    /// [`count_request`](TokenCounter::count_request), tokenizing only the
+    /// messages `cache` has not seen: the same result, in microseconds for
+    /// a long history that grows by a message per call.
+    ///
+    /// # Errors
+    /// As [`count_request`](TokenCounter::count_request).
+    pub fn count_request_cached(
+        &self,
+        model: &str,
+        body: &Value,
+        cache: &CountCache,
+    ) -> Result<TokenCount, RequestShapeError> {
+        let input = read_body(body)?;
+        Ok(self.count_chat_with(model, &input.messages, &input.tools, Some(cache)))
     }
 
     /// An empty conversation with `model`, counted by this counter.

@@ -32,7 +32,7 @@ pub(crate) const TOOL_CALL_FRAMING_TOKENS: u64 = 8;
 /// assert!(count.tokens > 1_600);
 /// assert!(!count.is_exact(), "the image is a fixed estimate");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Message {
     role: String,
     name: Option<String>,
@@ -40,7 +40,7 @@ pub struct Message {
 }
 
 /// One piece of a message's content.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Part {
     /// Text, counted with the model's tokenizer.

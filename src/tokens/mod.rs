@@ -41,6 +41,7 @@
 //!
 //! Tokenizer tables are loaded once per process, on first use.
 
+mod cache;
 mod conversation;
 mod count;
 mod counter;
@@ -57,6 +58,7 @@ mod streamed;
 mod tokenizer;
 mod tool;
 
+pub use cache::CountCache;
 pub use conversation::Conversation;
 pub use count::{Exactness, TokenCount};
 pub use counter::{count_request, count_text, TokenCounter, DEFAULT_IMAGE_TOKENS};
