@@ -299,7 +299,18 @@ impl GuardedClient {
             Ok(bytes) => bytes,
             Err(error) => return Err(self.transport_failure(call.reservation, &error)),
         };
-        let Ok(body) = serde_json::from_slice::<Value>(&bytes) else {
+        let (body, receipt) = self.settle_json(call, &bytes)?;
+        Ok(GuardedResponse { body, receipt })
+    }
+
+    /// Reads a whole JSON answer and settles the call from its usage; an
+    /// answer that is not JSON was still sent, so it bills the worst case.
+    pub(crate) fn settle_json(
+        &self,
+        call: PreparedCall<'_>,
+        bytes: &[u8],
+    ) -> Result<(Value, CallReceipt), ClientError> {
+        let Ok(body) = serde_json::from_slice::<Value>(bytes) else {
             return Err(self.interrupted(call.reservation, "the response body is not JSON".into()));
         };
         let receipt = response::settle(
@@ -309,7 +320,7 @@ impl GuardedClient {
             call.prompt,
             &body,
         );
-        Ok(GuardedResponse { body, receipt })
+        Ok((body, receipt))
     }
 
     /// [`send`](GuardedClient::send) with typed request and response

@@ -280,17 +280,10 @@ impl GuardedClient {
         call: PreparedCall<'_>,
         bytes: &[u8],
     ) -> Result<GuardedStream, ClientError> {
-        let Ok(body) = serde_json::from_slice::<Value>(bytes) else {
-            return Err(self.interrupted(call.reservation, "the response body is not JSON".into()));
-        };
-        let receipt = response::settle(
-            self.provider,
-            call.reservation,
-            &call.resolved,
-            call.prompt,
-            &body,
-        );
-        let meter = Meter::new(self.counter, &call.model, 0);
+        let model = call.model.clone();
+        let reports_usage = call.reports_usage;
+        let (body, receipt) = self.settle_json(call, bytes)?;
+        let meter = Meter::new(self.counter, &model, 0);
         Ok(GuardedStream {
             body: None,
             decoder: SseDecoder::new(),
@@ -298,7 +291,7 @@ impl GuardedClient {
                 provider: self.provider,
                 meter,
                 state: CallState::Settled(receipt),
-                reports_usage: call.reports_usage,
+                reports_usage,
                 events: 1,
             },
             queued: Some(Ok(StreamEvent {
