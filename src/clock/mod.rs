@@ -9,10 +9,14 @@
 //! assert_eq!(clock.now(), Duration::from_secs(1_700_000_090));
 //! ```
 
+mod utc;
+
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use utc::{month_start, TimestampError, UtcDateTime};
 
 /// A source of the current time, as the duration since the Unix epoch (UTC).
 pub trait Clock: Send + Sync + Debug {
