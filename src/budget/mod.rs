@@ -27,7 +27,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod alert;
+pub(crate) mod alert;
 mod exceeded;
 mod limits;
 mod plan;
@@ -313,7 +313,7 @@ impl BudgetState {
             tallies.cost.settle(claim.cost.nanos(), actual.cost.nanos());
             tallies.tokens.settle(claim.tokens, actual.tokens);
             tallies.calls.settle(1, 1);
-            if self.alerts.callback.is_some() {
+            if self.alerts.listening() {
                 for (kind, tally) in tallies.each() {
                     self.crossed_alerts(kind, tally, &mut alerts);
                 }
@@ -324,9 +324,7 @@ impl BudgetState {
                 .map(|max| Usd::from_nanos(max.saturating_sub(cost.committed())));
             (Usd::from_nanos(cost.settled), remaining)
         };
-        if let Some(callback) = &self.alerts.callback {
-            alerts.iter().for_each(|alert| callback(alert));
-        }
+        alerts.iter().for_each(|alert| self.alerts.announce(alert));
         (spent, remaining)
     }
 
