@@ -211,7 +211,7 @@ mod tests {
         );
         // Nothing was held in the first counter.
         assert_eq!(
-            counters.usage(&[roomy.window.clone()]),
+            counters.usage(std::slice::from_ref(&roomy.window)),
             [WindowUsage::default()]
         );
         assert!(matches!(
