@@ -24,6 +24,7 @@ pub struct SharedHold {
     /// Each applying limit's index and the window held in it.
     windows: Vec<(usize, WindowRef)>,
     held: Usd,
+    ticket: u64,
     open: bool,
 }
 
@@ -33,12 +34,14 @@ impl SharedHold {
         tags: Tags,
         windows: Vec<(usize, WindowRef)>,
         held: Usd,
+        ticket: u64,
     ) -> Self {
         SharedHold {
             guard,
             tags,
             windows,
             held,
+            ticket,
             open: true,
         }
     }
@@ -89,7 +92,7 @@ impl SharedHold {
     fn settlements(&self, cost: Usd) -> Vec<Settlement> {
         self.windows
             .iter()
-            .map(|(_, window)| Settlement::new(window.clone(), self.held, cost))
+            .map(|(_, window)| Settlement::new(window.clone(), self.held, cost, self.ticket))
             .collect()
     }
 

@@ -203,7 +203,7 @@ impl SpendGuard {
             }
         }
         match self.inner.store.reserve(&claims, now).await? {
-            Reserved::Granted { .. } => Ok(SharedHold::new(
+            Reserved::Granted { ticket, .. } => Ok(SharedHold::new(
                 self.clone(),
                 tags.clone(),
                 limits
@@ -211,6 +211,7 @@ impl SpendGuard {
                     .zip(claims.into_iter().map(|c| c.window))
                     .collect(),
                 worst_case,
+                ticket,
             )),
             Reserved::Refused { claim, usage } => {
                 let limit = &self.inner.limits[limits[claim]];

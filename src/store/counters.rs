@@ -104,7 +104,7 @@ impl Counters {
                 buckets.window_usage(&claim.window)
             })
             .collect();
-        Reserved::Granted { usage }
+        Reserved::Granted { usage, ticket: 0 }
     }
 
     /// Drops holds and adds spend. A bucket that has aged out of every
@@ -225,7 +225,7 @@ mod tests {
         let mut counters = Counters::default();
         let claim = Claim::new(day(1), cents(100), cents(60));
         counters.reserve(&[claim], NOW);
-        let settled = counters.settle(&[Settlement::new(day(1), cents(60), cents(45))]);
+        let settled = counters.settle(&[Settlement::new(day(1), cents(60), cents(45), 0)]);
         assert_eq!(settled, [Settled::new(Usd::ZERO, cents(45))]);
         assert_eq!(
             counters.usage(&[day(1)]),
@@ -243,7 +243,7 @@ mod tests {
         ));
         // Yesterday's bucket was dropped when today's was charged, so its
         // settlement changes nothing today.
-        counters.settle(&[Settlement::new(day(1), cents(90), cents(90))]);
+        counters.settle(&[Settlement::new(day(1), cents(90), cents(90), 0)]);
         assert_eq!(
             counters.usage(&[day(2)]),
             [WindowUsage::new(Usd::ZERO, cents(90))]

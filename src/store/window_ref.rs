@@ -94,15 +94,19 @@ pub struct Settlement {
     pub held: Usd,
     /// What it really cost (zero for a call never sent).
     pub spent: Usd,
+    /// The ticket the store gave the reservation, handed back unchanged.
+    pub ticket: u64,
 }
 
 impl Settlement {
-    /// Drops `held` from `window` and adds `spent`.
-    pub const fn new(window: WindowRef, held: Usd, spent: Usd) -> Self {
+    /// Drops `held` from `window` and adds `spent`, for a reservation
+    /// granted with `ticket`.
+    pub const fn new(window: WindowRef, held: Usd, spent: Usd, ticket: u64) -> Self {
         Settlement {
             window,
             held,
             spent,
+            ticket,
         }
     }
 }
@@ -138,6 +142,10 @@ pub enum Reserved {
     Granted {
         /// Usage after the hold.
         usage: Vec<WindowUsage>,
+        /// Opaque to the guard, and handed back in each [`Settlement`] of
+        /// this reservation: a store that can hold in more than one place
+        /// (Redis, and its local fallback) uses it to settle in the same one.
+        ticket: u64,
     },
     /// Claim number `claim` did not fit; nothing was held.
     Refused {
