@@ -68,7 +68,11 @@ async fn a_per_key_daily_cap_holds_across_task_budgets() {
     assert_eq!(mock.requests(), sent, "the refused call was not sent");
     assert!(mock.billed() <= cap);
     let status = guard.status(&Tags::new().key("prod-1")).await.unwrap();
-    assert_eq!(status[0].usage.spent, mock.billed(), "the key's counter is the provider's bill");
+    assert_eq!(
+        status[0].usage.spent,
+        mock.billed(),
+        "the key's counter is the provider's bill"
+    );
     assert_eq!(status[0].usage.held, Usd::ZERO);
     assert_eq!(
         first.snapshot().spent + second.snapshot().spent,
@@ -100,7 +104,12 @@ async fn a_provider_failure_releases_the_shared_hold() {
 async fn a_limit_on_the_tasks_agent_applies_to_its_calls_only() {
     let mock = start_mock(MockConfig::default()).await;
     let guard = SpendGuard::builder()
-        .limit(SharedLimit::tagged(TagKind::Agent, "cron", Usd::from_nanos(1), Window::Day))
+        .limit(SharedLimit::tagged(
+            TagKind::Agent,
+            "cron",
+            Usd::from_nanos(1),
+            Window::Day,
+        ))
         .build()
         .unwrap();
     let client = client(&mock, &guard);
@@ -108,7 +117,10 @@ async fn a_limit_on_the_tasks_agent_applies_to_its_calls_only() {
         client.send(&task("nightly", "cron"), &request()).await,
         Err(ClientError::Budget(_))
     ));
-    client.send(&task("chat", "assistant"), &request()).await.unwrap();
+    client
+        .send(&task("chat", "assistant"), &request())
+        .await
+        .unwrap();
     assert_eq!(mock.requests(), 1);
 }
 
@@ -128,7 +140,11 @@ async fn a_halted_guard_sends_nothing_and_says_who_halted_it() {
     assert!(error.to_string().contains("bill spike"));
     assert!(client.stream(&budget, &request()).await.is_err());
     assert_eq!(mock.requests(), 1);
-    assert_eq!(budget.snapshot().in_flight, Usd::ZERO, "the refused call's reservation was released");
+    assert_eq!(
+        budget.snapshot().in_flight,
+        Usd::ZERO,
+        "the refused call's reservation was released"
+    );
     guard.resume().await.unwrap();
     client.send(&budget, &request()).await.unwrap();
 }
@@ -175,9 +191,15 @@ async fn tripping_the_kill_switch_stops_a_stream_in_flight() {
     assert_eq!(halt.reason, "stop everything");
     let receipt = stream.receipt().unwrap();
     assert_eq!(receipt.cost, billed);
-    assert!(billed < receipt.reserved, "billed what was read, not the worst case");
+    assert!(
+        billed < receipt.reserved,
+        "billed what was read, not the worst case"
+    );
     let status = guard.status(&Tags::new()).await.unwrap();
-    assert_eq!(status[0].usage.spent, billed, "the shared counter was settled before the stream ended");
+    assert_eq!(
+        status[0].usage.spent, billed,
+        "the shared counter was settled before the stream ended"
+    );
     assert_eq!(status[0].usage.held, Usd::ZERO);
 }
 

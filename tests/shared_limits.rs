@@ -24,7 +24,10 @@ fn cents(c: u64) -> Usd {
 fn guard(clock: &FakeClock, limits: Vec<SharedLimit>) -> SpendGuard {
     limits
         .into_iter()
-        .fold(SpendGuard::builder().clock(Arc::new(clock.clone())), |b, l| b.limit(l))
+        .fold(
+            SpendGuard::builder().clock(Arc::new(clock.clone())),
+            |b, l| b.limit(l),
+        )
         .build()
         .unwrap()
 }
@@ -37,7 +40,10 @@ async fn spend(guard: &SpendGuard, tags: &Tags, cost: Usd) -> Result<(), GuardEr
 #[tokio::test]
 async fn a_daily_cap_resets_at_utc_midnight() {
     let clock = at("2026-11-25T23:58:00Z");
-    let guard = guard(&clock, vec![SharedLimit::each(TagKind::Key, cents(100), Window::Day)]);
+    let guard = guard(
+        &clock,
+        vec![SharedLimit::each(TagKind::Key, cents(100), Window::Day)],
+    );
     let key = Tags::new().key("prod");
     spend(&guard, &key, cents(90)).await.unwrap();
     let refused = spend(&guard, &key, cents(20)).await.unwrap_err();
@@ -47,7 +53,10 @@ async fn a_daily_cap_resets_at_utc_midnight() {
          $0.90 is spent and $0.00 is in flight, and this call needs up to $0.20"
     );
     clock.advance(Duration::from_secs(119));
-    assert!(spend(&guard, &key, cents(20)).await.is_err(), "23:59:59 is still the same day");
+    assert!(
+        spend(&guard, &key, cents(20)).await.is_err(),
+        "23:59:59 is still the same day"
+    );
     clock.advance(Duration::from_secs(1));
     spend(&guard, &key, cents(20)).await.unwrap();
     let status = guard.status(&key).await.unwrap();
@@ -72,7 +81,15 @@ async fn a_monthly_cap_resets_on_the_first_of_the_month_in_utc() {
 async fn a_rolling_hour_slides() {
     let clock = at("2026-11-25T10:00:00Z");
     let hour = Window::Rolling(Duration::from_secs(3_600));
-    let guard = guard(&clock, vec![SharedLimit::tagged(TagKind::Agent, "heartbeat", cents(100), hour)]);
+    let guard = guard(
+        &clock,
+        vec![SharedLimit::tagged(
+            TagKind::Agent,
+            "heartbeat",
+            cents(100),
+            hour,
+        )],
+    );
     let heartbeat = Tags::new().agent("heartbeat");
     // Every 15 minutes, $0.30: the fourth in one hour would make $1.20.
     for _ in 0..3 {
@@ -84,18 +101,32 @@ async fn a_rolling_hour_slides() {
     clock.advance(Duration::from_secs(16 * 60));
     spend(&guard, &heartbeat, cents(30)).await.unwrap();
     // Another agent is not limited by it.
-    spend(&guard, &Tags::new().agent("other"), cents(99)).await.unwrap();
+    spend(&guard, &Tags::new().agent("other"), cents(99))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn a_lifetime_cap_never_resets() {
     let clock = at("2026-11-25T10:00:00Z");
-    let guard = guard(&clock, vec![SharedLimit::each(TagKind::Customer, cents(50), Window::Lifetime)]);
+    let guard = guard(
+        &clock,
+        vec![SharedLimit::each(
+            TagKind::Customer,
+            cents(50),
+            Window::Lifetime,
+        )],
+    );
     let acme = Tags::new().customer("acme");
     spend(&guard, &acme, cents(50)).await.unwrap();
     clock.advance(Duration::from_secs(400 * 86_400));
     let refused = spend(&guard, &acme, cents(1)).await.unwrap_err();
-    assert!(refused.to_string().starts_with("customer acme over all time"), "{refused}");
+    assert!(
+        refused
+            .to_string()
+            .starts_with("customer acme over all time"),
+        "{refused}"
+    );
 }
 
 #[tokio::test]
@@ -114,18 +145,34 @@ async fn every_applying_limit_is_reserved_or_none_is() {
         panic!("expected a limit refusal");
     };
     assert_eq!(refused.scope, "customer acme on 2026-11-25 (UTC)");
-    assert_eq!((refused.limit, refused.max), (LimitKind::Cost, Amount::Usd(cents(30))));
+    assert_eq!(
+        (refused.limit, refused.max),
+        (LimitKind::Cost, Amount::Usd(cents(30)))
+    );
     // The refused call held nothing in the limits that had room.
     for status in guard.status(&tags).await.unwrap() {
         assert_eq!(status.usage.committed(), Usd::ZERO, "{}", status.scope);
     }
     let hold = guard.reserve(&tags, cents(30)).await.unwrap();
     assert_eq!(hold.limits_held(), 3);
-    let held: Vec<Usd> = guard.status(&tags).await.unwrap().iter().map(|s| s.usage.held).collect();
+    let held: Vec<Usd> = guard
+        .status(&tags)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.usage.held)
+        .collect();
     assert_eq!(held, [cents(30); 3]);
     hold.release().await.unwrap();
     // A call with no tags meets only the global limit.
-    assert_eq!(guard.reserve(&Tags::new(), cents(900)).await.unwrap().limits_held(), 1);
+    assert_eq!(
+        guard
+            .reserve(&Tags::new(), cents(900))
+            .await
+            .unwrap()
+            .limits_held(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -152,22 +199,37 @@ async fn alerts_fire_once_per_threshold_per_window() {
     );
     clock.advance(Duration::from_secs(86_400));
     spend(&guard, &agent, cents(85)).await.unwrap();
-    assert_eq!(heard.lock().unwrap().len(), 4, "a new day fires each threshold again");
+    assert_eq!(
+        heard.lock().unwrap().len(),
+        4,
+        "a new day fires each threshold again"
+    );
     assert!(heard.lock().unwrap()[3].starts_with("agent a on 2026-11-26 (UTC) has used 80%"));
 }
 
 #[tokio::test]
 async fn bad_configuration_is_a_typed_error() {
     let short = SpendGuard::builder()
-        .limit(SharedLimit::global(cents(1), Window::Rolling(Duration::from_millis(500))))
+        .limit(SharedLimit::global(
+            cents(1),
+            Window::Rolling(Duration::from_millis(500)),
+        ))
         .build();
     assert!(short.unwrap_err().to_string().contains("too short"));
     let empty = SpendGuard::builder()
-        .limit(SharedLimit::tagged(TagKind::Agent, "", cents(1), Window::Day))
+        .limit(SharedLimit::tagged(
+            TagKind::Agent,
+            "",
+            cents(1),
+            Window::Day,
+        ))
         .build();
     assert!(empty.unwrap_err().to_string().contains("empty tag value"));
     let alert = SpendGuard::builder().alert_at(&[0, 50]).build();
-    assert!(alert.unwrap_err().to_string().contains("between 1% and 99%"));
+    assert!(alert
+        .unwrap_err()
+        .to_string()
+        .contains("between 1% and 99%"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -202,7 +264,11 @@ async fn racing_tasks_never_cross_a_hard_cap() {
     assert!(total >= cents(97), "stopped early at {total}");
     for agent in ["even", "odd"] {
         let status = guard.status(&Tags::new().agent(agent)).await.unwrap();
-        assert!(status[1].usage.spent <= cents(60), "{agent}: {}", status[1].usage.spent);
+        assert!(
+            status[1].usage.spent <= cents(60),
+            "{agent}: {}",
+            status[1].usage.spent
+        );
         assert_eq!(status[1].usage.held, Usd::ZERO);
     }
 }
@@ -211,15 +277,36 @@ async fn racing_tasks_never_cross_a_hard_cap() {
 async fn a_tripped_kill_switch_refuses_the_very_next_reservation() {
     let guard = SpendGuard::builder().build().unwrap();
     let tags = Tags::new();
-    guard.reserve(&tags, cents(1)).await.unwrap().release().await.unwrap();
+    guard
+        .reserve(&tags, cents(1))
+        .await
+        .unwrap()
+        .release()
+        .await
+        .unwrap();
     guard.kill_switch().trip("ops@alice", "bill spike");
     let GuardError::Halted(halt) = guard.reserve(&tags, cents(1)).await.unwrap_err() else {
         panic!("expected a halt");
     };
-    assert_eq!((halt.by.as_str(), halt.reason.as_str()), ("ops@alice", "bill spike"));
-    assert!(guard.clone().reserve(&tags, cents(1)).await.is_err(), "clones share the switch");
-    assert_eq!(guard.resume().await.unwrap().map(|h| h.by), Some("ops@alice".into()));
-    guard.reserve(&tags, cents(1)).await.unwrap().release().await.unwrap();
+    assert_eq!(
+        (halt.by.as_str(), halt.reason.as_str()),
+        ("ops@alice", "bill spike")
+    );
+    assert!(
+        guard.clone().reserve(&tags, cents(1)).await.is_err(),
+        "clones share the switch"
+    );
+    assert_eq!(
+        guard.resume().await.unwrap().map(|h| h.by),
+        Some("ops@alice".into())
+    );
+    guard
+        .reserve(&tags, cents(1))
+        .await
+        .unwrap()
+        .release()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -233,10 +320,19 @@ async fn a_halt_file_halts_every_guard_watching_it() {
         .build()
         .unwrap();
     let tags = Tags::new();
-    guard.reserve(&tags, cents(1)).await.unwrap().release().await.unwrap();
+    guard
+        .reserve(&tags, cents(1))
+        .await
+        .unwrap()
+        .release()
+        .await
+        .unwrap();
     // What `touch HALT` does from another terminal.
     std::fs::write(&flag, b"").unwrap();
-    assert!(matches!(guard.reserve(&tags, cents(1)).await, Err(GuardError::Halted(_))));
+    assert!(matches!(
+        guard.reserve(&tags, cents(1)).await,
+        Err(GuardError::Halted(_))
+    ));
     assert!(guard.halted_now().is_some());
     guard.resume().await.unwrap();
     assert!(!flag.exists());
