@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use spendguard::client::CutOffReason;
-use spendguard::guard::{SharedLimit, SpendGuard, TagKind, Tags, Window};
+use spendguard::guard::{Degrade, SharedLimit, SpendGuard, TagKind, Tags, Window};
 use spendguard::{ClientError, GuardedClient, Provider, TaskBudget, Usd};
 use support::guarded::{start_mock, TEST_KEY};
 use support::mock_provider::{Behaviour, MockConfig, MockProvider};
@@ -219,4 +219,68 @@ async fn a_finished_stream_settles_the_shared_counter_with_its_report() {
     let status = guard.status(&Tags::new()).await.unwrap();
     assert_eq!(status[0].usage.spent, mock.billed());
     assert_eq!(status[0].usage.held, Usd::ZERO);
+}
+
+#[tokio::test]
+async fn a_low_limit_degrades_calls_to_the_cheaper_model_and_the_receipt_says_so() {
+    let mock = start_mock(MockConfig::default()).await;
+    let guard = SpendGuard::builder()
+        .limit(SharedLimit::each(
+            TagKind::Key,
+            Usd::from_cents(2),
+            Window::Day,
+        ))
+        .degrade(Degrade::below_percent(50).route("gpt-4o", "gpt-4o-mini"))
+        .build()
+        .unwrap();
+    let client = client(&mock, &guard);
+    let budget = task("t", "a");
+    let mut models = Vec::new();
+    while let Ok(answer) = client.send(&budget, &request()).await {
+        models.push((
+            answer.receipt.model.clone(),
+            answer.receipt.degraded.is_some(),
+        ));
+        if models.len() > 100 {
+            break;
+        }
+    }
+    let first_degraded = models
+        .iter()
+        .position(|(_, d)| *d)
+        .expect("some call was degraded");
+    assert!(
+        first_degraded > 0,
+        "the first calls went to the model asked for"
+    );
+    assert!(models[..first_degraded].iter().all(|(m, _)| m == "gpt-4o"));
+    assert!(models[first_degraded..]
+        .iter()
+        .all(|(m, d)| m == "gpt-4o-mini" && *d));
+    let sent: Vec<String> = mock
+        .received()
+        .iter()
+        .map(|body| body["model"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        sent[first_degraded], "gpt-4o-mini",
+        "the cheaper model went on the wire"
+    );
+    mock.idle().await;
+    assert!(mock.billed() <= Usd::from_cents(2));
+}
+
+#[tokio::test]
+async fn a_degrade_route_must_be_sane() {
+    let to_itself = SpendGuard::builder()
+        .degrade(Degrade::below_percent(20).route("gpt-4o", "gpt-4o"))
+        .build();
+    assert!(to_itself
+        .unwrap_err()
+        .to_string()
+        .contains("points to itself"));
+    let zero = SpendGuard::builder()
+        .degrade(Degrade::below_percent(0))
+        .build();
+    assert!(zero.unwrap_err().to_string().contains("between 1% and 99%"));
 }

@@ -28,6 +28,7 @@ mod response;
 mod retry;
 mod stream;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,7 +45,7 @@ pub use retry::{Jitter, RetryPolicy, RetryPolicyError};
 pub use stream::{GuardedStream, StreamEvent};
 
 use crate::budget::{CallPlan, Reservation, TaskBudget};
-use crate::guard::{SharedHold, SpendGuard, Tags};
+use crate::guard::{Degraded, SharedHold, SpendGuard, Tags};
 use crate::money::Usd;
 use crate::prices::{PriceTable, Resolved};
 use crate::tokens::{CountCache, TokenCount, TokenCounter};
@@ -322,11 +323,39 @@ impl GuardedClient {
         budget: &TaskBudget,
         body: &Value,
     ) -> Result<GuardedResponse, ClientError> {
-        let call = self.prepare(budget, body, false)?;
+        let (body, degraded) = self.degrade(budget, body).await?;
+        let call = self.prepare(budget, &body, false)?;
         let (call, hold) = self.hold_shared(budget, call).await?;
-        let outcome = self.send_prepared(call).await;
+        let mut outcome = self.send_prepared(call).await;
         settle_shared(hold, outcome.as_ref().map(|answer| answer.receipt.cost)).await;
+        if let Ok(answer) = &mut outcome {
+            answer.receipt.degraded = degraded;
+        }
         outcome
+    }
+
+    /// The body to send: `body` itself, or, when the shared limits run low
+    /// and degrade its model, a copy asking for the cheaper one.
+    pub(crate) async fn degrade<'b>(
+        &self,
+        budget: &TaskBudget,
+        body: &'b Value,
+    ) -> Result<(Cow<'b, Value>, Option<Degraded>), ClientError> {
+        let Some(limits) = &self.limits else {
+            return Ok((Cow::Borrowed(body), None));
+        };
+        let Some(model) = body.get("model").and_then(Value::as_str) else {
+            return Ok((Cow::Borrowed(body), None));
+        };
+        let tags = budget.tags().or(&self.tags);
+        match limits.degrade(&tags, model).await? {
+            Some(degraded) => {
+                let mut cheaper = body.clone();
+                cheaper["model"] = Value::String(degraded.to.clone());
+                Ok((Cow::Owned(cheaper), Some(degraded)))
+            }
+            None => Ok((Cow::Borrowed(body), None)),
+        }
     }
 
     async fn send_prepared(&self, call: PreparedCall<'_>) -> Result<GuardedResponse, ClientError> {

@@ -29,7 +29,7 @@ use crate::client::error::{ClientError, CutOffReason};
 use crate::client::provider::Provider;
 use crate::client::receipt::{CallReceipt, CostSource};
 use crate::client::{error_chain, response, settle_shared, GuardedClient, PreparedCall};
-use crate::guard::{SharedHold, SpendGuard};
+use crate::guard::{Degraded, SharedHold, SpendGuard};
 use crate::money::Usd;
 use crate::prices::Resolved;
 use crate::tokens::TokenCount;
@@ -157,6 +157,8 @@ struct Guard {
     events: u64,
     /// Shared limits, whose halt stops the stream.
     limits: Option<SpendGuard>,
+    /// Set when the call was sent to a cheaper model.
+    degraded: Option<Degraded>,
 }
 
 enum CallState {
@@ -236,10 +238,14 @@ impl GuardedClient {
         budget: &TaskBudget,
         body: &Value,
     ) -> Result<GuardedStream, ClientError> {
-        let call = self.prepare(budget, body, true)?;
+        let (body, degraded) = self.degrade(budget, body).await?;
+        let call = self.prepare(budget, &body, true)?;
         let (call, hold) = self.hold_shared(budget, call).await?;
         match self.open_stream(call).await {
-            Ok(stream) => Ok(stream.share(hold, self.limits.clone()).await),
+            Ok(mut stream) => {
+                stream.guard.degraded = degraded;
+                Ok(stream.share(hold, self.limits.clone()).await)
+            }
             Err(error) => {
                 settle_shared(hold, Err(&error)).await;
                 Err(error)
@@ -288,6 +294,7 @@ impl GuardedClient {
                 reports_usage: call.reports_usage,
                 events: 0,
                 limits: None,
+                degraded: None,
             },
             queued: None,
             shared: None,
@@ -316,6 +323,7 @@ impl GuardedClient {
                 reports_usage,
                 events: 1,
                 limits: None,
+                degraded: None,
             },
             queued: Some(Ok(StreamEvent {
                 event: None,
@@ -392,8 +400,11 @@ impl GuardedStream {
     /// if the call is already settled (a whole JSON answer).
     async fn share(mut self, hold: Option<SharedHold>, limits: Option<SpendGuard>) -> Self {
         self.guard.limits = limits;
-        match &self.guard.state {
-            CallState::Settled(receipt) => settle_shared(hold, Ok(receipt.cost)).await,
+        match &mut self.guard.state {
+            CallState::Settled(receipt) => {
+                receipt.degraded = self.guard.degraded.clone();
+                settle_shared(hold, Ok(receipt.cost)).await;
+            }
             CallState::Open(_) => self.shared = hold,
         }
         self
@@ -560,7 +571,8 @@ impl Guard {
         };
         let (usage, source) = account(&mut self.meter, call, &ending, self.reports_usage);
         let settled = call.reservation.settle_in_place(&usage);
-        let receipt = response::call_receipt(&call.resolved, settled, source);
+        let mut receipt = response::call_receipt(&call.resolved, settled, source);
+        receipt.degraded = self.degraded.clone();
         let provider = self.provider;
         let billed = receipt.cost;
         let error = match ending {
