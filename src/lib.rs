@@ -19,6 +19,7 @@ pub mod budget;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod clock;
+pub mod guard;
 mod json_kind;
 pub mod money;
 pub mod prices;

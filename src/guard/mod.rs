@@ -1,0 +1,3 @@
+//! Guards shared by every call an agent makes.
+
+pub mod runaway;
