@@ -7,6 +7,7 @@ use crate::budget::BudgetExceeded;
 use crate::client::provider::Provider;
 use crate::client::retry::RetryPolicyError;
 use crate::clock::UtcDateTime;
+use crate::guard::runaway::RunawayDetected;
 use crate::guard::{GuardError, Halt};
 use crate::money::Usd;
 use crate::prices::PriceError;
@@ -133,6 +134,10 @@ pub enum ClientError {
     /// Spending is halted by a kill switch; nothing was sent.
     #[error(transparent)]
     Halted(#[from] Halt),
+    /// Runaway detection refused the call (a retry loop, a burst, a storm
+    /// of provider failures); nothing was sent.
+    #[error(transparent)]
+    Runaway(#[from] RunawayDetected),
     /// The shared limits' store could not answer, so the call was refused
     /// (the guard fails closed); nothing was sent.
     #[error(transparent)]
@@ -144,6 +149,7 @@ impl From<GuardError> for ClientError {
         match error {
             GuardError::Exceeded(exceeded) => ClientError::Budget(exceeded),
             GuardError::Halted(halt) => ClientError::Halted(halt),
+            GuardError::Runaway(detected) => ClientError::Runaway(detected),
             GuardError::Store(store) => ClientError::Store(store),
         }
     }
@@ -215,6 +221,18 @@ impl ClientError {
             | ClientError::StreamCutOff { billed, .. }
             | ClientError::StreamEndedEarly { billed, .. } => *billed,
             _ => Usd::ZERO,
+        }
+    }
+
+    /// The HTTP status the provider failed with, if it answered with one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Rejected { status, .. } | ClientError::ProviderFailed { status, .. } => {
+                Some(*status)
+            }
+            ClientError::PaymentRequired { .. } => Some(402),
+            ClientError::RateLimited { .. } => Some(429),
+            _ => None,
         }
     }
 

@@ -45,6 +45,7 @@ pub use retry::{Jitter, RetryPolicy, RetryPolicyError};
 pub use stream::{GuardedStream, StreamEvent};
 
 use crate::budget::{CallPlan, Reservation, TaskBudget};
+use crate::guard::runaway::RequestFingerprint;
 use crate::guard::{Degraded, SharedHold, SpendGuard, Tags};
 use crate::money::Usd;
 use crate::prices::{PriceTable, Resolved};
@@ -325,13 +326,30 @@ impl GuardedClient {
     ) -> Result<GuardedResponse, ClientError> {
         let (body, degraded) = self.degrade(budget, body).await?;
         let call = self.prepare(budget, &body, false)?;
-        let (call, hold) = self.hold_shared(budget, call).await?;
+        let (call, hold) = self.hold_shared(budget, &body, call).await?;
         let mut outcome = self.send_prepared(call).await;
+        self.record_outcome(budget, outcome.as_ref().map(|_| ()));
         settle_shared(hold, outcome.as_ref().map(|answer| answer.receipt.cost)).await;
         if let Ok(answer) = &mut outcome {
             answer.receipt.degraded = degraded;
         }
         outcome
+    }
+
+    /// Tells runaway detection how a sent call ended: answered, or failed
+    /// with a status. Calls that never got a status are not counted.
+    pub(crate) fn record_outcome(&self, budget: &TaskBudget, outcome: Result<(), &ClientError>) {
+        let Some(limits) = &self.limits else {
+            return;
+        };
+        let status = match outcome {
+            Ok(()) => None,
+            Err(error) => match error.status() {
+                Some(status) => Some(status),
+                None => return,
+            },
+        };
+        limits.record_outcome(&budget.tags().or(&self.tags), status);
     }
 
     /// The body to send: `body` itself, or, when the shared limits run low
@@ -373,16 +391,18 @@ impl GuardedClient {
     pub(crate) async fn hold_shared<'a>(
         &self,
         budget: &TaskBudget,
+        body: &Value,
         call: PreparedCall<'a>,
     ) -> Result<(PreparedCall<'a>, Option<SharedHold>), ClientError> {
         let Some(limits) = &self.limits else {
             return Ok((call, None));
         };
         let tags = budget.tags().or(&self.tags);
-        match limits
-            .reserve(&tags, call.reservation.reserved_cost())
-            .await
-        {
+        let request = limits
+            .detects_runaways()
+            .then(|| RequestFingerprint::of(&call.model, body));
+        let worst_case = call.reservation.reserved_cost();
+        match limits.reserve_request(&tags, request, worst_case).await {
             Ok(hold) => Ok((call, Some(hold))),
             Err(refusal) => {
                 call.reservation.release();

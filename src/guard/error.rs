@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::budget::BudgetExceeded;
+use crate::guard::runaway::RunawayDetected;
 use crate::guard::Halt;
 use crate::store::StoreError;
 
@@ -17,6 +18,10 @@ pub enum GuardError {
     /// Spending is halted by a kill switch.
     #[error(transparent)]
     Halted(#[from] Halt),
+    /// A runaway detector refused the call (and may have paused its scope
+    /// or tripped the kill switch, as configured).
+    #[error(transparent)]
+    Runaway(#[from] RunawayDetected),
     /// The store could not answer, and the guard fails closed.
     #[error(transparent)]
     Store(#[from] StoreError),

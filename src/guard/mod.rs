@@ -39,6 +39,7 @@ mod error;
 mod halt;
 mod hold;
 mod limit;
+pub mod runaway;
 mod tags;
 mod window;
 
@@ -58,6 +59,7 @@ use crate::budget::{Amount, BudgetExceeded, LimitKind};
 use crate::clock::{Clock, SystemClock};
 use crate::money::Usd;
 use crate::store::{Claim, MemoryStore, Reserved, SpendStore, StoreError, WindowUsage};
+use runaway::{RequestFingerprint, RunawayAction, RunawayPolicy};
 
 /// Shared limits, their store, the kill switch and alerts. Cheap to clone;
 /// clones share everything.
@@ -74,7 +76,20 @@ struct Inner {
     alerts: AlertRule,
     kill_switch: KillSwitch,
     degrade: Option<Degrade>,
+    runaway: Option<Runaway>,
 }
+
+/// Runaway detection and the tags whose values are its scopes.
+#[derive(Debug, Clone)]
+struct Runaway {
+    policy: RunawayPolicy,
+    scopes: Vec<TagKind>,
+}
+
+/// The tags runaway detection watches unless told otherwise: a loop or a
+/// burst is an agent's or a task's, not a whole key's or customer's, whose
+/// callers may well send the same request independently.
+pub const DEFAULT_RUNAWAY_SCOPES: [TagKind; 2] = [TagKind::Agent, TagKind::Task];
 
 /// Builds a [`SpendGuard`]; start with [`SpendGuard::builder`].
 #[derive(Debug)]
@@ -86,6 +101,7 @@ pub struct SpendGuardBuilder {
     alerts: AlertRule,
     kill_switch: KillSwitch,
     degrade: Option<Degrade>,
+    runaway: Option<Runaway>,
 }
 
 impl SpendGuardBuilder {
@@ -140,6 +156,23 @@ impl SpendGuardBuilder {
         self
     }
 
+    /// Runaway detection before every reservation, per agent and per task
+    /// ([`DEFAULT_RUNAWAY_SCOPES`]); see [`runaway`]. A detector whose
+    /// action is [`Halt`](RunawayAction::Halt) trips this guard's kill switch.
+    pub fn runaway(self, policy: RunawayPolicy) -> Self {
+        self.runaway_per(policy, &DEFAULT_RUNAWAY_SCOPES)
+    }
+
+    /// Runaway detection with scopes of your choosing, e.g. per agent and
+    /// per key: each tag of a call among `scopes` is watched separately.
+    pub fn runaway_per(mut self, policy: RunawayPolicy, scopes: &[TagKind]) -> Self {
+        self.runaway = Some(Runaway {
+            policy,
+            scopes: scopes.to_vec(),
+        });
+        self
+    }
+
     /// Checks the configuration and builds the guard.
     ///
     /// # Errors
@@ -165,6 +198,7 @@ impl SpendGuardBuilder {
                 alerts: self.alerts,
                 kill_switch: self.kill_switch,
                 degrade: self.degrade,
+                runaway: self.runaway,
             }),
         })
     }
@@ -182,6 +216,15 @@ pub struct LimitStatus {
     pub usage: WindowUsage,
 }
 
+/// The runaway scope keys of a call: `agent=researcher`, `task=digest-42`.
+fn runaway_keys(runaway: &Runaway, tags: &Tags) -> Vec<String> {
+    runaway
+        .scopes
+        .iter()
+        .filter_map(|kind| tags.get(*kind).map(|value| format!("{kind}={value}")))
+        .collect()
+}
+
 impl SpendGuard {
     /// Starts configuring a guard: memory store, no limits, system clock,
     /// alerts at 50% and 80%.
@@ -193,19 +236,38 @@ impl SpendGuard {
             alerts: AlertRule::default(),
             kill_switch: KillSwitch::new(),
             degrade: None,
+            runaway: None,
         }
     }
 
-    /// Checks the kill switch and the store's halt, then reserves `worst_case`
-    /// against every limit that applies to `tags`, all or none.
+    /// Checks the kill switch, runaway detection (all but loops, which need
+    /// the request: see [`reserve_request`](SpendGuard::reserve_request))
+    /// and the store's halt, then reserves `worst_case` against every limit
+    /// that applies to `tags`, all or none.
     ///
     /// # Errors
-    /// [`GuardError::Halted`] while halted, [`GuardError::Exceeded`] naming
-    /// the first limit that would be crossed, [`GuardError::Store`] when the
-    /// store cannot answer. Nothing is held on error.
+    /// [`GuardError::Halted`] while halted, [`GuardError::Runaway`] from a
+    /// runaway detector, [`GuardError::Exceeded`] naming the first limit
+    /// that would be crossed, [`GuardError::Store`] when the store cannot
+    /// answer. Nothing is held on error.
     pub async fn reserve(&self, tags: &Tags, worst_case: Usd) -> Result<SharedHold, GuardError> {
+        self.reserve_request(tags, None, worst_case).await
+    }
+
+    /// [`reserve`](SpendGuard::reserve) for a request whose fingerprint is
+    /// known, so that repeating it is caught as a loop.
+    ///
+    /// # Errors
+    /// As [`reserve`](SpendGuard::reserve).
+    pub async fn reserve_request(
+        &self,
+        tags: &Tags,
+        request: Option<RequestFingerprint>,
+        worst_case: Usd,
+    ) -> Result<SharedHold, GuardError> {
         self.inner.kill_switch.check()?;
         let now = self.inner.clock.now();
+        self.check_runaway(tags, request, worst_case, now)?;
         let mut limits = Vec::with_capacity(self.inner.limits.len());
         let mut claims = Vec::with_capacity(self.inner.limits.len());
         for (index, limit) in self.inner.limits.iter().enumerate() {
@@ -242,6 +304,50 @@ impl SpendGuard {
                 }))
             }
             Reserved::Halted(halt) => Err(GuardError::Halted(halt)),
+        }
+    }
+
+    fn check_runaway(
+        &self,
+        tags: &Tags,
+        request: Option<RequestFingerprint>,
+        worst_case: Usd,
+        now: Duration,
+    ) -> Result<(), GuardError> {
+        let Some(runaway) = &self.inner.runaway else {
+            return Ok(());
+        };
+        let keys = runaway_keys(runaway, tags);
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let Err(detected) = runaway.policy.check(&keys, request, worst_case, now) else {
+            return Ok(());
+        };
+        if detected.action == RunawayAction::Halt {
+            self.inner.kill_switch.trip_with(Halt::at(
+                "spendguard runaway detection",
+                detected.to_string(),
+                now,
+            ));
+        }
+        Err(GuardError::Runaway(detected))
+    }
+
+    /// Whether runaway detection is on, so a caller knows to fingerprint
+    /// requests for [`reserve_request`](SpendGuard::reserve_request).
+    pub fn detects_runaways(&self) -> bool {
+        self.inner.runaway.is_some()
+    }
+
+    /// Tells runaway detection's circuit breaker how a call for `tags`
+    /// ended: `None` for an answer, or the HTTP status of a failure (402,
+    /// 429 and 5xx count towards opening the circuit).
+    pub fn record_outcome(&self, tags: &Tags, status: Option<u16>) {
+        if let Some(runaway) = &self.inner.runaway {
+            let keys = runaway_keys(runaway, tags);
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            runaway
+                .policy
+                .record_outcome(&keys, status, self.inner.clock.now());
         }
     }
 

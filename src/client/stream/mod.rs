@@ -240,8 +240,10 @@ impl GuardedClient {
     ) -> Result<GuardedStream, ClientError> {
         let (body, degraded) = self.degrade(budget, body).await?;
         let call = self.prepare(budget, &body, true)?;
-        let (call, hold) = self.hold_shared(budget, call).await?;
-        match self.open_stream(call).await {
+        let (call, hold) = self.hold_shared(budget, &body, call).await?;
+        let opened = self.open_stream(call).await;
+        self.record_outcome(budget, opened.as_ref().map(|_| ()));
+        match opened {
             Ok(mut stream) => {
                 stream.guard.degraded = degraded;
                 Ok(stream.share(hold, self.limits.clone()).await)
