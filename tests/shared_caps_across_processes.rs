@@ -1,6 +1,7 @@
 //! Processes on one host share one cap through a store: four processes
-//! call a mock provider as fast as they can under one $1.00 daily cap kept
-//! in a `FileStore`, and the provider never bills more than $1.00 in all.
+//! call a mock provider as fast as they can through `GuardedClient`s under
+//! one $1.00 daily cap kept in a `FileStore`, and the provider never bills
+//! more than $1.00 in all.
 //!
 //! The four processes are this test binary run again with
 //! `CHILD_STORE_VAR` set, each running only `child_spends_until_refused`.
@@ -14,10 +15,11 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::json;
 use spendguard::guard::{SharedLimit, SpendGuard, Tags, Window};
 use spendguard::store::{FileStore, SpendStore};
-use spendguard::{GuardError, PriceTable, ServiceTier, Usage, Usd};
+use spendguard::{ApiKey, ClientError, GuardedClient, Provider, TaskBudget, Usd};
+use support::guarded::TEST_KEY;
 use support::mock_provider::{MockConfig, MockProvider};
 
 /// The store the child uses, as a spec (`file:/path/to/store`); the child
@@ -31,7 +33,7 @@ const CHILD_GATE_VAR: &str = "SPENDGUARD_TEST_SHARED_CAP_GATE";
 const PROCESSES: usize = 4;
 const MODEL: &str = "gpt-4o";
 /// The cap on every call's output; the mock answers with half of it, so a
-/// settlement gives back half of what the call held.
+/// settlement gives back about half of what the call held.
 const MAX_TOKENS: u64 = 1_000;
 
 fn daily_cap() -> SharedLimit {
@@ -150,10 +152,9 @@ async fn pass_gate(dir: &Path) {
     }
 }
 
-/// One of the four processes: reserves each call's worst case under the
-/// shared cap, calls the mock provider, settles what its usage report
-/// costs, and stops at the first refusal. Returns at once unless run by
-/// the test above.
+/// One of the four processes: a `GuardedClient` whose calls also reserve
+/// their worst case under the shared cap, calling the mock provider until
+/// the cap refuses. Returns at once unless run by the test above.
 #[tokio::test]
 async fn child_spends_until_refused() {
     let (Ok(spec), Ok(provider), Ok(gate)) = (
@@ -168,41 +169,31 @@ async fn child_spends_until_refused() {
         .limit(daily_cap())
         .build()
         .unwrap();
-    let price = PriceTable::bundled().resolve(MODEL).unwrap().into_price();
-    let body = json!({
+    let client = GuardedClient::builder(Provider::OpenAiChat)
+        .base_url(provider)
+        .api_key(ApiKey::new(TEST_KEY))
+        .limits(guard)
+        .build()
+        .unwrap();
+    // The task's own budget is roomy: only the shared cap stops it.
+    let task = TaskBudget::new(Usd::from_dollars(100.0).unwrap());
+    let request = json!({
         "model": MODEL,
         "max_tokens": MAX_TOKENS,
         "messages": [{"role": "user", "content": "Tell me a long story about the sea."}],
     });
-    let prompt = spendguard::tokens::count_request(MODEL, &body)
-        .unwrap()
-        .tokens;
-    let worst_case = price.worst_case(prompt, MAX_TOKENS, ServiceTier::Standard, None);
-    let http = reqwest::Client::new();
-    let url = format!("{provider}/v1/chat/completions");
     pass_gate(Path::new(&gate)).await;
 
     let mut calls = 0;
-    loop {
-        let hold = match guard.reserve(&Tags::new(), worst_case).await {
-            Ok(hold) => hold,
-            Err(GuardError::Exceeded(_)) => break,
-            Err(error) => panic!("the guard could not answer: {error}"),
-        };
-        let answer: Value = http
-            .post(&url)
-            .bearer_auth("sk-test-shared-cap")
-            .json(&body)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .expect("the mock answers")
-            .json()
-            .await
-            .expect("the answer is JSON");
-        let usage = Usage::from_openai_chat(&answer).expect("the answer reports usage");
-        hold.settle(price.cost(&usage)).await.unwrap();
-        calls += 1;
-    }
+    let refusal = loop {
+        match client.send(&task, &request).await {
+            Ok(_) => calls += 1,
+            Err(error) => break error,
+        }
+    };
+    let ClientError::Budget(exceeded) = refusal else {
+        panic!("expected the shared cap to refuse, got {refusal}");
+    };
+    assert!(exceeded.scope.starts_with("everything on "), "{exceeded}");
     println!("calls made: {calls}");
 }
