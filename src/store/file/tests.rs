@@ -12,15 +12,29 @@ use crate::money::Usd;
 const NOW: Duration = Duration::from_secs(1_795_608_000);
 const DAY: u64 = 86_400;
 
-/// A fresh, empty directory for one test.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "spendguard-file-store-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh, empty directory for one test, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "spendguard-file-store-{}-{name}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Today's bucket of `counter`, a one-day window.
@@ -81,7 +95,8 @@ fn append_raw(path: &Path, bytes: &[u8]) {
 #[tokio::test]
 async fn a_reopened_store_sees_every_hold_and_settlement() {
     for durability in [Durability::Written, Durability::Synced] {
-        let path = temp_dir(&format!("reopen-{durability:?}")).join("spend.log");
+        let dir = TempDir::new(&format!("reopen-{durability:?}"));
+        let path = dir.join("spend.log");
         let (global, agent) = (today("global|day"), today("agent=night shift|day"));
         {
             let store = FileStore::options()
@@ -112,7 +127,8 @@ async fn a_reopened_store_sees_every_hold_and_settlement() {
 
 #[tokio::test]
 async fn a_torn_last_line_is_skipped_and_the_next_record_gets_a_line_of_its_own() {
-    let path = temp_dir("torn").join("spend.log");
+    let dir = TempDir::new("torn");
+    let path = dir.join("spend.log");
     let window = today("global|day");
     {
         let store = FileStore::open(&path).unwrap();
@@ -144,7 +160,8 @@ async fn a_torn_last_line_is_skipped_and_the_next_record_gets_a_line_of_its_own(
 
 #[tokio::test]
 async fn a_garbage_line_in_the_middle_is_skipped_and_the_rest_replayed() {
-    let path = temp_dir("garbage").join("spend.log");
+    let dir = TempDir::new("garbage");
+    let path = dir.join("spend.log");
     let window = today("global|day");
     let store = FileStore::open(&path).unwrap();
     reserve(&store, &[claim(&window, 30)]).await;
@@ -163,7 +180,8 @@ async fn a_garbage_line_in_the_middle_is_skipped_and_the_rest_replayed() {
 
 #[tokio::test]
 async fn a_line_that_fails_its_checksum_is_skipped() {
-    let path = temp_dir("checksum").join("spend.log");
+    let dir = TempDir::new("checksum");
+    let path = dir.join("spend.log");
     let window = today("global|day");
     {
         let store = FileStore::open(&path).unwrap();
@@ -187,7 +205,8 @@ async fn a_line_that_fails_its_checksum_is_skipped() {
 
 #[tokio::test]
 async fn a_hold_survives_a_compaction_by_another_handle_and_settles_into_it() {
-    let path = temp_dir("compaction").join("spend.log");
+    let dir = TempDir::new("compaction");
+    let path = dir.join("spend.log");
     let window = today("global|day");
     let holder = FileStore::open(&path).unwrap();
     let compactor = FileStore::options().compact_at(1).open(&path).unwrap();
@@ -222,7 +241,8 @@ async fn a_hold_survives_a_compaction_by_another_handle_and_settles_into_it() {
 
 #[tokio::test]
 async fn expired_buckets_are_forgotten_at_compaction() {
-    let path = temp_dir("expiry").join("spend.log");
+    let dir = TempDir::new("expiry");
+    let path = dir.join("spend.log");
     let (yesterday, now) = (NOW - Duration::from_secs(DAY), today("new|day"));
     let old = WindowRef::calendar(
         Arc::from("old|day"),
@@ -252,7 +272,8 @@ async fn expired_buckets_are_forgotten_at_compaction() {
 
 #[test]
 fn handles_racing_from_threads_never_both_get_the_last_cent() {
-    let path = temp_dir("race").join("spend.log");
+    let dir = TempDir::new("race");
+    let path = dir.join("spend.log");
     let one_cent = Claim::new(today("global|day"), Usd::from_cents(500), cents(1));
     let start = std::sync::Barrier::new(4);
     let grants: usize = std::thread::scope(|scope| {
@@ -286,7 +307,7 @@ fn handles_racing_from_threads_never_both_get_the_last_cent() {
 
 #[tokio::test]
 async fn a_halt_reaches_every_handle_and_an_unreadable_flag_halts_too() {
-    let dir = temp_dir("halt");
+    let dir = TempDir::new("halt");
     let path = dir.join("spend.log");
     let window = today("global|day");
     let (ops, worker) = (
@@ -323,7 +344,7 @@ async fn a_halt_reaches_every_handle_and_an_unreadable_flag_halts_too() {
 
 #[test]
 fn the_halt_file_can_be_put_elsewhere() {
-    let dir = temp_dir("halt-elsewhere");
+    let dir = TempDir::new("halt-elsewhere");
     let store = FileStore::options()
         .halt_file(dir.join("HALT"))
         .open(dir.join("spend.log"))
@@ -334,7 +355,8 @@ fn the_halt_file_can_be_put_elsewhere() {
 
 #[test]
 fn a_store_in_a_missing_directory_is_an_io_error_naming_the_path() {
-    let path = temp_dir("missing").join("no-such-dir").join("spend.log");
+    let dir = TempDir::new("missing");
+    let path = dir.join("no-such-dir").join("spend.log");
     let error = FileStore::open(&path).unwrap_err();
     assert!(matches!(&error, StoreError::Io { path: p, .. } if *p == path));
     assert!(
@@ -345,7 +367,8 @@ fn a_store_in_a_missing_directory_is_an_io_error_naming_the_path() {
 
 #[tokio::test]
 async fn a_file_that_is_not_a_store_is_skipped_line_by_line() {
-    let path = temp_dir("not-a-store").join("spend.log");
+    let dir = TempDir::new("not-a-store");
+    let path = dir.join("spend.log");
     // Deterministic noise, newlines included, ending mid-line.
     let mut seed = 0x2545_F491_4F6C_DD1Du64;
     let noise: Vec<u8> = (0..64 * 1024)
@@ -374,7 +397,8 @@ async fn a_file_that_is_not_a_store_is_skipped_line_by_line() {
 
 #[tokio::test]
 async fn a_removed_log_starts_over_for_every_handle() {
-    let path = temp_dir("removed").join("spend.log");
+    let dir = TempDir::new("removed");
+    let path = dir.join("spend.log");
     let window = today("global|day");
     let store = FileStore::open(&path).unwrap();
     reserve(&store, &[claim(&window, 30)]).await;
