@@ -25,6 +25,19 @@ struct Buckets {
     slots: Vec<Bucket>,
 }
 
+/// One bucket of one counter, as a snapshot of the counters keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SavedBucket {
+    /// The counter.
+    pub(crate) counter: Arc<str>,
+    /// The bucket's number.
+    pub(crate) number: u64,
+    /// Its spend and holds.
+    pub(crate) usage: WindowUsage,
+    /// When it stops mattering.
+    pub(crate) expires_at: Option<Duration>,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
     number: u64,
@@ -78,33 +91,44 @@ impl Buckets {
 impl Counters {
     /// All-or-none: checks every claim, then holds every amount.
     pub(crate) fn reserve(&mut self, claims: &[Claim], now: Duration) -> Reserved {
+        if let Some(refused) = self.refusal(claims, now) {
+            return refused;
+        }
+        let usage = claims
+            .iter()
+            .map(|claim| self.hold(&claim.window, claim.amount))
+            .collect();
+        Reserved::Granted { usage, ticket: 0 }
+    }
+
+    /// The [`Reserved::Refused`] of the first claim that does not fit, if
+    /// any; holds nothing. A store that must record a grant before making
+    /// it checks with this, records, then [`hold`](Counters::hold)s.
+    pub(crate) fn refusal(&mut self, claims: &[Claim], now: Duration) -> Option<Reserved> {
         self.sweep_now_and_then(now);
-        for (index, claim) in claims.iter().enumerate() {
+        claims.iter().enumerate().find_map(|(index, claim)| {
             let usage = self
                 .counters
                 .get(&claim.window.counter)
                 .map(|buckets| buckets.window_usage(&claim.window))
                 .unwrap_or_default();
-            if !fits(usage, claim.amount, claim.max) {
-                return Reserved::Refused {
-                    claim: index,
-                    usage,
-                };
-            }
-        }
-        let usage = claims
-            .iter()
-            .map(|claim| {
-                let buckets = self
-                    .counters
-                    .entry(Arc::clone(&claim.window.counter))
-                    .or_default();
-                let charged = buckets.charged(&claim.window);
-                charged.held = charged.held.saturating_add(claim.amount);
-                buckets.window_usage(&claim.window)
+            (!fits(usage, claim.amount, claim.max)).then_some(Reserved::Refused {
+                claim: index,
+                usage,
             })
-            .collect();
-        Reserved::Granted { usage, ticket: 0 }
+        })
+    }
+
+    /// Holds `amount` in `window` without a check: a reservation already
+    /// granted, replayed from a log. Returns the window's usage after.
+    pub(crate) fn hold(&mut self, window: &WindowRef, amount: Usd) -> WindowUsage {
+        let buckets = self
+            .counters
+            .entry(Arc::clone(&window.counter))
+            .or_default();
+        let charged = buckets.charged(window);
+        charged.held = charged.held.saturating_add(amount);
+        buckets.window_usage(window)
     }
 
     /// Drops holds and adds spend. A bucket that has aged out of every
@@ -141,6 +165,46 @@ impl Counters {
                     .unwrap_or_default()
             })
             .collect()
+    }
+
+    /// Every bucket, for a snapshot.
+    pub(crate) fn saved(&self) -> impl Iterator<Item = SavedBucket> + '_ {
+        self.counters.iter().flat_map(|(counter, buckets)| {
+            buckets.slots.iter().map(|b| SavedBucket {
+                counter: Arc::clone(counter),
+                number: b.number,
+                usage: b.usage,
+                expires_at: b.expires_at,
+            })
+        })
+    }
+
+    /// Puts back a bucket from a snapshot, replacing one of the same number.
+    pub(crate) fn restore(&mut self, saved: SavedBucket) {
+        let buckets = self.counters.entry(saved.counter).or_default();
+        let bucket = Bucket {
+            number: saved.number,
+            usage: saved.usage,
+            expires_at: saved.expires_at,
+        };
+        match buckets
+            .slots
+            .binary_search_by_key(&saved.number, |b| b.number)
+        {
+            Ok(at) => buckets.slots[at] = bucket,
+            Err(at) => buckets.slots.insert(at, bucket),
+        }
+    }
+
+    /// Drops every bucket that has expired by `now`, and counters left with
+    /// none: what a snapshot need not keep.
+    pub(crate) fn forget_expired(&mut self, now: Duration) {
+        self.counters.retain(|_, buckets| {
+            buckets
+                .slots
+                .retain(|b| b.expires_at.is_none_or(|at| at > now));
+            !buckets.slots.is_empty()
+        });
     }
 
     /// Forgets counters whose buckets have all expired, so one counter per
@@ -291,6 +355,32 @@ mod tests {
             ),
             Reserved::Refused { .. }
         ));
+    }
+
+    #[test]
+    fn a_snapshot_restores_every_bucket_but_the_expired_ones() {
+        let mut counters = Counters::default();
+        let rolling = |n| WindowRef::rolling(Arc::from("k|1h"), n, 3, NOW + Duration::from_secs(n));
+        for n in [10, 11] {
+            counters.reserve(&[Claim::new(rolling(n), cents(100), cents(30))], NOW);
+        }
+        counters.settle(&[Settlement::new(rolling(11), cents(30), cents(20), 0)]);
+        counters.reserve(&[Claim::new(day(1), cents(100), cents(5))], NOW);
+
+        // Slot 10 expires at NOW + 10s: gone from a snapshot taken then.
+        counters.forget_expired(NOW + Duration::from_secs(10));
+        let mut restored = Counters::default();
+        for saved in counters.saved() {
+            restored.restore(saved);
+        }
+        assert_eq!(
+            restored.usage(&[rolling(12), day(1)]),
+            [
+                WindowUsage::new(cents(20), Usd::ZERO),
+                WindowUsage::new(Usd::ZERO, cents(5))
+            ]
+        );
+        assert_eq!(restored.saved().count(), 2);
     }
 
     #[test]

@@ -14,8 +14,8 @@
 //!   what it really cost.
 //!
 //! Three implementations share this trait: [`MemoryStore`] (the default,
-//! one process), `FileStore` (one host, several processes) and `RedisStore`
-//! (a fleet, feature `redis`).
+//! one process), `FileStore` (one host, several processes; Unix) and
+//! `RedisStore` (a fleet, feature `redis`).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -37,6 +37,8 @@
 
 mod counters;
 mod error;
+#[cfg(unix)]
+mod file;
 mod halt_file;
 mod memory;
 mod window_ref;
@@ -46,6 +48,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use error::StoreError;
+#[cfg(unix)]
+pub use file::{Durability, FileStore, FileStoreOptions, DEFAULT_COMPACT_AT};
 pub use halt_file::HaltFile;
 pub use memory::MemoryStore;
 pub use window_ref::{Claim, Reserved, Settled, Settlement, WindowRef, WindowUsage};

@@ -1,0 +1,390 @@
+//! One line of the file store's log: a record, and the checksum that tells
+//! a whole line from a torn or garbled one.
+//!
+//! A line is `{crc} {payload}\n`, where `crc` is the CRC-32 of the payload
+//! in 8 lowercase hex digits and the payload is words separated by single
+//! spaces:
+//!
+//! - `hold`, then for each claim `counter bucket span expires amount`: a
+//!   granted reservation;
+//! - `settle`, then for each window `counter bucket span expires held spent`;
+//! - `bucket counter bucket expires spent held`: one bucket of a snapshot,
+//!   as a compaction writes them.
+//!
+//! Amounts are nano-dollars; `expires` is nanoseconds since the Unix epoch,
+//! or `-` for never. Counter names are percent-encoded (`%`, spaces and
+//! control bytes), so no name can split a line or a word.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::money::Usd;
+use crate::store::counters::{Counters, SavedBucket};
+use crate::store::file::crc32::crc32;
+use crate::store::{Claim, Settlement, WindowRef, WindowUsage};
+
+/// Words per claim of a `hold` record.
+const HOLD_WORDS: usize = 5;
+/// Words per window of a `settle` record.
+const SETTLE_WORDS: usize = 6;
+/// The checksum's hex digits and the space after them.
+const CRC_PREFIX: usize = 9;
+
+/// A record read back from the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Record {
+    /// A granted reservation: each amount held in its window.
+    Hold(Vec<(WindowRef, Usd)>),
+    /// Holds dropped and spend added.
+    Settle(Vec<Settlement>),
+    /// A bucket's whole state, from a snapshot.
+    Bucket(SavedBucket),
+}
+
+impl Record {
+    /// Replays the record.
+    pub(super) fn apply(self, counters: &mut Counters) {
+        match self {
+            Record::Hold(holds) => {
+                for (window, amount) in &holds {
+                    counters.hold(window, *amount);
+                }
+            }
+            Record::Settle(settlements) => {
+                counters.settle(&settlements);
+            }
+            Record::Bucket(saved) => counters.restore(saved),
+        }
+    }
+}
+
+/// The line recording that `claims` were granted.
+pub(super) fn hold_line(claims: &[Claim]) -> Vec<u8> {
+    line(|out| {
+        out.extend_from_slice(b"hold");
+        for claim in claims {
+            push_window(out, &claim.window);
+            push_number(out, claim.amount.nanos());
+        }
+    })
+}
+
+/// The line recording `settlements`.
+pub(super) fn settle_line(settlements: &[Settlement]) -> Vec<u8> {
+    line(|out| {
+        out.extend_from_slice(b"settle");
+        for s in settlements {
+            push_window(out, &s.window);
+            push_number(out, s.held.nanos());
+            push_number(out, s.spent.nanos());
+        }
+    })
+}
+
+/// Appends the snapshot line of one bucket to `out`.
+pub(super) fn push_bucket_line(out: &mut Vec<u8>, saved: &SavedBucket) {
+    out.extend(line(|out| {
+        out.extend_from_slice(b"bucket");
+        push_counter(out, &saved.counter);
+        push_number(out, saved.number);
+        push_expiry(out, saved.expires_at);
+        push_number(out, saved.usage.spent.nanos());
+        push_number(out, saved.usage.held.nanos());
+    }));
+}
+
+/// A checksummed line around the payload `write` appends.
+fn line(write: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    out.extend_from_slice(b"00000000 ");
+    write(&mut out);
+    let crc = crc32(&out[CRC_PREFIX..]);
+    for (i, slot) in out[..8].iter_mut().enumerate() {
+        let nibble = (crc >> (28 - 4 * i)) & 0xF;
+        *slot = HEX[nibble as usize];
+    }
+    out.push(b'\n');
+    out
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn push_window(out: &mut Vec<u8>, window: &WindowRef) {
+    push_counter(out, &window.counter);
+    push_number(out, window.bucket);
+    push_number(out, u64::from(window.span));
+    push_expiry(out, window.expires_at);
+}
+
+/// ` name`, with `%`, spaces, control bytes and DEL as `%XX`.
+fn push_counter(out: &mut Vec<u8>, name: &str) {
+    out.push(b' ');
+    for &byte in name.as_bytes() {
+        if byte <= b' ' || byte == b'%' || byte == 0x7F {
+            out.extend_from_slice(&[
+                b'%',
+                HEX[usize::from(byte >> 4)],
+                HEX[usize::from(byte & 0xF)],
+            ]);
+        } else {
+            out.push(byte);
+        }
+    }
+}
+
+/// ` nanos`, or ` -` for never. An expiry past the year 2554 is written
+/// as then, which is never in practice.
+fn push_expiry(out: &mut Vec<u8>, at: Option<Duration>) {
+    match at {
+        None => out.extend_from_slice(b" -"),
+        Some(at) => push_number(out, u64::try_from(at.as_nanos()).unwrap_or(u64::MAX)),
+    }
+}
+
+/// ` n` in decimal.
+fn push_number(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push(b' ');
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// The record on `line` (without its newline), or `None` if the line is
+/// torn, garbled, fails its checksum or is not a record this version knows.
+pub(super) fn parse(line: &[u8]) -> Option<Record> {
+    let (crc, payload) = line.split_at_checked(CRC_PREFIX)?;
+    if crc[8] != b' ' || parse_hex(&crc[..8])? != crc32(payload) {
+        return None;
+    }
+    let mut words = payload.split(|&b| b == b' ');
+    let kind = words.next()?;
+    let words: Vec<&[u8]> = words.collect();
+    match kind {
+        b"hold" => parse_hold(&words),
+        b"settle" => parse_settle(&words),
+        b"bucket" => parse_bucket(&words),
+        _ => None,
+    }
+}
+
+fn parse_hold(words: &[&[u8]]) -> Option<Record> {
+    if words.is_empty() || !words.len().is_multiple_of(HOLD_WORDS) {
+        return None;
+    }
+    words
+        .chunks_exact(HOLD_WORDS)
+        .map(|claim| Some((parse_window(&claim[..4])?, parse_usd(claim[4])?)))
+        .collect::<Option<Vec<_>>>()
+        .map(Record::Hold)
+}
+
+fn parse_settle(words: &[&[u8]]) -> Option<Record> {
+    if words.is_empty() || !words.len().is_multiple_of(SETTLE_WORDS) {
+        return None;
+    }
+    words
+        .chunks_exact(SETTLE_WORDS)
+        .map(|s| {
+            Some(Settlement::new(
+                parse_window(&s[..4])?,
+                parse_usd(s[4])?,
+                parse_usd(s[5])?,
+                0,
+            ))
+        })
+        .collect::<Option<Vec<_>>>()
+        .map(Record::Settle)
+}
+
+fn parse_bucket(words: &[&[u8]]) -> Option<Record> {
+    let [counter, number, expires, spent, held] = words else {
+        return None;
+    };
+    Some(Record::Bucket(SavedBucket {
+        counter: parse_counter(counter)?,
+        number: parse_number(number)?,
+        usage: WindowUsage::new(parse_usd(spent)?, parse_usd(held)?),
+        expires_at: parse_expiry(expires)?,
+    }))
+}
+
+/// `counter bucket span expires`.
+fn parse_window(words: &[&[u8]]) -> Option<WindowRef> {
+    let [counter, bucket, span, expires] = words else {
+        return None;
+    };
+    Some(WindowRef {
+        counter: parse_counter(counter)?,
+        bucket: parse_number(bucket)?,
+        span: u32::try_from(parse_number(span)?).ok()?.max(1),
+        expires_at: parse_expiry(expires)?,
+    })
+}
+
+fn parse_counter(word: &[u8]) -> Option<Arc<str>> {
+    let mut name = Vec::with_capacity(word.len());
+    let mut bytes = word.iter();
+    while let Some(&byte) = bytes.next() {
+        if byte == b'%' {
+            let high = hex_digit(*bytes.next()?)?;
+            let low = hex_digit(*bytes.next()?)?;
+            name.push(high << 4 | low);
+        } else {
+            name.push(byte);
+        }
+    }
+    String::from_utf8(name).ok().map(Arc::from)
+}
+
+/// `Some(None)` for `-`, `Some(Some(at))` for nanoseconds, `None` for
+/// anything else.
+fn parse_expiry(word: &[u8]) -> Option<Option<Duration>> {
+    if word == b"-" {
+        return Some(None);
+    }
+    parse_number(word).map(|nanos| Some(Duration::from_nanos(nanos)))
+}
+
+fn parse_usd(word: &[u8]) -> Option<Usd> {
+    parse_number(word).map(Usd::from_nanos)
+}
+
+/// Plain decimal digits, at least one, no sign, no overflow.
+fn parse_number(word: &[u8]) -> Option<u64> {
+    if word.is_empty() {
+        return None;
+    }
+    word.iter().try_fold(0u64, |n, &byte| {
+        let digit = byte.checked_sub(b'0').filter(|d| *d <= 9)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
+}
+
+fn parse_hex(word: &[u8]) -> Option<u32> {
+    word.iter()
+        .try_fold(0u32, |n, &byte| Some(n << 4 | u32::from(hex_digit(byte)?)))
+}
+
+/// A lowercase or uppercase hex digit's value.
+fn hex_digit(byte: u8) -> Option<u8> {
+    match byte {
+        b'0'..=b'9' => Some(byte - b'0'),
+        b'a'..=b'f' => Some(byte - b'a' + 10),
+        b'A'..=b'F' => Some(byte - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(counter: &str) -> WindowRef {
+        WindowRef::rolling(
+            Arc::from(counter),
+            29_926_800,
+            61,
+            Duration::from_secs(1_795_611_660),
+        )
+    }
+
+    fn without_newline(mut line: Vec<u8>) -> Vec<u8> {
+        assert_eq!(line.pop(), Some(b'\n'));
+        line
+    }
+
+    #[test]
+    fn records_read_back_as_written_even_with_awkward_counter_names() {
+        let awkward = "agent=night shift%|day\n\u{7f}é";
+        let claims = [
+            Claim::new(window(awkward), Usd::from_cents(100), Usd::from_nanos(1)),
+            Claim::new(
+                WindowRef::calendar(Arc::from("global|all"), 0, None),
+                Usd::from_cents(500),
+                Usd::from_nanos(u64::MAX),
+            ),
+        ];
+        let line = without_newline(hold_line(&claims));
+        assert!(!line.contains(&b'\n'));
+        assert_eq!(
+            parse(&line),
+            Some(Record::Hold(
+                claims
+                    .iter()
+                    .map(|c| (c.window.clone(), c.amount))
+                    .collect()
+            ))
+        );
+
+        let settlements = [Settlement::new(
+            window(awkward),
+            Usd::from_cents(3),
+            Usd::from_cents(2),
+            0,
+        )];
+        let line = without_newline(settle_line(&settlements));
+        assert_eq!(parse(&line), Some(Record::Settle(settlements.to_vec())));
+
+        let saved = SavedBucket {
+            counter: Arc::from(awkward),
+            number: 7,
+            usage: WindowUsage::new(Usd::from_cents(4), Usd::from_cents(5)),
+            expires_at: None,
+        };
+        let mut line = Vec::new();
+        push_bucket_line(&mut line, &saved);
+        assert_eq!(parse(&without_newline(line)), Some(Record::Bucket(saved)));
+    }
+
+    #[test]
+    fn a_changed_byte_fails_the_checksum() {
+        let line = without_newline(settle_line(&[Settlement::new(
+            window("k|day"),
+            Usd::from_cents(30),
+            Usd::from_cents(20),
+            0,
+        )]));
+        assert!(parse(&line).is_some());
+        let text = String::from_utf8(line).unwrap();
+        let forged = text.replacen(" 200000000", " 100000000", 1);
+        assert_ne!(forged, text);
+        assert_eq!(parse(forged.as_bytes()), None);
+    }
+
+    #[test]
+    fn torn_garbled_and_unknown_lines_are_not_records() {
+        let line = without_newline(hold_line(&[Claim::new(
+            window("k"),
+            Usd::from_cents(1),
+            Usd::from_cents(1),
+        )]));
+        for cut in 0..line.len() {
+            assert_eq!(parse(&line[..cut]), None, "cut at {cut}");
+        }
+        let unknown = line_of(b"refund k 1");
+        assert_eq!(parse(&unknown), None);
+        let short = line_of(b"hold k 1 1 -");
+        assert_eq!(parse(&short), None);
+        let signed = line_of(b"bucket k +1 - 1 1");
+        assert_eq!(parse(&signed), None);
+        let overflow = line_of(b"bucket k 18446744073709551616 - 1 1");
+        assert_eq!(parse(&overflow), None);
+        let bad_escape = line_of(b"bucket k%4 1 - 1 1");
+        assert_eq!(parse(&bad_escape), None);
+        assert_eq!(parse(b"\xff\xfe garbage"), None);
+        assert_eq!(parse(b""), None);
+    }
+
+    /// A correctly checksummed line around `payload`.
+    fn line_of(payload: &[u8]) -> Vec<u8> {
+        without_newline(line(|out| out.extend_from_slice(payload)))
+    }
+}
