@@ -39,6 +39,8 @@ mod counters;
 mod error;
 mod halt_file;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 mod window_ref;
 
 use std::time::Duration;
@@ -48,6 +50,8 @@ use async_trait::async_trait;
 pub use error::StoreError;
 pub use halt_file::HaltFile;
 pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
+pub use redis::{RedisStore, RedisStoreBuilder};
 pub use window_ref::{Claim, Reserved, Settled, Settlement, WindowRef, WindowUsage};
 
 use crate::guard::Halt;
