@@ -48,6 +48,7 @@ pub use reservation::{Receipt, Reservation};
 pub use step::{StepError, StepGrant};
 
 use crate::clock::Clock;
+use crate::guard::Tags;
 use crate::money::Usd;
 use alert::AlertRule;
 use tally::{Refused, Tally};
@@ -66,6 +67,7 @@ pub struct TaskBudget {
 #[derive(Debug)]
 pub(crate) struct BudgetState {
     name: String,
+    tags: Tags,
     scope: String,
     tallies: Mutex<Tallies>,
     max_duration: Option<Duration>,
@@ -149,6 +151,7 @@ impl TaskBudget {
         TaskBudget {
             state: Arc::new(BudgetState {
                 scope: format!("task {}", builder.name),
+                tags: builder.tags.or(&Tags::new().task(&builder.name)),
                 name: builder.name,
                 tallies: Mutex::new(Tallies {
                     cost: Tally::new(builder.max_cost.map(Usd::nanos)),
@@ -168,6 +171,13 @@ impl TaskBudget {
     /// The budget's name.
     pub fn name(&self) -> &str {
         &self.state.name
+    }
+
+    /// The tags the task's calls carry, for shared limits and the ledger:
+    /// those given to [`TaskBudgetBuilder::tags`], with the task tag set to
+    /// the budget's name unless given.
+    pub fn tags(&self) -> &Tags {
+        &self.state.tags
     }
 
     /// The per-call output ceiling.

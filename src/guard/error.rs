@@ -38,6 +38,18 @@ pub enum GuardConfigError {
         /// The limit.
         limit: String,
     },
+    /// A degrade threshold outside 1–99 percent.
+    #[error("the degrade threshold {percent}% must be between 1% and 99% of a limit left")]
+    DegradeThresholdOutOfRange {
+        /// The threshold as given.
+        percent: u8,
+    },
+    /// A degrade route from a model to itself.
+    #[error("the degrade route for {model} points to itself; route it to a cheaper model")]
+    DegradeRouteToItself {
+        /// The model.
+        model: String,
+    },
     /// An alert threshold outside 1–99 percent.
     #[error(
         "alert threshold {percent}% must be between 1% and 99% (the 100% mark is the limit itself)"

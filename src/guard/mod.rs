@@ -34,6 +34,7 @@
 //! # }
 //! ```
 
+mod degrade;
 mod error;
 mod halt;
 mod hold;
@@ -44,6 +45,7 @@ mod window;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use degrade::{Degrade, Degraded};
 pub use error::{GuardConfigError, GuardError};
 pub use halt::{Halt, KillSwitch};
 pub use hold::SharedHold;
@@ -71,6 +73,7 @@ struct Inner {
     limits: Vec<SharedLimit>,
     alerts: AlertRule,
     kill_switch: KillSwitch,
+    degrade: Option<Degrade>,
 }
 
 /// Builds a [`SpendGuard`]; start with [`SpendGuard::builder`].
@@ -82,6 +85,7 @@ pub struct SpendGuardBuilder {
     limits: Vec<SharedLimit>,
     alerts: AlertRule,
     kill_switch: KillSwitch,
+    degrade: Option<Degrade>,
 }
 
 impl SpendGuardBuilder {
@@ -129,6 +133,13 @@ impl SpendGuardBuilder {
         self
     }
 
+    /// Routes calls to cheaper models when a limit runs low (opt-in); see
+    /// [`Degrade`].
+    pub fn degrade(mut self, degrade: Degrade) -> Self {
+        self.degrade = Some(degrade);
+        self
+    }
+
     /// Checks the configuration and builds the guard.
     ///
     /// # Errors
@@ -141,6 +152,9 @@ impl SpendGuardBuilder {
         if let Some(&percent) = self.alerts.percents.iter().find(|p| !(1..=99).contains(*p)) {
             return Err(GuardConfigError::AlertThresholdOutOfRange { percent });
         }
+        if let Some(degrade) = &self.degrade {
+            degrade.validate()?;
+        }
         self.alerts.percents.sort_unstable();
         self.alerts.percents.dedup();
         Ok(SpendGuard {
@@ -150,6 +164,7 @@ impl SpendGuardBuilder {
                 limits: self.limits,
                 alerts: self.alerts,
                 kill_switch: self.kill_switch,
+                degrade: self.degrade,
             }),
         })
     }
@@ -177,6 +192,7 @@ impl SpendGuard {
             limits: Vec::new(),
             alerts: AlertRule::default(),
             kill_switch: KillSwitch::new(),
+            degrade: None,
         }
     }
 
@@ -297,6 +313,39 @@ impl SpendGuard {
                 usage,
             })
             .collect())
+    }
+
+    /// The cheaper model to send a call for `model` to, if the guard
+    /// degrades, `model` has a route, and a limit that applies to `tags` has
+    /// less than the threshold left (spent and held both count).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot answer.
+    pub async fn degrade(&self, tags: &Tags, model: &str) -> Result<Option<Degraded>, StoreError> {
+        let Some(degrade) = &self.inner.degrade else {
+            return Ok(None);
+        };
+        let Some(cheaper) = degrade.route_for(model) else {
+            return Ok(None);
+        };
+        let threshold = u64::from(degrade.threshold_percent()) * 100;
+        for status in self.status(tags).await? {
+            let left = status.limit.max().saturating_sub(status.usage.committed());
+            let left_bp = left.basis_points_of(status.limit.max());
+            if left_bp < threshold {
+                return Ok(Some(Degraded {
+                    from: model.to_owned(),
+                    to: cheaper.to_owned(),
+                    reason: format!(
+                        "{} has {}% of its {} left",
+                        status.scope,
+                        left_bp / 100,
+                        status.limit.max()
+                    ),
+                }));
+            }
+        }
+        Ok(None)
     }
 
     /// The limits, in the order they were added.

@@ -17,7 +17,8 @@ use crate::store::{
 ///
 /// Its halt is in-process; [`with_halt_file`](MemoryStore::with_halt_file)
 /// adds a [`HaltFile`] so that `spendguard halt --flag PATH` (or `touch
-/// PATH`) from another terminal halts this process too.
+/// PATH`) from another terminal halts this process too, and a halt through
+/// this store writes the file, halting the other processes watching it.
 ///
 /// ```
 /// use spendguard::store::MemoryStore;
@@ -86,6 +87,9 @@ impl SpendStore for MemoryStore {
     }
 
     async fn halt(&self, halt: &Halt) -> Result<(), StoreError> {
+        if let Some(file) = &self.halt_file {
+            file.write(halt)?;
+        }
         *self.halt.lock() = Some(halt.clone());
         self.halted.store(true, Ordering::Release);
         Ok(())
@@ -105,6 +109,9 @@ impl SpendStore for MemoryStore {
     }
 
     fn halted_now(&self) -> Option<Halt> {
-        self.current_halt().ok().flatten()
+        self.current_halt().unwrap_or_else(|error| {
+            // A halt file that exists but cannot be read still halts.
+            Some(Halt::new("unknown", error.to_string()))
+        })
     }
 }
