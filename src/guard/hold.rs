@@ -134,7 +134,7 @@ impl Drop for SharedHold {
     }
 }
 
-#[cfg(feature = "client")]
+#[cfg(any(feature = "client", feature = "redis"))]
 fn bill_worst_case_in_background(hold: &SharedHold) {
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         let store = std::sync::Arc::clone(hold.guard.store());
@@ -147,7 +147,7 @@ fn bill_worst_case_in_background(hold: &SharedHold) {
     }
 }
 
-#[cfg(not(feature = "client"))]
+#[cfg(not(any(feature = "client", feature = "redis")))]
 fn bill_worst_case_in_background(_hold: &SharedHold) {
     // Without a runtime to settle on, the worst case stays held, which the
     // limits count until the window ends.

@@ -41,6 +41,8 @@ mod error;
 mod file;
 mod halt_file;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 mod window_ref;
 
 use std::time::Duration;
@@ -52,6 +54,8 @@ pub use error::StoreError;
 pub use file::{Durability, FileStore, FileStoreOptions, DEFAULT_COMPACT_AT};
 pub use halt_file::HaltFile;
 pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
+pub use redis::{RedisStore, RedisStoreBuilder};
 pub use window_ref::{Claim, Reserved, Settled, Settlement, WindowRef, WindowUsage};
 
 use crate::guard::Halt;

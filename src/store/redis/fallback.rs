@@ -1,0 +1,99 @@
+//! [`Fallback`]: the in-process allowance a fail-open store spends from
+//! while Redis cannot be reached.
+
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::money::Usd;
+use crate::store::counters::Counters;
+use crate::store::{Claim, Reserved, Settled, Settlement};
+
+/// Counters kept in this process, where every window's limit is the
+/// smaller of its own and `cap`.
+#[derive(Debug)]
+pub(super) struct Fallback {
+    cap: Usd,
+    counters: Mutex<Counters>,
+}
+
+/// The fallback's cap, not the limit itself, refused a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct AllowanceUsedUp;
+
+impl Fallback {
+    pub(super) fn new(cap: Usd) -> Self {
+        Fallback {
+            cap,
+            counters: Mutex::new(Counters::default()),
+        }
+    }
+
+    pub(super) fn cap(&self) -> Usd {
+        self.cap
+    }
+
+    /// Reserves locally. A refusal by a limit no larger than the cap is a
+    /// real refusal; a refusal by the cap means the outage allowance is
+    /// spent.
+    pub(super) fn reserve(
+        &self,
+        claims: &[Claim],
+        now: Duration,
+        ticket: u64,
+    ) -> Result<Reserved, AllowanceUsedUp> {
+        let capped: Vec<Claim> = claims
+            .iter()
+            .map(|claim| Claim::new(claim.window.clone(), claim.max.min(self.cap), claim.amount))
+            .collect();
+        match self.counters.lock().reserve(&capped, now) {
+            Reserved::Granted { usage, .. } => Ok(Reserved::Granted { usage, ticket }),
+            Reserved::Refused { claim, .. } if self.cap < claims[claim].max => Err(AllowanceUsedUp),
+            refused => Ok(refused),
+        }
+    }
+
+    pub(super) fn settle(&self, settlements: &[Settlement]) -> Vec<Settled> {
+        self.counters.lock().settle(settlements)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::WindowRef;
+
+    const NOW: Duration = Duration::from_secs(1_000_000);
+
+    fn claim(max: u64, amount: u64) -> Claim {
+        Claim::new(
+            WindowRef::calendar(Arc::from("k|day"), 0, None),
+            Usd::from_cents(max),
+            Usd::from_cents(amount),
+        )
+    }
+
+    #[test]
+    fn the_cap_binds_below_the_limit_and_says_so() {
+        let fallback = Fallback::new(Usd::from_cents(50));
+        assert!(matches!(
+            fallback.reserve(&[claim(100, 40)], NOW, 7),
+            Ok(Reserved::Granted { ticket: 7, .. })
+        ));
+        assert_eq!(
+            fallback.reserve(&[claim(100, 40)], NOW, 7),
+            Err(AllowanceUsedUp)
+        );
+    }
+
+    #[test]
+    fn a_limit_below_the_cap_refuses_as_itself() {
+        let fallback = Fallback::new(Usd::from_cents(500));
+        assert!(matches!(
+            fallback.reserve(&[claim(100, 140)], NOW, 7),
+            Ok(Reserved::Refused { claim: 0, .. })
+        ));
+    }
+}

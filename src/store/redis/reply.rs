@@ -1,0 +1,194 @@
+//! Reading the scripts' replies: every value is checked, so a reply the
+//! store does not understand is an error, never a panic or a wrong count.
+
+use redis::Value;
+
+use crate::money::Usd;
+use crate::store::{Settled, WindowUsage};
+
+/// What the reserve script decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum ReserveReply {
+    /// Every claim is held; each window's usage after its hold.
+    Granted(Vec<WindowUsage>),
+    /// Claim `claim` did not fit.
+    Refused { claim: usize, usage: WindowUsage },
+    /// The halt key holds this value.
+    Halted(Vec<u8>),
+}
+
+/// A reply that does not say what the store expects: a bucket holding
+/// something other than nano-dollars, or an answer of the wrong shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct BadReply(pub(super) String);
+
+pub(super) fn reserve(reply: &Value, claims: usize) -> Result<ReserveReply, BadReply> {
+    let items = array(reply)?;
+    corrupt_bucket(items)?;
+    match items {
+        [tag, rest @ ..] if text(tag) == Some("granted") => {
+            let usage = pairs(rest, claims)?
+                .map(|(spent, held)| WindowUsage::new(spent, held))
+                .collect();
+            Ok(ReserveReply::Granted(usage))
+        }
+        [tag, index, spent, held] if text(tag) == Some("refused") => {
+            let claim = match index {
+                Value::Int(i) => usize::try_from(*i).ok().filter(|&i| i < claims),
+                _ => None,
+            }
+            .ok_or_else(|| unexpected("a refusal naming no claim", reply))?;
+            Ok(ReserveReply::Refused {
+                claim,
+                usage: WindowUsage::new(nanos(spent)?, nanos(held)?),
+            })
+        }
+        [tag, halt] if text(tag) == Some("halted") => match halt {
+            Value::BulkString(bytes) => Ok(ReserveReply::Halted(bytes.clone())),
+            _ => Err(unexpected("a halt that is not a string", reply)),
+        },
+        _ => Err(unexpected("an unknown answer", reply)),
+    }
+}
+
+pub(super) fn settled(reply: &Value, settlements: usize) -> Result<Vec<Settled>, BadReply> {
+    let items = array(reply)?;
+    corrupt_bucket(items)?;
+    Ok(pairs(items, settlements)?
+        .map(|(before, after)| Settled::new(before, after))
+        .collect())
+}
+
+pub(super) fn usage(reply: &Value, windows: usize) -> Result<Vec<WindowUsage>, BadReply> {
+    let items = array(reply)?;
+    corrupt_bucket(items)?;
+    Ok(pairs(items, windows)?
+        .map(|(spent, held)| WindowUsage::new(spent, held))
+        .collect())
+}
+
+fn array(reply: &Value) -> Result<&[Value], BadReply> {
+    match reply {
+        Value::Array(items) => Ok(items),
+        _ => Err(unexpected("not a list", reply)),
+    }
+}
+
+/// The scripts' `{'corrupt', key, detail}`.
+fn corrupt_bucket(items: &[Value]) -> Result<(), BadReply> {
+    match items {
+        [tag, key, detail] if text(tag) == Some("corrupt") => Err(BadReply(format!(
+            "the key {} is not a spendguard bucket ({})",
+            text(key).unwrap_or("?"),
+            text(detail).unwrap_or("?")
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// `count` pairs of amounts.
+fn pairs(items: &[Value], count: usize) -> Result<impl Iterator<Item = (Usd, Usd)>, BadReply> {
+    if items.len() != count * 2 {
+        return Err(BadReply(format!(
+            "the store answered with {} amounts where {} were expected",
+            items.len(),
+            count * 2
+        )));
+    }
+    let amounts = items.iter().map(nanos).collect::<Result<Vec<_>, _>>()?;
+    Ok((0..count).map(move |i| (amounts[2 * i], amounts[2 * i + 1])))
+}
+
+fn nanos(value: &Value) -> Result<Usd, BadReply> {
+    match value {
+        Value::Int(n) => u64::try_from(*n).ok(),
+        _ => text(value).and_then(|digits| digits.parse::<u64>().ok()),
+    }
+    .map(Usd::from_nanos)
+    .ok_or_else(|| unexpected("an amount that is not nano-dollars", value))
+}
+
+fn text(value: &Value) -> Option<&str> {
+    match value {
+        Value::BulkString(bytes) => std::str::from_utf8(bytes).ok(),
+        Value::SimpleString(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn unexpected(what: &str, reply: &Value) -> BadReply {
+    let mut shown = format!("{reply:?}");
+    if shown.len() > 120 {
+        let mut end = 120;
+        while !shown.is_char_boundary(end) {
+            end -= 1;
+        }
+        shown.truncate(end);
+        shown.push('…');
+    }
+    BadReply(format!("the store answered with {what}: {shown}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn a_grant_carries_each_windows_usage() {
+        let reply = Value::Array(vec![bulk("granted"), Value::Int(5), bulk("7")]);
+        assert_eq!(
+            reserve(&reply, 1),
+            Ok(ReserveReply::Granted(vec![WindowUsage::new(
+                Usd::from_nanos(5),
+                Usd::from_nanos(7)
+            )]))
+        );
+        assert!(reserve(&reply, 2).is_err());
+    }
+
+    #[test]
+    fn a_refusal_must_name_one_of_the_claims() {
+        let refusal = |i| {
+            Value::Array(vec![
+                bulk("refused"),
+                Value::Int(i),
+                Value::Int(1),
+                Value::Int(2),
+            ])
+        };
+        assert_eq!(
+            reserve(&refusal(1), 2),
+            Ok(ReserveReply::Refused {
+                claim: 1,
+                usage: WindowUsage::new(Usd::from_nanos(1), Usd::from_nanos(2))
+            })
+        );
+        assert!(reserve(&refusal(2), 2).is_err());
+        assert!(reserve(&refusal(-1), 2).is_err());
+    }
+
+    #[test]
+    fn a_corrupt_bucket_is_named() {
+        let reply = Value::Array(vec![bulk("corrupt"), bulk("p:c:x:1"), bulk("WRONGTYPE")]);
+        let BadReply(detail) = usage(&reply, 1).unwrap_err();
+        assert_eq!(
+            detail,
+            "the key p:c:x:1 is not a spendguard bucket (WRONGTYPE)"
+        );
+    }
+
+    #[test]
+    fn amounts_beyond_u64_negative_or_not_digits_are_errors() {
+        for bad in ["18446744073709551616", "-1", "1.5", ""] {
+            let reply = Value::Array(vec![bulk(bad), bulk("0")]);
+            assert!(settled(&reply, 1).is_err(), "{bad}");
+        }
+        let negative = Value::Array(vec![Value::Int(-1), Value::Int(0)]);
+        assert!(settled(&negative, 1).is_err());
+        assert!(settled(&Value::Okay, 0).is_err());
+    }
+}

@@ -1,0 +1,60 @@
+
+-- Reserve: all claims or none.
+--
+-- KEYS[1] is the halt key; then, for each claim, its window's bucket keys,
+-- oldest first, the last being the bucket charged.
+-- ARGV holds four values per claim: how many keys its window has, the
+-- amount, the limit, and how long the charged bucket must live in
+-- milliseconds (-1: for ever).
+--
+-- Replies {'halted', halt} (any value at the halt key halts),
+-- {'refused', index, spent, held} for the first claim that does not fit
+-- (index from 0; usage without this call), {'granted', spent1, held1, ...}
+-- with each window's usage after its hold, or {'corrupt', key, detail}.
+return answer(function()
+  local halt = redis.pcall('GET', KEYS[1])
+  if halt then
+    if type(halt) ~= 'string' then
+      halt = ''
+    end
+    return {'halted', halt}
+  end
+
+  local claims = {}
+  local next_key = 2
+  for i = 1, #ARGV, 4 do
+    local keys = tonumber(ARGV[i])
+    local claim = {
+      first = next_key,
+      last = next_key + keys - 1,
+      amount = tonumber(ARGV[i + 1]),
+      amount_text = ARGV[i + 1],
+      max = tonumber(ARGV[i + 2]),
+      ttl = tonumber(ARGV[i + 3]),
+    }
+    next_key = next_key + keys
+    local spent, held = window(claim.first, claim.last)
+    if spent + held + claim.amount > claim.max then
+      return {'refused', #claims, amount(spent), amount(held)}
+    end
+    claims[#claims + 1] = claim
+  end
+
+  local reply = {'granted'}
+  for _, claim in ipairs(claims) do
+    local key = KEYS[claim.last]
+    redis.call('HINCRBY', key, 'held', claim.amount_text)
+    local b = bucket(key)
+    b.held = b.held + claim.amount
+    -- The expiry is set once, by the reservation that makes the bucket:
+    -- a host whose clock runs ahead never cuts a window short later.
+    if not b.exists and claim.ttl >= 0 then
+      redis.call('PEXPIRE', key, claim.ttl)
+    end
+    b.exists = true
+    local spent, held = window(claim.first, claim.last)
+    reply[#reply + 1] = amount(spent)
+    reply[#reply + 1] = amount(held)
+  end
+  return reply
+end)
