@@ -16,9 +16,8 @@
 //! reserve ≤ 1.5× a bare round trip. The bench starts its own
 //! `redis-server` on a free loopback port, and skips without one.
 
-#[path = "../tests/support/redis_server.rs"]
 // The tests' fixture: the bench uses only the server it starts.
-#[allow(dead_code)]
+#[path = "../tests/support/redis_server.rs"]
 mod redis_server;
 
 use std::hint::black_box;

@@ -1,7 +1,7 @@
-//! Processes on one host share one cap through a store: four processes
-//! call a mock provider as fast as they can through `GuardedClient`s under
-//! one $1.00 daily cap kept in a `FileStore`, and the provider never bills
-//! more than $1.00 in all.
+//! Processes share one cap through a store: four processes call a mock
+//! provider as fast as they can through `GuardedClient`s under one $1.00
+//! daily cap kept in a `FileStore`, and again in a `RedisStore` (feature
+//! `redis`), and the provider never bills more than $1.00 in all.
 //!
 //! The four processes are this test binary run again with
 //! `CHILD_STORE_VAR` set, each running only `child_spends_until_refused`.
@@ -40,35 +40,70 @@ fn daily_cap() -> SharedLimit {
     SharedLimit::global(Usd::from_dollars(1.0).unwrap(), Window::Day)
 }
 
-/// The store a spec names. Each kind of store is one arm, so a test of
-/// another store changes nothing else.
-fn open_store(spec: &str) -> Arc<dyn SpendStore> {
+/// The store a spec names: `file:/path/to/store`, or (feature `redis`)
+/// `redis:PREFIX@redis://host:port/db`.
+async fn open_store(spec: &str) -> Arc<dyn SpendStore> {
     match spec.split_once(':') {
         Some(("file", path)) => Arc::new(FileStore::open(path).expect("the file store opens")),
-        _ => panic!("no store for the spec {spec:?}; expected file:/path"),
+        #[cfg(feature = "redis")]
+        Some(("redis", rest)) => {
+            let (prefix, url) = rest.split_once('@').expect("redis:PREFIX@URL");
+            let store = spendguard::store::RedisStore::builder(url)
+                .key_prefix(prefix)
+                .connect()
+                .await
+                .expect("the Redis store connects");
+            Arc::new(store)
+        }
+        _ => panic!("no store for the spec {spec:?}; expected file:/path or redis:PREFIX@URL"),
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn four_processes_never_spend_past_one_shared_daily_cap() {
+async fn four_processes_never_spend_past_one_shared_daily_cap_in_a_file_store() {
+    let dir = std::env::temp_dir().join(format!("spendguard-shared-cap-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = format!("file:{}", dir.join("spend.log").display());
+    four_processes_under_one_cap(&spec, &dir).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_processes_never_spend_past_one_shared_daily_cap_in_redis() {
+    let Some(server) = support::redis_server::RedisServer::shared_or_own() else {
+        return;
+    };
+    let gate = std::env::temp_dir().join(format!(
+        "spendguard-shared-cap-redis-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&gate);
+    std::fs::create_dir_all(&gate).unwrap();
+    let prefix = support::redis_server::unique_prefix("four-processes");
+    let spec = format!("redis:{prefix}@{}", server.url());
+    four_processes_under_one_cap(&spec, &gate).await;
+    std::fs::remove_dir_all(&gate).unwrap();
+}
+
+/// Runs four children spending through the store `spec` names, with `dir`
+/// as their start gate, and checks what the provider billed.
+async fn four_processes_under_one_cap(spec: &str, dir: &Path) {
     let mock = MockProvider::start(MockConfig {
         reply_tokens: MAX_TOKENS / 2,
         ..MockConfig::default()
     })
     .await
     .expect("the mock provider starts");
-    let dir = std::env::temp_dir().join(format!("spendguard-shared-cap-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let spec = format!("file:{}", dir.join("spend.log").display());
 
     let children: Vec<_> = (0..PROCESSES)
         .map(|_| {
             let child = Command::new(std::env::current_exe().unwrap())
                 .args(["--exact", "child_spends_until_refused", "--nocapture"])
-                .env(CHILD_STORE_VAR, &spec)
+                .env(CHILD_STORE_VAR, spec)
                 .env(CHILD_PROVIDER_VAR, mock.base_url())
-                .env(CHILD_GATE_VAR, &dir)
+                .env(CHILD_GATE_VAR, dir)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -76,7 +111,7 @@ async fn four_processes_never_spend_past_one_shared_daily_cap() {
             tokio::task::spawn_blocking(move || child.wait_with_output())
         })
         .collect();
-    open_gate(&dir).await;
+    open_gate(dir).await;
     let mut calls_per_child = Vec::new();
     for child in children {
         let Output {
@@ -116,13 +151,12 @@ async fn four_processes_never_spend_past_one_shared_daily_cap() {
         "{calls_per_child:?}"
     );
     let guard = SpendGuard::builder()
-        .shared_store(open_store(&spec))
+        .shared_store(open_store(spec).await)
         .limit(daily_cap())
         .build()
         .unwrap();
     let usage = guard.status(&Tags::new()).await.unwrap()[0].usage;
     assert_eq!((usage.spent, usage.held), (billed, Usd::ZERO));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Waits until every child is ready (a child that fails before is seen
@@ -165,7 +199,7 @@ async fn child_spends_until_refused() {
         return;
     };
     let guard = SpendGuard::builder()
-        .shared_store(open_store(&spec))
+        .shared_store(open_store(&spec).await)
         .limit(daily_cap())
         .build()
         .unwrap();

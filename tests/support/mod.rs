@@ -3,3 +3,5 @@
 #[cfg(feature = "client")]
 pub mod guarded;
 pub mod mock_provider;
+#[cfg(feature = "redis")]
+pub mod redis_server;

@@ -2,6 +2,9 @@
 //! in `SPENDGUARD_REDIS_URL`, or a `redis-server` started here on a free
 //! loopback port and killed when dropped.
 
+// Test binaries that include `support` for the mock provider use none of this.
+#![allow(dead_code)]
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
