@@ -20,6 +20,7 @@ pub mod budget;
 pub mod client;
 pub mod clock;
 mod json_kind;
+pub mod ledger;
 pub mod money;
 pub mod prices;
 pub mod tokens;
