@@ -16,6 +16,8 @@
 )]
 
 pub mod budget;
+#[cfg(feature = "cli")]
+pub mod cli;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod clock;

@@ -63,12 +63,14 @@ pub enum LedgerReadError {
         source: io::Error,
     },
     /// One line is not a ledger record; the lines after it are still read.
-    #[error("{}:{line}: {problem}", path.display())]
+    #[error("{}:{line}: {problem} (column {column})", path.display())]
     Malformed {
         /// The file.
         path: PathBuf,
         /// The 1-based line number.
         line: u64,
+        /// The 1-based column where reading stopped.
+        column: usize,
         /// What is wrong, from the JSON reader.
         problem: String,
     },
@@ -137,11 +139,13 @@ impl<R: BufRead> Iterator for LedgerReader<R> {
                     if self.buffer.iter().all(u8::is_ascii_whitespace) {
                         continue;
                     }
-                    return Some(serde_json::from_slice(&self.buffer).map_err(|error| {
+                    let text = self.buffer.trim_ascii_end();
+                    return Some(serde_json::from_slice(text).map_err(|error| {
                         LedgerReadError::Malformed {
                             path: self.path.clone(),
                             line: self.line,
-                            problem: error.to_string(),
+                            column: error.column(),
+                            problem: without_location(&error),
                         }
                     }));
                 }
@@ -156,6 +160,18 @@ impl<R: BufRead> Iterator for LedgerReader<R> {
             }
         }
         None
+    }
+}
+
+/// The JSON reader's message without its " at line 1 column N": each line
+/// is read alone, so its line is always 1 and the file's line is given
+/// instead.
+fn without_location(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    let location = format!(" at line {} column {}", error.line(), error.column());
+    match message.strip_suffix(&location) {
+        Some(bare) => bare.to_owned(),
+        None => message,
     }
 }
 
