@@ -21,10 +21,12 @@ pub mod cli;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod clock;
+pub mod guard;
 mod json_kind;
 pub mod ledger;
 pub mod money;
 pub mod prices;
+pub mod store;
 pub mod tokens;
 pub mod usage;
 
@@ -38,6 +40,7 @@ pub use client::{
     ApiKey, CallReceipt, ClientError, CostSource, CutOffReason, GuardedClient, GuardedResponse,
     GuardedStream, Provider, RetryPolicy, StreamEvent,
 };
+pub use guard::{GuardError, Halt, KillSwitch, SharedLimit, SpendGuard, TagKind, Tags, Window};
 pub use money::{MoneyError, PricePerToken, Usd};
 pub use prices::{
     CacheWrite, ModelMode, ModelPrice, PriceError, PriceTable, RateSchedule, Rates, Resolution,

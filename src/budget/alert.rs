@@ -91,6 +91,30 @@ impl Default for AlertRule {
 }
 
 impl AlertRule {
+    /// Whether anyone hears alerts: a callback, or `tracing` when that
+    /// feature is on.
+    pub(crate) fn listening(&self) -> bool {
+        self.callback.is_some() || cfg!(feature = "tracing")
+    }
+
+    /// Sends an alert to the callback and, with feature `tracing`, as a
+    /// `WARN` event on target `spendguard::alert`.
+    pub(crate) fn announce(&self, alert: &Alert) {
+        #[cfg(feature = "tracing")]
+        tracing::warn!(
+            target: "spendguard::alert",
+            scope = %alert.scope,
+            limit = %alert.limit,
+            percent = alert.percent,
+            used = %alert.used,
+            max = %alert.max,
+            "{alert}"
+        );
+        if let Some(callback) = &self.callback {
+            callback(alert);
+        }
+    }
+
     /// Indices of thresholds at or below `used / max`.
     pub(crate) fn crossed(&self, used: u64, max: u64) -> impl Iterator<Item = (usize, u8)> + '_ {
         let basis_points = if max == 0 {

@@ -7,6 +7,7 @@ use crate::budget::alert::{Alert, AlertRule};
 use crate::budget::plan::OutputCeiling;
 use crate::budget::TaskBudget;
 use crate::clock::{Clock, SystemClock};
+use crate::guard::Tags;
 use crate::money::Usd;
 
 /// A budget configuration that cannot work.
@@ -64,6 +65,7 @@ pub struct TaskBudgetBuilder {
     pub(crate) ceiling: OutputCeiling,
     pub(crate) alerts: AlertRule,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) tags: Tags,
 }
 
 impl TaskBudgetBuilder {
@@ -77,7 +79,28 @@ impl TaskBudgetBuilder {
             ceiling: OutputCeiling::DEFAULT,
             alerts: AlertRule::default(),
             clock: Arc::new(SystemClock),
+            tags: Tags::new(),
         }
+    }
+
+    /// Who the task works for: agent, customer, project, key label. Its
+    /// calls carry these tags, so a [`SpendGuard`](crate::guard::SpendGuard)'s
+    /// shared limits on them apply; the task tag defaults to the name.
+    ///
+    /// ```
+    /// use spendguard::guard::{TagKind, Tags};
+    /// use spendguard::TaskBudget;
+    ///
+    /// let budget = TaskBudget::builder("digest-42")
+    ///     .tags(Tags::new().agent("digest").customer("acme"))
+    ///     .build()?;
+    /// assert_eq!(budget.tags().get(TagKind::Task), Some("digest-42"));
+    /// assert_eq!(budget.tags().get(TagKind::Customer), Some("acme"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn tags(mut self, tags: Tags) -> Self {
+        self.tags = tags;
+        self
     }
 
     /// The most the task may spend, reserved calls included.

@@ -27,7 +27,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod alert;
+pub(crate) mod alert;
 mod exceeded;
 mod limits;
 mod plan;
@@ -48,6 +48,7 @@ pub use reservation::{Receipt, Reservation};
 pub use step::{StepError, StepGrant};
 
 use crate::clock::Clock;
+use crate::guard::Tags;
 use crate::money::Usd;
 use alert::AlertRule;
 use tally::{Refused, Tally};
@@ -66,6 +67,7 @@ pub struct TaskBudget {
 #[derive(Debug)]
 pub(crate) struct BudgetState {
     name: String,
+    tags: Tags,
     scope: String,
     tallies: Mutex<Tallies>,
     max_duration: Option<Duration>,
@@ -149,6 +151,7 @@ impl TaskBudget {
         TaskBudget {
             state: Arc::new(BudgetState {
                 scope: format!("task {}", builder.name),
+                tags: builder.tags.or(&Tags::new().task(&builder.name)),
                 name: builder.name,
                 tallies: Mutex::new(Tallies {
                     cost: Tally::new(builder.max_cost.map(Usd::nanos)),
@@ -168,6 +171,13 @@ impl TaskBudget {
     /// The budget's name.
     pub fn name(&self) -> &str {
         &self.state.name
+    }
+
+    /// The tags the task's calls carry, for shared limits and the ledger:
+    /// those given to [`TaskBudgetBuilder::tags`], with the task tag set to
+    /// the budget's name unless given.
+    pub fn tags(&self) -> &Tags {
+        &self.state.tags
     }
 
     /// The per-call output ceiling.
@@ -313,7 +323,7 @@ impl BudgetState {
             tallies.cost.settle(claim.cost.nanos(), actual.cost.nanos());
             tallies.tokens.settle(claim.tokens, actual.tokens);
             tallies.calls.settle(1, 1);
-            if self.alerts.callback.is_some() {
+            if self.alerts.listening() {
                 for (kind, tally) in tallies.each() {
                     self.crossed_alerts(kind, tally, &mut alerts);
                 }
@@ -324,9 +334,7 @@ impl BudgetState {
                 .map(|max| Usd::from_nanos(max.saturating_sub(cost.committed())));
             (Usd::from_nanos(cost.settled), remaining)
         };
-        if let Some(callback) = &self.alerts.callback {
-            alerts.iter().for_each(|alert| callback(alert));
-        }
+        alerts.iter().for_each(|alert| self.alerts.announce(alert));
         (spent, remaining)
     }
 

@@ -6,8 +6,11 @@ use std::time::Duration;
 use crate::budget::BudgetExceeded;
 use crate::client::provider::Provider;
 use crate::client::retry::RetryPolicyError;
+use crate::clock::UtcDateTime;
+use crate::guard::{GuardError, Halt};
 use crate::money::Usd;
 use crate::prices::PriceError;
+use crate::store::StoreError;
 use crate::tokens::RequestShapeError;
 
 /// A guarded call that did not produce a response.
@@ -127,6 +130,23 @@ pub enum ClientError {
     /// The retry policy cannot work; nothing was sent.
     #[error("the retry policy cannot be used: {0}; nothing was sent")]
     RetryPolicy(#[from] RetryPolicyError),
+    /// Spending is halted by a kill switch; nothing was sent.
+    #[error(transparent)]
+    Halted(#[from] Halt),
+    /// The shared limits' store could not answer, so the call was refused
+    /// (the guard fails closed); nothing was sent.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<GuardError> for ClientError {
+    fn from(error: GuardError) -> Self {
+        match error {
+            GuardError::Exceeded(exceeded) => ClientError::Budget(exceeded),
+            GuardError::Halted(halt) => ClientError::Halted(halt),
+            GuardError::Store(store) => ClientError::Store(store),
+        }
+    }
 }
 
 /// Why the guard cut a stream off.
@@ -144,6 +164,8 @@ pub enum CutOffReason {
     /// Counting this stream at what it had used so far, the budget would
     /// pass a limit: another call's bill ran over its reservation.
     Budget(BudgetExceeded),
+    /// Spending was halted while the stream was running.
+    Halted(Halt),
 }
 
 impl fmt::Display for CutOffReason {
@@ -155,6 +177,13 @@ impl fmt::Display for CutOffReason {
                  ({counted} tokens of output against a limit of {granted})"
             ),
             CutOffReason::Budget(exceeded) => write!(f, "{exceeded}"),
+            CutOffReason::Halted(halt) => write!(
+                f,
+                "spending was halted by {} at {}: {}",
+                halt.by,
+                UtcDateTime::from_unix(halt.at),
+                halt.reason
+            ),
         }
     }
 }
@@ -175,6 +204,18 @@ impl ClientError {
                 | ClientError::ProviderFailed { .. }
                 | ClientError::Unreachable { .. }
         )
+    }
+
+    /// What the call was billed although it failed: the worst case of a
+    /// call interrupted after sending, or what a broken or cut-off stream
+    /// was counted at. Zero for everything refused or rejected.
+    pub fn billed(&self) -> Usd {
+        match self {
+            ClientError::Interrupted { billed, .. }
+            | ClientError::StreamCutOff { billed, .. }
+            | ClientError::StreamEndedEarly { billed, .. } => *billed,
+            _ => Usd::ZERO,
+        }
     }
 
     /// How long the provider asked the caller to wait, if it did.

@@ -28,6 +28,7 @@ mod response;
 mod retry;
 mod stream;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,6 +45,8 @@ pub use retry::{Jitter, RetryPolicy, RetryPolicyError};
 pub use stream::{GuardedStream, StreamEvent};
 
 use crate::budget::{CallPlan, Reservation, TaskBudget};
+use crate::guard::{Degraded, SharedHold, SpendGuard, Tags};
+use crate::money::Usd;
 use crate::prices::{PriceTable, Resolved};
 use crate::tokens::{CountCache, TokenCount, TokenCounter};
 use request::RequestFacts;
@@ -91,6 +94,10 @@ pub struct GuardedClient {
     /// Message counts shared by every clone, so a resent history is not
     /// tokenized again on each call.
     counts: Arc<CountCache>,
+    /// Shared limits, kill switch and alerts, if any.
+    limits: Option<SpendGuard>,
+    /// Tags every call carries (the key label).
+    tags: Tags,
 }
 
 /// A provider's answer to a guarded call.
@@ -133,6 +140,8 @@ pub struct GuardedClientBuilder {
     counter: TokenCounter,
     timeout: Duration,
     http: Option<reqwest::Client>,
+    limits: Option<SpendGuard>,
+    tags: Tags,
 }
 
 impl GuardedClientBuilder {
@@ -185,6 +194,23 @@ impl GuardedClientBuilder {
     /// Uses this `reqwest` client (its own timeout and proxy settings apply).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
+        self
+    }
+
+    /// Shared limits, kill switch and alerts every call also goes through:
+    /// each call reserves its worst case in the [`SpendGuard`] as well as
+    /// in its [`TaskBudget`], tagged with the budget's
+    /// [`tags`](TaskBudget::tags) and this client's [`key_label`](Self::key_label).
+    pub fn limits(mut self, guard: SpendGuard) -> Self {
+        self.limits = Some(guard);
+        self
+    }
+
+    /// A label for this client's API key (`prod-1`, `team-a`; never the key
+    /// itself), which its calls carry as their [`TagKind::Key`](crate::guard::TagKind::Key)
+    /// tag, so per-key caps apply.
+    pub fn key_label(mut self, label: impl AsRef<str>) -> Self {
+        self.tags = std::mem::take(&mut self.tags).key(label);
         self
     }
 
@@ -243,6 +269,8 @@ impl GuardedClientBuilder {
             prices: self.prices.unwrap_or_else(PriceTable::bundled),
             counter: self.counter,
             counts: Arc::new(CountCache::new()),
+            limits: self.limits,
+            tags: self.tags,
         })
     }
 }
@@ -273,6 +301,8 @@ impl GuardedClient {
             counter: TokenCounter::new(),
             timeout: DEFAULT_TIMEOUT,
             http: None,
+            limits: None,
+            tags: Tags::new(),
         }
     }
 
@@ -293,7 +323,42 @@ impl GuardedClient {
         budget: &TaskBudget,
         body: &Value,
     ) -> Result<GuardedResponse, ClientError> {
-        let call = self.prepare(budget, body, false)?;
+        let (body, degraded) = self.degrade(budget, body).await?;
+        let call = self.prepare(budget, &body, false)?;
+        let (call, hold) = self.hold_shared(budget, call).await?;
+        let mut outcome = self.send_prepared(call).await;
+        settle_shared(hold, outcome.as_ref().map(|answer| answer.receipt.cost)).await;
+        if let Ok(answer) = &mut outcome {
+            answer.receipt.degraded = degraded;
+        }
+        outcome
+    }
+
+    /// The body to send: `body` itself, or, when the shared limits run low
+    /// and degrade its model, a copy asking for the cheaper one.
+    pub(crate) async fn degrade<'b>(
+        &self,
+        budget: &TaskBudget,
+        body: &'b Value,
+    ) -> Result<(Cow<'b, Value>, Option<Degraded>), ClientError> {
+        let Some(limits) = &self.limits else {
+            return Ok((Cow::Borrowed(body), None));
+        };
+        let Some(model) = body.get("model").and_then(Value::as_str) else {
+            return Ok((Cow::Borrowed(body), None));
+        };
+        let tags = budget.tags().or(&self.tags);
+        match limits.degrade(&tags, model).await? {
+            Some(degraded) => {
+                let mut cheaper = body.clone();
+                cheaper["model"] = Value::String(degraded.to.clone());
+                Ok((Cow::Owned(cheaper), Some(degraded)))
+            }
+            None => Ok((Cow::Borrowed(body), None)),
+        }
+    }
+
+    async fn send_prepared(&self, call: PreparedCall<'_>) -> Result<GuardedResponse, ClientError> {
         let (call, response) = self.dispatch(call, None).await?;
         let bytes = match response.bytes().await {
             Ok(bytes) => bytes,
@@ -301,6 +366,29 @@ impl GuardedClient {
         };
         let (body, receipt) = self.settle_json(call, &bytes)?;
         Ok(GuardedResponse { body, receipt })
+    }
+
+    /// Reserves the call's worst case against the shared limits too, if the
+    /// client has any; a refusal releases the task's reservation.
+    pub(crate) async fn hold_shared<'a>(
+        &self,
+        budget: &TaskBudget,
+        call: PreparedCall<'a>,
+    ) -> Result<(PreparedCall<'a>, Option<SharedHold>), ClientError> {
+        let Some(limits) = &self.limits else {
+            return Ok((call, None));
+        };
+        let tags = budget.tags().or(&self.tags);
+        match limits
+            .reserve(&tags, call.reservation.reserved_cost())
+            .await
+        {
+            Ok(hold) => Ok((call, Some(hold))),
+            Err(refusal) => {
+                call.reservation.release();
+                Err(refusal.into())
+            }
+        }
     }
 
     /// Reads a whole JSON answer and settles the call from its usage; an
@@ -504,6 +592,26 @@ impl GuardedClient {
             },
         }
     }
+}
+
+/// Settles a call's shared hold from how the call ended: its cost, or
+/// what a failure was billed (nothing, for a refused or rejected call).
+///
+/// A store that cannot record the settlement leaves the worst case held,
+/// which the limits count just the same; the call's own result stands.
+pub(crate) async fn settle_shared(hold: Option<SharedHold>, outcome: Result<Usd, &ClientError>) {
+    let Some(hold) = hold else {
+        return;
+    };
+    let billed = match outcome {
+        Ok(cost) => cost,
+        Err(error) => error.billed(),
+    };
+    let _ = if billed.is_zero() && outcome.is_err() {
+        hold.release().await
+    } else {
+        hold.settle(billed).await
+    };
 }
 
 /// An error and its causes on one line, e.g. `error sending request: connection closed`.

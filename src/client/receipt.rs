@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::guard::Degraded;
 use crate::money::Usd;
 use crate::usage::Usage;
 
@@ -37,6 +38,9 @@ pub struct CallReceipt {
     pub spent: Usd,
     /// Dollars left for new reservations, if the budget has a dollar limit.
     pub remaining: Option<Usd>,
+    /// Set when a shared limit ran low and the call was sent to a cheaper
+    /// model than it asked for ([`Degrade`](crate::guard::Degrade)).
+    pub degraded: Option<Degraded>,
 }
 
 impl CallReceipt {
@@ -49,6 +53,9 @@ impl CallReceipt {
 impl fmt::Display for CallReceipt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} cost {}", self.model, self.cost)?;
+        if let Some(degraded) = &self.degraded {
+            write!(f, " ({degraded})")?;
+        }
         if let CostSource::Estimated { reason } = &self.source {
             write!(f, " (estimated: {reason})")?;
         }

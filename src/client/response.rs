@@ -80,6 +80,7 @@ pub(crate) fn call_receipt(
         usage: receipt.usage,
         spent: receipt.spent,
         remaining: receipt.remaining,
+        degraded: None,
     }
 }
 

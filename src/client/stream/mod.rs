@@ -14,6 +14,7 @@ mod meter;
 mod sse;
 
 use std::fmt;
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -27,7 +28,8 @@ use crate::budget::{Reservation, TaskBudget};
 use crate::client::error::{ClientError, CutOffReason};
 use crate::client::provider::Provider;
 use crate::client::receipt::{CallReceipt, CostSource};
-use crate::client::{error_chain, response, GuardedClient, PreparedCall};
+use crate::client::{error_chain, response, settle_shared, GuardedClient, PreparedCall};
+use crate::guard::{Degraded, SharedHold, SpendGuard};
 use crate::money::Usd;
 use crate::prices::Resolved;
 use crate::tokens::TokenCount;
@@ -139,6 +141,10 @@ pub struct GuardedStream {
     /// The item to yield before anything else: the error that ends a
     /// stream cut off after its last event, or a whole JSON answer.
     queued: Option<Result<StreamEvent, ClientError>>,
+    /// The call's hold on the shared limits, until it is settled.
+    shared: Option<SharedHold>,
+    /// The shared settlement under way, finished before the last item.
+    settling: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
 /// Everything about the call but the bytes.
@@ -149,6 +155,10 @@ struct Guard {
     reports_usage: bool,
     /// Events decoded so far.
     events: u64,
+    /// Shared limits, whose halt stops the stream.
+    limits: Option<SpendGuard>,
+    /// Set when the call was sent to a cheaper model.
+    degraded: Option<Degraded>,
 }
 
 enum CallState {
@@ -228,7 +238,22 @@ impl GuardedClient {
         budget: &TaskBudget,
         body: &Value,
     ) -> Result<GuardedStream, ClientError> {
-        let call = self.prepare(budget, body, true)?;
+        let (body, degraded) = self.degrade(budget, body).await?;
+        let call = self.prepare(budget, &body, true)?;
+        let (call, hold) = self.hold_shared(budget, call).await?;
+        match self.open_stream(call).await {
+            Ok(mut stream) => {
+                stream.guard.degraded = degraded;
+                Ok(stream.share(hold, self.limits.clone()).await)
+            }
+            Err(error) => {
+                settle_shared(hold, Err(&error)).await;
+                Err(error)
+            }
+        }
+    }
+
+    async fn open_stream(&self, call: PreparedCall<'_>) -> Result<GuardedStream, ClientError> {
         let accept = HeaderValue::from_static("text/event-stream");
         let (call, response) = self.dispatch(call, Some(accept)).await?;
         if is_json(response.headers().get(CONTENT_TYPE)) {
@@ -268,8 +293,12 @@ impl GuardedClient {
                 }),
                 reports_usage: call.reports_usage,
                 events: 0,
+                limits: None,
+                degraded: None,
             },
             queued: None,
+            shared: None,
+            settling: None,
         }
     }
 
@@ -293,11 +322,15 @@ impl GuardedClient {
                 state: CallState::Settled(receipt),
                 reports_usage,
                 events: 1,
+                limits: None,
+                degraded: None,
             },
             queued: Some(Ok(StreamEvent {
                 event: None,
                 data: body,
             })),
+            shared: None,
+            settling: None,
         })
     }
 }
@@ -349,10 +382,32 @@ impl GuardedStream {
     }
 
     /// Settles the call on `ending` and stops reading; the error the caller
-    /// is to see last, if any.
+    /// is to see last, if any. The shared hold's settlement starts here and
+    /// is finished by the next poll, before the stream's last item.
     fn stop(&mut self, ending: Ending) -> Option<ClientError> {
         self.body = None;
-        self.guard.close(ending).1
+        let (receipt, error) = self.guard.close(ending);
+        if let Some(hold) = self.shared.take() {
+            self.settling = Some(Box::pin(async move {
+                // A store that cannot record it leaves the worst case held.
+                let _ = hold.settle(receipt.cost).await;
+            }));
+        }
+        error
+    }
+
+    /// Gives the stream its hold on the shared limits, settling it at once
+    /// if the call is already settled (a whole JSON answer).
+    async fn share(mut self, hold: Option<SharedHold>, limits: Option<SpendGuard>) -> Self {
+        self.guard.limits = limits;
+        match &mut self.guard.state {
+            CallState::Settled(receipt) => {
+                receipt.degraded = self.guard.degraded.clone();
+                settle_shared(hold, Ok(receipt.cost)).await;
+            }
+            CallState::Open(_) => self.shared = hold,
+        }
+        self
     }
 }
 
@@ -361,45 +416,51 @@ impl Stream for GuardedStream {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        if let Some(item) = this.queued.take() {
-            return Poll::Ready(Some(item));
-        }
-        while this.body.is_some() {
-            if let Some(event) = this.decoder.next_event() {
-                return match this.guard.read(event.event, event.data) {
-                    Step::Yield(event) => Poll::Ready(Some(Ok(event))),
-                    Step::YieldThenStop(event, ending) => {
-                        this.queued = this.stop(ending).map(Err);
-                        Poll::Ready(Some(Ok(event)))
-                    }
-                    Step::Stop(ending) => Poll::Ready(this.stop(ending).map(Err)),
-                };
+        loop {
+            if let Some(settling) = this.settling.as_mut() {
+                if settling.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                this.settling = None;
+            }
+            if let Some(item) = this.queued.take() {
+                return Poll::Ready(Some(item));
             }
             let Some(body) = this.body.as_mut() else {
-                break;
+                return Poll::Ready(None);
             };
-            match body.as_mut().poll_next(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Ok(bytes))) => this.decoder.push(&bytes),
-                Poll::Ready(Some(Err(detail))) => {
-                    let ending = Ending::Broken(format!("the connection failed: {detail}"));
-                    return Poll::Ready(this.stop(ending).map(Err));
+            if let Some(event) = this.decoder.next_event() {
+                match this.guard.read(event.event, event.data) {
+                    Step::Yield(event) => return Poll::Ready(Some(Ok(event))),
+                    Step::YieldThenStop(event, ending) => {
+                        this.queued = this.stop(ending).map(Err);
+                        return Poll::Ready(Some(Ok(event)));
+                    }
+                    Step::Stop(ending) => this.queued = this.stop(ending).map(Err),
                 }
-                Poll::Ready(None) => {
-                    let ending = this
-                        .guard
-                        .end_of_body(this.decoder.has_partial_event(), "the body ended");
-                    return Poll::Ready(this.stop(ending).map(Err));
-                }
+                continue;
             }
+            let ending = match body.as_mut().poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(bytes))) => {
+                    this.decoder.push(&bytes);
+                    continue;
+                }
+                Poll::Ready(Some(Err(detail))) => {
+                    Ending::Broken(format!("the connection failed: {detail}"))
+                }
+                Poll::Ready(None) => this
+                    .guard
+                    .end_of_body(this.decoder.has_partial_event(), "the body ended"),
+            };
+            this.queued = this.stop(ending).map(Err);
         }
-        Poll::Ready(None)
     }
 }
 
 impl FusedStream for GuardedStream {
     fn is_terminated(&self) -> bool {
-        self.body.is_none() && self.queued.is_none()
+        self.body.is_none() && self.queued.is_none() && self.settling.is_none()
     }
 }
 
@@ -407,6 +468,13 @@ impl Drop for GuardedStream {
     fn drop(&mut self) {
         if matches!(self.guard.state, CallState::Open(_)) {
             self.stop(Ending::Cancelled);
+        }
+        if let Some(settling) = self.settling.take() {
+            // Without a runtime the hold is dropped unsettled, which bills
+            // its worst case: more than was counted, never less.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(settling);
+            }
         }
     }
 }
@@ -456,6 +524,9 @@ impl Guard {
         let CallState::Open(call) = &self.state else {
             return None;
         };
+        if let Some(halt) = self.limits.as_ref().and_then(SpendGuard::halted_now) {
+            return Some(CutOffReason::Halted(halt));
+        }
         if let Some(counted) = self.meter.past_output_limit() {
             return Some(CutOffReason::OutputLimitIgnored {
                 granted: call.reservation.max_output_tokens(),
@@ -500,7 +571,8 @@ impl Guard {
         };
         let (usage, source) = account(&mut self.meter, call, &ending, self.reports_usage);
         let settled = call.reservation.settle_in_place(&usage);
-        let receipt = response::call_receipt(&call.resolved, settled, source);
+        let mut receipt = response::call_receipt(&call.resolved, settled, source);
+        receipt.degraded = self.degraded.clone();
         let provider = self.provider;
         let billed = receipt.cost;
         let error = match ending {

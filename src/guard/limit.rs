@@ -1,0 +1,251 @@
+//! [`SharedLimit`]: a dollar cap on a scope (everything, each agent, one
+//! customer…) within a window (a UTC day, a month, a rolling hour, all time).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::guard::tags::{TagKind, Tags};
+use crate::guard::window::Window;
+use crate::guard::GuardConfigError;
+use crate::money::Usd;
+use crate::store::WindowRef;
+
+/// What a shared limit counts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Scope {
+    /// Every call through the guard.
+    Global,
+    /// Each value of a tag separately: every agent gets its own cap.
+    Each(TagKind),
+    /// Calls carrying one tag value: just agent `researcher`.
+    Tagged(TagKind, Arc<str>),
+}
+
+/// A dollar cap on a [`Scope`] within a [`Window`], kept in the guard's
+/// [`SpendStore`](crate::store::SpendStore) so that every task, and every
+/// process sharing the store, counts against it.
+///
+/// ```
+/// use std::time::Duration;
+/// use spendguard::guard::{SharedLimit, TagKind, Window};
+/// use spendguard::Usd;
+///
+/// let fleet = SharedLimit::global(Usd::from_dollars(200.0)?, Window::Month);
+/// let per_key = SharedLimit::each(TagKind::Key, Usd::from_dollars(25.0)?, Window::Day);
+/// let hot_agent = SharedLimit::tagged(
+///     TagKind::Agent,
+///     "heartbeat",
+///     Usd::from_dollars(1.0)?,
+///     Window::Rolling(Duration::from_secs(3600)),
+/// );
+/// assert_eq!(per_key.to_string(), "each key: $25.00 per UTC day");
+/// assert_eq!(hot_agent.to_string(), "agent heartbeat: $1.00 per 1h (rolling)");
+/// # let _ = fleet;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedLimit {
+    scope: Scope,
+    window: Window,
+    max: Usd,
+    /// `|day`, `|month`…: the window part of every counter name.
+    suffix: Arc<str>,
+}
+
+impl SharedLimit {
+    /// A cap on everything through the guard.
+    pub fn global(max: Usd, window: Window) -> Self {
+        SharedLimit::new(Scope::Global, max, window)
+    }
+
+    /// A separate cap for each value of `kind`: each key, each agent, each
+    /// customer. A call without that tag is not counted by this limit.
+    pub fn each(kind: TagKind, max: Usd, window: Window) -> Self {
+        SharedLimit::new(Scope::Each(kind), max, window)
+    }
+
+    /// A cap on calls whose `kind` tag is `value`.
+    pub fn tagged(kind: TagKind, value: impl AsRef<str>, max: Usd, window: Window) -> Self {
+        SharedLimit::new(Scope::Tagged(kind, Arc::from(value.as_ref())), max, window)
+    }
+
+    fn new(scope: Scope, max: Usd, window: Window) -> Self {
+        let suffix = format!("|{}", window.counter_suffix()).into();
+        SharedLimit {
+            scope,
+            window,
+            max,
+            suffix,
+        }
+    }
+
+    /// What it counts.
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    /// Over which period.
+    pub const fn window(&self) -> Window {
+        self.window
+    }
+
+    /// The cap.
+    pub const fn max(&self) -> Usd {
+        self.max
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), GuardConfigError> {
+        if let Window::Rolling(period) = self.window {
+            if period < Duration::from_secs(1) {
+                return Err(GuardConfigError::RollingWindowTooShort { period });
+            }
+        }
+        if let Scope::Tagged(_, value) = &self.scope {
+            if value.is_empty() {
+                return Err(GuardConfigError::EmptyTagValue {
+                    limit: self.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The tag value this limit counts a call under, or `None` if it does
+    /// not apply to the call (`""` for a global limit).
+    pub(crate) fn applies_to<'t>(&self, tags: &'t Tags) -> Option<&'t str> {
+        match &self.scope {
+            Scope::Global => Some(""),
+            Scope::Each(kind) => tags.get(*kind),
+            Scope::Tagged(kind, value) => tags.get(*kind).filter(|v| *v == &**value),
+        }
+    }
+
+    /// The window of the counter a call with tag value `value` is charged
+    /// to at `now`, e.g. `agent=researcher|day`, bucket 20417.
+    pub(crate) fn window_at(&self, value: &str, now: Duration) -> WindowRef {
+        let slot = self.window.slot(now);
+        let mut counter = match &self.scope {
+            Scope::Global => String::from("global"),
+            Scope::Each(kind) | Scope::Tagged(kind, _) => {
+                let mut name = String::with_capacity(kind.name().len() + value.len() + 16);
+                name.push_str(kind.name());
+                name.push('=');
+                escape_into(&mut name, value);
+                name
+            }
+        };
+        counter.push_str(&self.suffix);
+        WindowRef {
+            counter: Arc::from(counter),
+            bucket: slot.bucket,
+            span: slot.span,
+            expires_at: slot.expires_at,
+        }
+    }
+
+    /// Who this limit counts for a call with tag value `value`, for people:
+    /// `agent researcher`, `everything`.
+    pub(crate) fn subject(&self, value: &str) -> String {
+        match &self.scope {
+            Scope::Global => "everything".into(),
+            Scope::Each(kind) | Scope::Tagged(kind, _) => format!("{kind} {value}"),
+        }
+    }
+
+    /// The scope and period as alerts and refusals name them, e.g.
+    /// `agent researcher on 2026-11-25 (UTC)`.
+    pub(crate) fn scope_at(&self, value: &str, now: Duration) -> String {
+        let period = self.window.describe_at(now);
+        let joiner = match self.window {
+            Window::Day => "on",
+            Window::Month | Window::Rolling(_) => "in",
+            Window::Lifetime => "over",
+        };
+        format!("{} {joiner} {period}", self.subject(value))
+    }
+}
+
+/// Tag values go into counter names as they are, but for `%` and `|`, which
+/// are escaped so no value can pose as another counter's name.
+fn escape_into(name: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '%' => name.push_str("%25"),
+            '|' => name.push_str("%7C"),
+            c if c.is_control() => name.push_str(&format!("%{:02X}", u32::from(c))),
+            c => name.push(c),
+        }
+    }
+}
+
+impl fmt::Display for SharedLimit {
+    /// `each agent: $5.00 per UTC day`, `everything: $200.00 per UTC month`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.scope {
+            Scope::Global => f.write_str("everything")?,
+            Scope::Each(kind) => write!(f, "each {kind}")?,
+            Scope::Tagged(kind, value) => write!(f, "{kind} {value}")?,
+        }
+        write!(f, ": {} {}", self.max, self.window)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Duration = Duration::from_secs(1_795_608_000);
+
+    #[test]
+    fn counters_are_named_by_scope_value_and_window() {
+        let tags = Tags::new().agent("a|b").key("prod");
+        let limit = SharedLimit::each(TagKind::Agent, Usd::from_cents(500), Window::Day);
+        let value = limit.applies_to(&tags).unwrap();
+        assert_eq!(&*limit.window_at(value, NOW).counter, "agent=a%7Cb|day");
+        let global = SharedLimit::global(Usd::from_cents(500), Window::Month);
+        assert_eq!(&*global.window_at("", NOW).counter, "global|month");
+    }
+
+    #[test]
+    fn a_limit_applies_only_to_calls_carrying_its_tag() {
+        let limit = SharedLimit::tagged(TagKind::Customer, "acme", Usd::from_cents(1), Window::Day);
+        assert_eq!(
+            limit.applies_to(&Tags::new().customer("acme")),
+            Some("acme")
+        );
+        assert_eq!(limit.applies_to(&Tags::new().customer("globex")), None);
+        assert_eq!(limit.applies_to(&Tags::new()), None);
+        let each = SharedLimit::each(TagKind::Key, Usd::from_cents(1), Window::Day);
+        assert_eq!(each.applies_to(&Tags::new().agent("a")), None);
+    }
+
+    #[test]
+    fn scopes_read_as_phrases() {
+        let limit = SharedLimit::each(TagKind::Agent, Usd::from_cents(500), Window::Day);
+        assert_eq!(
+            limit.scope_at("researcher", NOW),
+            "agent researcher on 2026-11-25 (UTC)"
+        );
+        let all = SharedLimit::global(Usd::from_cents(500), Window::Lifetime);
+        assert_eq!(all.scope_at("", NOW), "everything over all time");
+    }
+
+    #[test]
+    fn bad_limits_are_refused() {
+        let short = SharedLimit::global(
+            Usd::from_cents(1),
+            Window::Rolling(Duration::from_millis(10)),
+        );
+        assert!(matches!(
+            short.validate(),
+            Err(GuardConfigError::RollingWindowTooShort { .. })
+        ));
+        let empty = SharedLimit::tagged(TagKind::Agent, "", Usd::from_cents(1), Window::Day);
+        assert!(matches!(
+            empty.validate(),
+            Err(GuardConfigError::EmptyTagValue { .. })
+        ));
+    }
+}

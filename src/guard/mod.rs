@@ -1,0 +1,371 @@
+//! [`SpendGuard`]: limits that scale past one task and one process.
+//!
+//! A [`TaskBudget`](crate::TaskBudget) guards one task. A `SpendGuard`
+//! guards everything that shares it: dollar caps per API key, agent,
+//! customer, project or task, or on everything, each over a UTC day, a UTC
+//! month, a rolling period or all time ([`SharedLimit`]), kept in a
+//! [`SpendStore`] that may be this process's memory, a file shared by the
+//! processes of a host, or Redis shared by a fleet. It also holds the kill
+//! switch ([`KillSwitch`], and a store-wide [`Halt`]) and threshold alerts.
+//!
+//! Each call reserves its worst case against every limit that applies to
+//! its [`Tags`], all or none, and settles its actual cost afterwards;
+//! [`GuardedClient`](crate::GuardedClient) does both when built with
+//! [`limits`](crate::client::GuardedClientBuilder::limits).
+//!
+//! ```
+//! use spendguard::guard::{SharedLimit, SpendGuard, TagKind, Tags, Window};
+//! use spendguard::{GuardError, Usd};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let guard = SpendGuard::builder()
+//!     .limit(SharedLimit::each(TagKind::Agent, Usd::from_cents(100), Window::Day))
+//!     .build()?;
+//! let tags = Tags::new().agent("heartbeat");
+//!
+//! let call = guard.reserve(&tags, Usd::from_cents(60)).await?;
+//! call.settle(Usd::from_cents(55)).await?;
+//! let refused = guard.reserve(&tags, Usd::from_cents(60)).await.unwrap_err();
+//! assert!(refused.to_string().starts_with("agent heartbeat on "));
+//! // Other agents have their own cap.
+//! guard.reserve(&Tags::new().agent("researcher"), Usd::from_cents(60)).await?.release().await?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod degrade;
+mod error;
+mod halt;
+mod hold;
+mod limit;
+mod tags;
+mod window;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use degrade::{Degrade, Degraded};
+pub use error::{GuardConfigError, GuardError};
+pub use halt::{Halt, KillSwitch};
+pub use hold::SharedHold;
+pub use limit::{Scope, SharedLimit};
+pub use tags::{TagKind, Tags};
+pub use window::{Window, ROLLING_SLOTS};
+
+use crate::budget::alert::{Alert, AlertRule};
+use crate::budget::{Amount, BudgetExceeded, LimitKind};
+use crate::clock::{Clock, SystemClock};
+use crate::money::Usd;
+use crate::store::{Claim, MemoryStore, Reserved, SpendStore, StoreError, WindowUsage};
+
+/// Shared limits, their store, the kill switch and alerts. Cheap to clone;
+/// clones share everything.
+#[derive(Debug, Clone)]
+pub struct SpendGuard {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<dyn SpendStore>,
+    clock: Arc<dyn Clock>,
+    limits: Vec<SharedLimit>,
+    alerts: AlertRule,
+    kill_switch: KillSwitch,
+    degrade: Option<Degrade>,
+}
+
+/// Builds a [`SpendGuard`]; start with [`SpendGuard::builder`].
+#[derive(Debug)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct SpendGuardBuilder {
+    store: Option<Arc<dyn SpendStore>>,
+    clock: Arc<dyn Clock>,
+    limits: Vec<SharedLimit>,
+    alerts: AlertRule,
+    kill_switch: KillSwitch,
+    degrade: Option<Degrade>,
+}
+
+impl SpendGuardBuilder {
+    /// Where counters live (default: a new [`MemoryStore`]).
+    pub fn store(mut self, store: impl SpendStore + 'static) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// A store shared with other guards or code.
+    pub fn shared_store(mut self, store: Arc<dyn SpendStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Adds a limit. A call reserves against every limit that applies to
+    /// its tags.
+    pub fn limit(mut self, limit: SharedLimit) -> Self {
+        self.limits.push(limit);
+        self
+    }
+
+    /// The clock windows are measured by (tests use a fake one).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Alert thresholds in percent of each limit (default 50 and 80);
+    /// each fires once per window. An empty list turns alerts off.
+    pub fn alert_at(mut self, percents: &[u8]) -> Self {
+        self.alerts.percents = percents.to_vec();
+        self
+    }
+
+    /// The callback alerts go to.
+    pub fn on_alert(mut self, callback: impl Fn(&Alert) + Send + Sync + 'static) -> Self {
+        self.alerts.callback = Some(Arc::new(callback));
+        self
+    }
+
+    /// Shares a kill switch with other guards (default: a new one).
+    pub fn kill_switch(mut self, switch: KillSwitch) -> Self {
+        self.kill_switch = switch;
+        self
+    }
+
+    /// Routes calls to cheaper models when a limit runs low (opt-in); see
+    /// [`Degrade`].
+    pub fn degrade(mut self, degrade: Degrade) -> Self {
+        self.degrade = Some(degrade);
+        self
+    }
+
+    /// Checks the configuration and builds the guard.
+    ///
+    /// # Errors
+    /// [`GuardConfigError`] for a rolling window under a second, an empty
+    /// tag value, or an alert threshold outside 1–99%.
+    pub fn build(mut self) -> Result<SpendGuard, GuardConfigError> {
+        for limit in &self.limits {
+            limit.validate()?;
+        }
+        if let Some(&percent) = self.alerts.percents.iter().find(|p| !(1..=99).contains(*p)) {
+            return Err(GuardConfigError::AlertThresholdOutOfRange { percent });
+        }
+        if let Some(degrade) = &self.degrade {
+            degrade.validate()?;
+        }
+        self.alerts.percents.sort_unstable();
+        self.alerts.percents.dedup();
+        Ok(SpendGuard {
+            inner: Arc::new(Inner {
+                store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
+                clock: self.clock,
+                limits: self.limits,
+                alerts: self.alerts,
+                kill_switch: self.kill_switch,
+                degrade: self.degrade,
+            }),
+        })
+    }
+}
+
+/// How much of one limit a scope has used, from [`SpendGuard::status`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LimitStatus {
+    /// The limit.
+    pub limit: SharedLimit,
+    /// Who and which period, e.g. `agent researcher on 2026-11-25 (UTC)`.
+    pub scope: String,
+    /// Spent and held in the current window.
+    pub usage: WindowUsage,
+}
+
+impl SpendGuard {
+    /// Starts configuring a guard: memory store, no limits, system clock,
+    /// alerts at 50% and 80%.
+    pub fn builder() -> SpendGuardBuilder {
+        SpendGuardBuilder {
+            store: None,
+            clock: Arc::new(SystemClock),
+            limits: Vec::new(),
+            alerts: AlertRule::default(),
+            kill_switch: KillSwitch::new(),
+            degrade: None,
+        }
+    }
+
+    /// Checks the kill switch and the store's halt, then reserves `worst_case`
+    /// against every limit that applies to `tags`, all or none.
+    ///
+    /// # Errors
+    /// [`GuardError::Halted`] while halted, [`GuardError::Exceeded`] naming
+    /// the first limit that would be crossed, [`GuardError::Store`] when the
+    /// store cannot answer. Nothing is held on error.
+    pub async fn reserve(&self, tags: &Tags, worst_case: Usd) -> Result<SharedHold, GuardError> {
+        self.inner.kill_switch.check()?;
+        let now = self.inner.clock.now();
+        let mut limits = Vec::with_capacity(self.inner.limits.len());
+        let mut claims = Vec::with_capacity(self.inner.limits.len());
+        for (index, limit) in self.inner.limits.iter().enumerate() {
+            if let Some(value) = limit.applies_to(tags) {
+                limits.push(index);
+                claims.push(Claim::new(
+                    limit.window_at(value, now),
+                    limit.max(),
+                    worst_case,
+                ));
+            }
+        }
+        match self.inner.store.reserve(&claims, now).await? {
+            Reserved::Granted { ticket, .. } => Ok(SharedHold::new(
+                self.clone(),
+                tags.clone(),
+                limits
+                    .into_iter()
+                    .zip(claims.into_iter().map(|c| c.window))
+                    .collect(),
+                worst_case,
+                ticket,
+            )),
+            Reserved::Refused { claim, usage } => {
+                let limit = &self.inner.limits[limits[claim]];
+                let value = limit.applies_to(tags).unwrap_or_default();
+                Err(GuardError::Exceeded(BudgetExceeded {
+                    scope: limit.scope_at(value, now),
+                    limit: LimitKind::Cost,
+                    max: Amount::Usd(limit.max()),
+                    spent: Amount::Usd(usage.spent),
+                    in_flight: Amount::Usd(usage.held),
+                    requested: Amount::Usd(worst_case),
+                }))
+            }
+            Reserved::Halted(halt) => Err(GuardError::Halted(halt)),
+        }
+    }
+
+    /// The in-process kill switch: tripping it refuses every call through
+    /// this guard (and its clones) and stops streams in flight.
+    pub fn kill_switch(&self) -> &KillSwitch {
+        &self.inner.kill_switch
+    }
+
+    /// Halts every process sharing the store: a memory store halts this
+    /// process; a file store writes its halt file (every process on the
+    /// host); a Redis store sets its halt key (the fleet).
+    ///
+    /// # Errors
+    /// [`StoreError`] if the halt could not be recorded.
+    pub async fn halt(
+        &self,
+        by: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Result<Halt, StoreError> {
+        let halt = Halt::at(by, reason, self.inner.clock.now());
+        self.inner.store.halt(&halt).await?;
+        Ok(halt)
+    }
+
+    /// Lifts both the in-process switch and the store's halt; returns the
+    /// halt lifted, if any.
+    ///
+    /// # Errors
+    /// [`StoreError`] if the store's halt could not be lifted.
+    pub async fn resume(&self) -> Result<Option<Halt>, StoreError> {
+        let local = self.inner.kill_switch.resume();
+        Ok(self.inner.store.resume().await?.or(local))
+    }
+
+    /// The halt in force, if any, without waiting on the network: the
+    /// in-process switch, then the store's halt as last seen.
+    pub fn halted_now(&self) -> Option<Halt> {
+        self.inner
+            .kill_switch
+            .check()
+            .err()
+            .or_else(|| self.inner.store.halted_now())
+    }
+
+    /// What each limit that applies to `tags` has used in its current window.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot answer.
+    pub async fn status(&self, tags: &Tags) -> Result<Vec<LimitStatus>, StoreError> {
+        let now = self.inner.clock.now();
+        let applying: Vec<(&SharedLimit, &str)> = self
+            .inner
+            .limits
+            .iter()
+            .filter_map(|limit| limit.applies_to(tags).map(|value| (limit, value)))
+            .collect();
+        let windows: Vec<_> = applying
+            .iter()
+            .map(|(limit, value)| limit.window_at(value, now))
+            .collect();
+        let usage = self.inner.store.usage(&windows).await?;
+        Ok(applying
+            .into_iter()
+            .zip(usage)
+            .map(|((limit, value), usage)| LimitStatus {
+                limit: limit.clone(),
+                scope: limit.scope_at(value, now),
+                usage,
+            })
+            .collect())
+    }
+
+    /// The cheaper model to send a call for `model` to, if the guard
+    /// degrades, `model` has a route, and a limit that applies to `tags` has
+    /// less than the threshold left (spent and held both count).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot answer.
+    pub async fn degrade(&self, tags: &Tags, model: &str) -> Result<Option<Degraded>, StoreError> {
+        let Some(degrade) = &self.inner.degrade else {
+            return Ok(None);
+        };
+        let Some(cheaper) = degrade.route_for(model) else {
+            return Ok(None);
+        };
+        let threshold = u64::from(degrade.threshold_percent()) * 100;
+        for status in self.status(tags).await? {
+            let left = status.limit.max().saturating_sub(status.usage.committed());
+            let left_bp = left.basis_points_of(status.limit.max());
+            if left_bp < threshold {
+                return Ok(Some(Degraded {
+                    from: model.to_owned(),
+                    to: cheaper.to_owned(),
+                    reason: format!(
+                        "{} has {}% of its {} left",
+                        status.scope,
+                        left_bp / 100,
+                        status.limit.max()
+                    ),
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The limits, in the order they were added.
+    pub fn limits(&self) -> &[SharedLimit] {
+        &self.inner.limits
+    }
+
+    pub(crate) fn store(&self) -> &Arc<dyn SpendStore> {
+        &self.inner.store
+    }
+
+    pub(crate) fn now(&self) -> Duration {
+        self.inner.clock.now()
+    }
+
+    pub(crate) fn limit(&self, index: usize) -> &SharedLimit {
+        &self.inner.limits[index]
+    }
+
+    pub(crate) fn alerts(&self) -> &AlertRule {
+        &self.inner.alerts
+    }
+}

@@ -1,0 +1,94 @@
+//! [`SpendStore`]: where shared limits keep their counters, so that limits
+//! hold across tasks, processes and machines.
+//!
+//! A store knows nothing about agents, keys or calendars. It keeps, for each
+//! counter (a limit's scope, such as `agent=researcher|day`), a sequence of
+//! time buckets, each holding what is **spent** (settled) and what is
+//! **held** (reserved by calls still running). The guard asks it two things:
+//!
+//! - [`reserve`](SpendStore::reserve): for every claim, is the window's
+//!   spent + held + this call's worst case within the limit? If all are,
+//!   hold the amount in every counter; if any is not, change nothing. All
+//!   or none, atomically, even with many processes racing.
+//! - [`settle`](SpendStore::settle): a call finished; drop its hold and add
+//!   what it really cost.
+//!
+//! Three implementations share this trait: [`MemoryStore`] (the default,
+//! one process), `FileStore` (one host, several processes) and `RedisStore`
+//! (a fleet, feature `redis`).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use spendguard::store::{Claim, MemoryStore, Reserved, SpendStore, WindowRef};
+//! use spendguard::Usd;
+//! # const NOW: std::time::Duration = std::time::Duration::from_secs(1_764_000_000);
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), spendguard::store::StoreError> {
+//! let store = MemoryStore::new();
+//! let today = WindowRef::calendar(Arc::from("key=prod|day"), 20_417, None);
+//! let claim = Claim::new(today, Usd::from_cents(100), Usd::from_cents(60));
+//! assert!(matches!(store.reserve(&[claim.clone()], NOW).await?, Reserved::Granted { .. }));
+//! // A second $0.60 call would cross the $1.00 cap while the first is running.
+//! assert!(matches!(store.reserve(&[claim], NOW).await?, Reserved::Refused { claim: 0, .. }));
+//! # Ok(())
+//! # }
+//! ```
+
+mod counters;
+mod error;
+mod halt_file;
+mod memory;
+mod window_ref;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub use error::StoreError;
+pub use halt_file::HaltFile;
+pub use memory::MemoryStore;
+pub use window_ref::{Claim, Reserved, Settled, Settlement, WindowRef, WindowUsage};
+
+use crate::guard::Halt;
+
+/// Counters for shared limits, and the fleet's halt flag.
+///
+/// Implementations must make [`reserve`](SpendStore::reserve) atomic across
+/// all its claims and across every process sharing the store: two racing
+/// reservations can never both pass a check that only one fits. An
+/// acknowledged reservation or settlement must not be lost.
+#[async_trait]
+pub trait SpendStore: Send + Sync + std::fmt::Debug {
+    /// Checks every claim against its window and, if all fit, holds each
+    /// claim's amount; otherwise changes nothing and says which claim did
+    /// not fit. A halted store refuses with [`Reserved::Halted`]. `now` is
+    /// the guard's clock, so a store may forget buckets whose
+    /// [`expires_at`](WindowRef::expires_at) has passed.
+    async fn reserve(&self, claims: &[Claim], now: Duration) -> Result<Reserved, StoreError>;
+
+    /// Releases holds and records spend; returns each window's spend before
+    /// and after, in order, so a crossing of an alert threshold is seen by
+    /// exactly one settlement.
+    async fn settle(
+        &self,
+        settlements: &[Settlement],
+        now: Duration,
+    ) -> Result<Vec<Settled>, StoreError>;
+
+    /// What each window has spent and holds now.
+    async fn usage(&self, windows: &[WindowRef]) -> Result<Vec<WindowUsage>, StoreError>;
+
+    /// Halts all spend through this store until [`resume`](SpendStore::resume).
+    async fn halt(&self, halt: &Halt) -> Result<(), StoreError>;
+
+    /// Lifts a halt; returns the halt that was lifted, if any.
+    async fn resume(&self) -> Result<Option<Halt>, StoreError>;
+
+    /// The current halt, asking the store itself.
+    async fn halted(&self) -> Result<Option<Halt>, StoreError>;
+
+    /// The halt as last seen, without waiting on I/O beyond a local check:
+    /// a stream calls this for every chunk to stop when the store is halted.
+    fn halted_now(&self) -> Option<Halt>;
+}
