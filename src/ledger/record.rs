@@ -5,6 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::clock::UtcDateTime;
+use crate::guard::{TagKind, Tags};
 use crate::money::Usd;
 use crate::usage::Usage;
 
@@ -218,6 +219,20 @@ impl LedgerTags {
     /// `true` when no tag is set.
     pub fn is_empty(&self) -> bool {
         *self == LedgerTags::default()
+    }
+}
+
+impl From<&Tags> for LedgerTags {
+    /// The guard's tags of a call, as the ledger writes them.
+    fn from(tags: &Tags) -> Self {
+        let tag = |kind| tags.get(kind).map(str::to_owned);
+        LedgerTags {
+            key: tag(TagKind::Key),
+            agent: tag(TagKind::Agent),
+            task: tag(TagKind::Task),
+            customer: tag(TagKind::Customer),
+            project: tag(TagKind::Project),
+        }
     }
 }
 
@@ -449,6 +464,22 @@ mod tests {
         assert!(local.unwrap_err().to_string().contains("only UTC"));
         let ancient = serde_json::from_str::<LedgerRecord>(&line("0001-01-01T00:00:00Z"));
         assert!(ancient.unwrap_err().to_string().contains("before 1970"));
+    }
+
+    #[test]
+    fn the_guards_tags_carry_over() {
+        let tags = Tags::new()
+            .key("prod-1")
+            .agent("researcher")
+            .customer("acme");
+        assert_eq!(
+            LedgerTags::from(&tags),
+            LedgerTags::new()
+                .with_key("prod-1")
+                .with_agent("researcher")
+                .with_customer("acme")
+        );
+        assert!(LedgerTags::from(&Tags::new()).is_empty());
     }
 
     #[test]
