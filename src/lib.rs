@@ -16,11 +16,14 @@
 )]
 
 pub mod budget;
+#[cfg(feature = "cli")]
+pub mod cli;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod clock;
 pub mod guard;
 mod json_kind;
+pub mod ledger;
 pub mod money;
 pub mod prices;
 pub mod store;

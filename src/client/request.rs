@@ -284,54 +284,11 @@ const fn injected_field(provider: Provider) -> &'static str {
 /// The body in a shape the token counter reads: Responses API bodies
 /// (`instructions`, `input`) are rewritten as chat messages.
 pub(crate) fn countable_body(provider: Provider, body: &Value) -> Cow<'_, Value> {
-    if provider != Provider::OpenAiResponses {
-        return Cow::Borrowed(body);
+    if provider == Provider::OpenAiResponses {
+        Cow::Owned(crate::tokens::responses_as_chat(body))
+    } else {
+        Cow::Borrowed(body)
     }
-    let mut messages = Vec::new();
-    if let Some(instructions) = body.get("instructions").and_then(Value::as_str) {
-        messages.push(json!({"role": "system", "content": instructions}));
-    }
-    match body.get("input") {
-        Some(Value::String(text)) => messages.push(json!({"role": "user", "content": text})),
-        Some(Value::Array(items)) => messages.extend(items.iter().map(responses_item_as_message)),
-        _ => {}
-    }
-    let mut counted = json!({"messages": messages});
-    if let Some(tools) = body.get("tools").and_then(Value::as_array) {
-        // Responses tools are flat ({"type":"function","name":…}); chat tools
-        // nest the same fields under "function".
-        let nested: Vec<Value> = tools
-            .iter()
-            .map(|tool| match tool.get("function") {
-                Some(_) => tool.clone(),
-                None => json!({"type": "function", "function": tool}),
-            })
-            .collect();
-        counted["tools"] = Value::Array(nested);
-    }
-    Cow::Owned(counted)
-}
-
-/// One Responses `input` item as a chat message: its text parts
-/// (`input_text`, `output_text`) become text, anything else is counted from
-/// its JSON so nothing is silently dropped.
-fn responses_item_as_message(item: &Value) -> Value {
-    let role = item.get("role").and_then(Value::as_str).unwrap_or("user");
-    let content = match item.get("content") {
-        Some(Value::String(text)) => text.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .map(|part| {
-                part.get("text")
-                    .and_then(Value::as_str)
-                    .map_or_else(|| part.to_string(), str::to_owned)
-            })
-            .collect::<Vec<_>>()
-            .join("\n"),
-        // Function calls and their outputs carry no `content`: count the item.
-        _ => item.to_string(),
-    };
-    json!({"role": role, "content": content})
 }
 
 #[cfg(test)]
@@ -469,16 +426,13 @@ mod tests {
     }
 
     #[test]
-    fn responses_bodies_are_counted_as_chat() {
-        let body = json!({
-            "model": "gpt-4o",
-            "instructions": "Be brief.",
-            "input": [{"role": "user", "content": [{"type": "input_text", "text": "Hi"}]}],
-            "tools": [{"type": "function", "name": "f", "parameters": {"type": "object", "properties": {}}}]
-        });
+    fn only_responses_bodies_are_rewritten() {
+        let body = json!({"model": "gpt-4o", "input": "Hi"});
         let counted = countable_body(Provider::OpenAiResponses, &body);
-        assert_eq!(counted["messages"][0]["content"], "Be brief.");
-        assert_eq!(counted["messages"][1]["content"], "Hi");
-        assert_eq!(counted["tools"][0]["function"]["name"], "f");
+        assert_eq!(counted["messages"][0]["content"], "Hi");
+        assert!(matches!(
+            countable_body(Provider::OpenAiChat, &body),
+            Cow::Borrowed(_)
+        ));
     }
 }
