@@ -47,7 +47,7 @@ fn write_ledger(path: &Path) {
         let ts = spendguard::clock::UtcDateTime::from_unix(Duration::from_millis(
             secs * 1_000 + x % 1_000,
         ));
-        let refused = x % 50 == 0;
+        let refused = x.is_multiple_of(50);
         let agent = format!("agent-{}", x % 50);
         let line = json!({
             "ts": ts.to_string(),

@@ -100,7 +100,7 @@ pub(crate) fn bar(cost: Usd, max: Usd) -> String {
     let eighths = (u128::from(cost.nanos()) * u128::from(BAR_CELLS * 8) / u128::from(max.nanos()))
         .max(1) as usize;
     let mut bar = "█".repeat(eighths / 8);
-    if eighths % 8 > 0 {
+    if !eighths.is_multiple_of(8) {
         bar.push(EIGHTHS[eighths % 8 - 1]);
     }
     bar

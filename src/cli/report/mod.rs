@@ -150,7 +150,7 @@ fn read(
             aggregate.add(&record);
         }
         seen += 1;
-        if seen % PROGRESS_EVERY == 0 {
+        if seen.is_multiple_of(PROGRESS_EVERY) {
             progress.update(console.err, merge.bytes_read(), seen);
         }
     }
