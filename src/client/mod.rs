@@ -23,6 +23,7 @@ mod api_key;
 mod error;
 mod provider;
 mod receipt;
+mod recorder;
 mod request;
 mod response;
 mod retry;
@@ -47,9 +48,11 @@ pub use stream::{GuardedStream, StreamEvent};
 use crate::budget::{CallPlan, Reservation, TaskBudget};
 use crate::guard::runaway::RequestFingerprint;
 use crate::guard::{Degraded, SharedHold, SpendGuard, Tags};
+use crate::ledger::LedgerSink;
 use crate::money::Usd;
 use crate::prices::{PriceTable, Resolved};
 use crate::tokens::{CountCache, TokenCount, TokenCounter};
+use recorder::{CallRecorder, Ledger};
 use request::RequestFacts;
 
 /// The Anthropic API version sent when none is configured.
@@ -97,6 +100,8 @@ pub struct GuardedClient {
     counts: Arc<CountCache>,
     /// Shared limits, kill switch and alerts, if any.
     limits: Option<SpendGuard>,
+    /// Where each call's decision is written, if anywhere.
+    ledger: Option<Ledger>,
     /// Tags every call carries (the key label).
     tags: Tags,
 }
@@ -143,6 +148,7 @@ pub struct GuardedClientBuilder {
     http: Option<reqwest::Client>,
     limits: Option<SpendGuard>,
     tags: Tags,
+    ledger: Option<Ledger>,
 }
 
 impl GuardedClientBuilder {
@@ -204,6 +210,28 @@ impl GuardedClientBuilder {
     /// [`tags`](TaskBudget::tags) and this client's [`key_label`](Self::key_label).
     pub fn limits(mut self, guard: SpendGuard) -> Self {
         self.limits = Some(guard);
+        self
+    }
+
+    /// Writes one ledger line per call: allowed (with tokens and cost),
+    /// refused and by which limit, cut off, killed, runaway, or failed. See
+    /// [`ledger`](crate::ledger). Keys, prompts and answers never enter it.
+    pub fn ledger(mut self, sink: Arc<dyn LedgerSink>) -> Self {
+        let request_hashes = self.ledger.as_ref().is_some_and(|l| l.request_hashes);
+        self.ledger = Some(Ledger {
+            sink,
+            request_hashes,
+        });
+        self
+    }
+
+    /// Opt-in: each ledger line also carries the request's fingerprint (a
+    /// 64-bit hash of the model and body, as loop detection sees it), so
+    /// repeated requests can be found. The body itself never enters it.
+    pub fn ledger_request_hashes(mut self, on: bool) -> Self {
+        if let Some(ledger) = &mut self.ledger {
+            ledger.request_hashes = on;
+        }
         self
     }
 
@@ -272,6 +300,7 @@ impl GuardedClientBuilder {
             counts: Arc::new(CountCache::new()),
             limits: self.limits,
             tags: self.tags,
+            ledger: self.ledger,
         })
     }
 }
@@ -304,6 +333,7 @@ impl GuardedClient {
             http: None,
             limits: None,
             tags: Tags::new(),
+            ledger: None,
         }
     }
 
@@ -320,6 +350,39 @@ impl GuardedClient {
     /// request (nothing sent), rejected or failed at the provider (nothing
     /// billed), or interrupted after sending (billed at the worst case).
     pub async fn send(
+        &self,
+        budget: &TaskBudget,
+        body: &Value,
+    ) -> Result<GuardedResponse, ClientError> {
+        let recorder = self.recorder(budget, body);
+        let outcome = self.send_guarded(budget, body).await;
+        if let Some(recorder) = recorder {
+            match &outcome {
+                Ok(answer) => recorder.settled(&answer.receipt, None),
+                Err(error) => recorder.failed(error),
+            }
+        }
+        outcome
+    }
+
+    /// What writes this call's ledger line, if the client keeps a ledger.
+    pub(crate) fn recorder(&self, budget: &TaskBudget, body: &Value) -> Option<CallRecorder> {
+        let ledger = self.ledger.as_ref()?;
+        let model = body
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        CallRecorder::new(
+            Some(ledger),
+            self.provider,
+            model,
+            body,
+            budget.tags().or(&self.tags),
+            self.limits.as_ref(),
+        )
+    }
+
+    async fn send_guarded(
         &self,
         budget: &TaskBudget,
         body: &Value,

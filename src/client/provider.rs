@@ -26,6 +26,18 @@ pub enum Provider {
 }
 
 impl Provider {
+    /// Who bills the call, as ledgers name it: `openai`, `anthropic`,
+    /// `gemini`, or `openai-compatible` for everything else that speaks
+    /// OpenAI's API.
+    pub const fn billing_name(self) -> &'static str {
+        match self {
+            Provider::OpenAiChat | Provider::OpenAiResponses => "openai",
+            Provider::OpenAiCompatible => "openai-compatible",
+            Provider::Anthropic => "anthropic",
+            Provider::Gemini => "gemini",
+        }
+    }
+
     /// The usual base URL of the provider's public API.
     pub const fn default_base_url(self) -> &'static str {
         match self {

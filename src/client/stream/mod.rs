@@ -28,6 +28,7 @@ use crate::budget::{Reservation, TaskBudget};
 use crate::client::error::{ClientError, CutOffReason};
 use crate::client::provider::Provider;
 use crate::client::receipt::{CallReceipt, CostSource};
+use crate::client::recorder::CallRecorder;
 use crate::client::{error_chain, response, settle_shared, GuardedClient, PreparedCall};
 use crate::guard::{Degraded, SharedHold, SpendGuard};
 use crate::money::Usd;
@@ -159,6 +160,8 @@ struct Guard {
     limits: Option<SpendGuard>,
     /// Set when the call was sent to a cheaper model.
     degraded: Option<Degraded>,
+    /// Writes the call's ledger line when it settles.
+    recorder: Option<CallRecorder>,
 }
 
 enum CallState {
@@ -238,6 +241,33 @@ impl GuardedClient {
         budget: &TaskBudget,
         body: &Value,
     ) -> Result<GuardedStream, ClientError> {
+        let recorder = self.recorder(budget, body);
+        match self.stream_guarded(budget, body).await {
+            Ok(mut stream) => {
+                match &stream.guard.state {
+                    CallState::Settled(receipt) => {
+                        if let Some(recorder) = &recorder {
+                            recorder.settled(receipt, None);
+                        }
+                    }
+                    CallState::Open(_) => stream.guard.recorder = recorder,
+                }
+                Ok(stream)
+            }
+            Err(error) => {
+                if let Some(recorder) = &recorder {
+                    recorder.failed(&error);
+                }
+                Err(error)
+            }
+        }
+    }
+
+    async fn stream_guarded(
+        &self,
+        budget: &TaskBudget,
+        body: &Value,
+    ) -> Result<GuardedStream, ClientError> {
         let (body, degraded) = self.degrade(budget, body).await?;
         let call = self.prepare(budget, &body, true)?;
         let (call, hold) = self.hold_shared(budget, &body, call).await?;
@@ -297,6 +327,7 @@ impl GuardedClient {
                 events: 0,
                 limits: None,
                 degraded: None,
+                recorder: None,
             },
             queued: None,
             shared: None,
@@ -326,6 +357,7 @@ impl GuardedClient {
                 events: 1,
                 limits: None,
                 degraded: None,
+                recorder: None,
             },
             queued: Some(Ok(StreamEvent {
                 event: None,
@@ -592,6 +624,9 @@ impl Guard {
                 billed,
             }),
         };
+        if let Some(recorder) = &self.recorder {
+            recorder.settled(&receipt, error.as_ref());
+        }
         self.state = CallState::Settled(receipt.clone());
         (receipt, error)
     }

@@ -1,0 +1,156 @@
+//! [`CallRecorder`]: one ledger line for each decision a client makes.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::client::{CallReceipt, ClientError, CostSource, CutOffReason, Provider};
+use crate::clock::{Clock, SystemClock, UtcDateTime};
+use crate::guard::runaway::{RequestFingerprint, RunawayDetected, RunawayKind};
+use crate::guard::{SpendGuard, Tags};
+use crate::ledger::{
+    Decision, LedgerCostSource, LedgerRecord, LedgerSink, LedgerTags, LedgerTokens,
+};
+
+/// A client's ledger and whether its lines carry request fingerprints.
+#[derive(Clone)]
+pub(crate) struct Ledger {
+    pub(crate) sink: Arc<dyn LedgerSink>,
+    pub(crate) request_hashes: bool,
+}
+
+impl fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ledger")
+            .field("request_hashes", &self.request_hashes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one call's ledger line needs besides its outcome: who made it, to
+/// which model, and (opt-in) which request.
+#[derive(Clone)]
+pub(crate) struct CallRecorder {
+    sink: Arc<dyn LedgerSink>,
+    provider: Provider,
+    model: String,
+    tags: Tags,
+    request_hash: Option<String>,
+    clock: Option<SpendGuard>,
+}
+
+impl CallRecorder {
+    /// A recorder for a call to `model` with `tags`, if the client keeps a
+    /// ledger. The time comes from the guard's clock when there is one.
+    pub(crate) fn new(
+        ledger: Option<&Ledger>,
+        provider: Provider,
+        model: &str,
+        body: &serde_json::Value,
+        tags: Tags,
+        guard: Option<&SpendGuard>,
+    ) -> Option<CallRecorder> {
+        let ledger = ledger?;
+        Some(CallRecorder {
+            sink: Arc::clone(&ledger.sink),
+            provider,
+            model: model.to_owned(),
+            tags,
+            request_hash: ledger
+                .request_hashes
+                .then(|| RequestFingerprint::of(model, body).to_string()),
+            clock: guard.cloned(),
+        })
+    }
+
+    /// Records a call that was answered (or a stream that ended), from its
+    /// receipt; `error` is how a stream ended badly, if it did.
+    pub(crate) fn settled(&self, receipt: &CallReceipt, error: Option<&ClientError>) {
+        let decision = match error {
+            None => Decision::Allowed,
+            Some(ClientError::StreamCutOff {
+                reason: CutOffReason::Halted(_),
+                ..
+            }) => Decision::Killed,
+            Some(ClientError::StreamCutOff { .. }) => Decision::CutOff,
+            Some(_) => Decision::Failed,
+        };
+        let mut record = self
+            .record(&receipt.model, decision)
+            .with_tokens(LedgerTokens::from(&receipt.usage));
+        record = match &receipt.source {
+            CostSource::Reported => record.with_cost(receipt.cost, LedgerCostSource::Reported),
+            CostSource::Estimated { reason } => record.with_estimated_cost(receipt.cost, reason),
+        };
+        if let Some(degraded) = &receipt.degraded {
+            record = record.with_reason(degraded.to_string());
+        }
+        if let Some(error) = error {
+            record = record.with_reason(error.to_string());
+        }
+        self.sink.record(record);
+    }
+
+    /// Records a call that ended without a receipt: refused before it was
+    /// sent, or failed at the provider or on the way.
+    pub(crate) fn failed(&self, error: &ClientError) {
+        let (decision, limit) = match error {
+            ClientError::Budget(exceeded) => (
+                Decision::Refused,
+                Some(format!(
+                    "{}: {} of {}",
+                    exceeded.scope, exceeded.limit, exceeded.max
+                )),
+            ),
+            ClientError::Halted(halt) => {
+                (Decision::Killed, Some(format!("kill switch ({})", halt.by)))
+            }
+            ClientError::Runaway(detected) => (Decision::Runaway, Some(runaway_limit(detected))),
+            _ => (Decision::Failed, None),
+        };
+        let mut record = self
+            .record(&self.model, decision)
+            .with_reason(error.to_string());
+        if let Some(limit) = limit {
+            record = record.with_limit(limit);
+        }
+        let billed = error.billed();
+        if !billed.is_zero() {
+            record = record.with_estimated_cost(
+                billed,
+                "billed at the guard's worst case: the call may have been charged",
+            );
+        }
+        self.sink.record(record);
+    }
+
+    fn record(&self, model: &str, decision: Decision) -> LedgerRecord {
+        let now = self
+            .clock
+            .as_ref()
+            .map_or_else(|| SystemClock.now(), SpendGuard::now);
+        let mut record = LedgerRecord::new(
+            UtcDateTime::from_unix(now),
+            self.provider.billing_name(),
+            model,
+            decision,
+        )
+        .with_tags(LedgerTags::from(&self.tags));
+        if let Some(hash) = &self.request_hash {
+            record = record.with_request_hash(hash.clone());
+        }
+        record
+    }
+}
+
+/// The runaway detector that refused, as the ledger's `limit`:
+/// `agent=researcher: retry loop`.
+fn runaway_limit(detected: &RunawayDetected) -> String {
+    let detector = match &detected.kind {
+        RunawayKind::Loop { .. } => "retry loop",
+        RunawayKind::CallVelocity { .. } => "call velocity",
+        RunawayKind::SpendVelocity { .. } => "spend velocity",
+        RunawayKind::CircuitOpen { .. } => "circuit breaker",
+        RunawayKind::Paused { .. } => "paused",
+    };
+    format!("{}: {detector}", detected.scope)
+}
