@@ -68,9 +68,11 @@ impl Options {
                 }
                 "--halt-file" => options.halt_file = PathBuf::from(value()?),
                 "--ledger" => options.ledger = PathBuf::from(value()?),
-                other => return Err(format!(
+                other => {
+                    return Err(format!(
                     "unknown option {other}; use --pace SECONDS, --halt-file PATH, --ledger PATH"
-                )),
+                ))
+                }
             }
         }
         Ok(options)

@@ -101,6 +101,9 @@ impl UtcDateTime {
         if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
             return Err(fail("no such date"));
         }
+        if year < 1970 {
+            return Err(fail("times before 1970 cannot be represented"));
+        }
         let mut time = UtcDateTime {
             year,
             month,
@@ -284,6 +287,8 @@ mod tests {
             "2026-11-25T12:00:00+01:00",
             "2026-11-25T12:00:00.Z",
             "2026-11-25T12:00Z",
+            "1969-12-31T23:59:59Z",
+            "0000-01-01",
         ] {
             let error = UtcDateTime::parse(bad).unwrap_err();
             assert_eq!(error.text, bad);
