@@ -27,14 +27,9 @@ pub(crate) struct Target {
     /// (needs a spendguard built with `--features cli,redis`).
     #[arg(long, value_name = "URL")]
     redis: Option<RedisUrl>,
-    /// The Redis key prefix the guards use.
-    #[arg(
-        long,
-        value_name = "PREFIX",
-        requires = "redis",
-        default_value = "spendguard"
-    )]
-    prefix: String,
+    /// The Redis key prefix the guards use (default: `spendguard`).
+    #[arg(long, value_name = "PREFIX", conflicts_with_all = ["flag", "store"])]
+    prefix: Option<String>,
 }
 
 /// A Redis URL, which may carry a password: never shown by `Debug`.
@@ -61,6 +56,11 @@ impl Target {
         self.flag.is_none()
     }
 
+    /// The Redis key prefix.
+    fn prefix(&self) -> &str {
+        self.prefix.as_deref().unwrap_or("spendguard")
+    }
+
     /// Opens the store. A `--store` log must exist already: a mistyped
     /// path should not quietly start a new store nobody uses.
     pub(crate) async fn open(&self) -> Result<Box<dyn SpendStore>, CliError> {
@@ -71,7 +71,7 @@ impl Target {
             return open_file_store(path);
         }
         match &self.redis {
-            Some(url) => open_redis(&url.0, &self.prefix).await,
+            Some(url) => open_redis(&url.0, self.prefix()).await,
             None => Err(CliError::Usage(
                 "name the store: --flag PATH, --store PATH or --redis URL".into(),
             )),
@@ -87,7 +87,7 @@ impl fmt::Display for Target {
         } else if let Some(path) = &self.store {
             write!(f, "the store {}", path.display())
         } else {
-            write!(f, "Redis prefix {}", self.prefix)
+            write!(f, "Redis prefix {}", self.prefix())
         }
     }
 }
