@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::ledger::LedgerReadError;
 use crate::prices::PriceError;
+use crate::store::StoreError;
 use crate::tokens::RequestShapeError;
 
 /// A command's failure; `Display` is the line printed after `error: `.
@@ -67,6 +68,12 @@ pub(crate) enum CliError {
         column: usize,
         problem: String,
     },
+    /// A spend store could not be opened or did not answer.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The runtime the store calls run on could not start.
+    #[error("cannot start the runtime for the store calls: {0}")]
+    Runtime(#[source] io::Error),
     /// The command line is well-formed but asks for something impossible.
     #[error("{0}")]
     Usage(String),

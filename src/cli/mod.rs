@@ -5,6 +5,9 @@
 //! spendguard report ledger.jsonl --svg spend.svg
 //! spendguard prices gpt-4o claude-sonnet-4-5
 //! spendguard estimate --model gpt-4o prompt.txt
+//! spendguard halt --reason "bill spike" --store /var/lib/agents/spend.log
+//! spendguard status --store /var/lib/agents/spend.log
+//! spendguard resume --store /var/lib/agents/spend.log
 //! ```
 //!
 //! Each subcommand is one module here and one variant of the `Command` enum; the
@@ -19,9 +22,13 @@ mod console;
 mod error;
 mod estimate;
 mod figures;
+mod halt;
 mod prices;
 mod progress;
 mod report;
+mod resume;
+mod status;
+mod target;
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
@@ -37,7 +44,7 @@ use error::CliError;
 const EXIT_STATUS: &str = "\
 Exit status:
   0  the command did its work (a report exits 0 whatever it finds; read --json to act on it)
-  1  runtime error: a file that cannot be read or written, an unknown model
+  1  runtime error: a file that cannot be read or written, an unknown model, a store that does not answer
   2  usage error: a bad option or value";
 
 /// Command-line arguments of `spendguard`.
@@ -45,7 +52,7 @@ Exit status:
 #[command(
     name = "spendguard",
     version,
-    about = "Reports on spendguard ledgers, model prices and prompt costs.",
+    about = "Reports on spendguard ledgers, model prices and prompt costs; halts, resumes and inspects spend stores.",
     after_help = EXIT_STATUS
 )]
 struct Cli {
@@ -67,6 +74,16 @@ enum Command {
     /// Token count and worst-case cost of a prompt file or request body.
     #[command(after_help = EXIT_STATUS)]
     Estimate(estimate::Args),
+    /// Halts all spend through a store until `resume`: every guard using
+    /// it refuses its next call, with the reason.
+    #[command(after_help = EXIT_STATUS)]
+    Halt(halt::Args),
+    /// Lifts a store's halt.
+    #[command(after_help = EXIT_STATUS)]
+    Resume(resume::Args),
+    /// The halt in force, and each live counter's spend, holds and limit.
+    #[command(after_help = EXIT_STATUS)]
+    Status(status::Args),
 }
 
 /// Runs `spendguard` with the process's arguments, standard output and
@@ -117,6 +134,9 @@ where
         Command::Report(args) => report::run(args, console),
         Command::Prices(args) => prices::run(args, console),
         Command::Estimate(args) => estimate::run(args, console),
+        Command::Halt(args) => halt::run(args, console),
+        Command::Resume(args) => resume::run(args, console),
+        Command::Status(args) => status::run(args, console),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

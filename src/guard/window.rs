@@ -48,6 +48,24 @@ impl Window {
         }
     }
 
+    /// The window a counter counts over, read back from the suffix
+    /// [`counter_suffix`](Window::counter_suffix) gave its name
+    /// (`agent=a|day` → [`Window::Day`]); `None` for a name the guard
+    /// did not make.
+    pub(crate) fn of_counter(counter: &str) -> Option<Window> {
+        let (_, suffix) = counter.rsplit_once('|')?;
+        match suffix {
+            "all" => Some(Window::Lifetime),
+            "day" => Some(Window::Day),
+            "month" => Some(Window::Month),
+            rolling => {
+                let millis = rolling.strip_prefix("rolling=")?.strip_suffix("ms")?;
+                let millis: u64 = millis.parse().ok()?;
+                (millis > 0).then(|| Window::Rolling(Duration::from_millis(millis)))
+            }
+        }
+    }
+
     /// The bucket `now` falls in, and when it stops mattering.
     pub(crate) fn slot(&self, now: Duration) -> Slot {
         let secs = now.as_secs();
@@ -152,6 +170,22 @@ mod tests {
 
     fn at(text: &str) -> Duration {
         UtcDateTime::parse(text).unwrap().unix()
+    }
+
+    #[test]
+    fn a_counter_name_says_its_window() {
+        for window in [
+            Window::Lifetime,
+            Window::Day,
+            Window::Month,
+            Window::Rolling(Duration::from_secs(3_600)),
+        ] {
+            let name = format!("agent=a|b%7C|{}", window.counter_suffix());
+            assert_eq!(Window::of_counter(&name), Some(window));
+        }
+        for name in ["plain", "k|week", "k|rolling=0ms", "k|rolling=5s"] {
+            assert_eq!(Window::of_counter(name), None, "{name}");
+        }
     }
 
     #[test]

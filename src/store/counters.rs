@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::money::Usd;
-use crate::store::{Claim, Reserved, Settled, Settlement, WindowRef, WindowUsage};
+use crate::store::{Claim, CounterSummary, Reserved, Settled, Settlement, WindowRef, WindowUsage};
 
 /// Reservations between sweeps for expired counters.
 const SWEEP_EVERY: u32 = 4_096;
@@ -23,6 +23,17 @@ pub(crate) struct Counters {
 #[derive(Debug, Default)]
 struct Buckets {
     slots: Vec<Bucket>,
+    /// The span and limit of the last granted claim, for status reports.
+    limit: Option<Limit>,
+}
+
+/// The span and limit a granted claim on a counter was checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limit {
+    /// Buckets in the window.
+    pub(crate) span: u32,
+    /// The limit.
+    pub(crate) max: Usd,
 }
 
 /// One bucket of one counter, as a snapshot of the counters keeps it.
@@ -96,9 +107,52 @@ impl Counters {
         }
         let usage = claims
             .iter()
-            .map(|claim| self.hold(&claim.window, claim.amount))
+            .map(|claim| {
+                self.remember_limit(&claim.window.counter, Limit::of(claim));
+                self.hold(&claim.window, claim.amount)
+            })
             .collect();
         Reserved::Granted { usage, ticket: 0 }
+    }
+
+    /// Whether `claim`'s span and limit differ from those its counter
+    /// last granted: a store that records limits records this one.
+    pub(crate) fn is_new_limit(&self, claim: &Claim) -> bool {
+        self.counters
+            .get(&claim.window.counter)
+            .and_then(|buckets| buckets.limit)
+            != Some(Limit::of(claim))
+    }
+
+    /// Remembers the span and limit of a granted claim on `counter`.
+    pub(crate) fn remember_limit(&mut self, counter: &Arc<str>, limit: Limit) {
+        self.counters.entry(Arc::clone(counter)).or_default().limit = Some(limit);
+    }
+
+    /// Every counter's remembered limit, for a snapshot.
+    pub(crate) fn limits(&self) -> impl Iterator<Item = (&Arc<str>, Limit)> + '_ {
+        self.counters
+            .iter()
+            .filter_map(|(counter, buckets)| Some((counter, buckets.limit?)))
+    }
+
+    /// Every counter with a bucket, by name.
+    pub(crate) fn summaries(&self) -> Vec<CounterSummary> {
+        let mut summaries: Vec<CounterSummary> = self
+            .counters
+            .iter()
+            .filter_map(|(counter, buckets)| {
+                let newest = buckets.slots.last()?;
+                Some(CounterSummary::new(
+                    Arc::clone(counter),
+                    newest.number,
+                    buckets.limit.map_or(1, |limit| limit.span),
+                    buckets.limit.map(|limit| limit.max),
+                ))
+            })
+            .collect();
+        summaries.sort_unstable_by(|a, b| a.counter.cmp(&b.counter));
+        summaries
     }
 
     /// The [`Reserved::Refused`] of the first claim that does not fit, if
@@ -222,6 +276,16 @@ impl Counters {
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.counters.len()
+    }
+}
+
+impl Limit {
+    /// The span and limit `claim` is checked against.
+    pub(crate) fn of(claim: &Claim) -> Self {
+        Limit {
+            span: claim.window.span,
+            max: claim.max,
+        }
     }
 }
 

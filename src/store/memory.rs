@@ -9,7 +9,8 @@ use parking_lot::Mutex;
 use crate::guard::Halt;
 use crate::store::counters::Counters;
 use crate::store::{
-    Claim, HaltFile, Reserved, Settled, Settlement, SpendStore, StoreError, WindowRef, WindowUsage,
+    Claim, CounterSummary, HaltFile, Reserved, Settled, Settlement, SpendStore, StoreError,
+    WindowRef, WindowUsage,
 };
 
 /// Shared limits for one process: every task and client holding the same
@@ -84,6 +85,10 @@ impl SpendStore for MemoryStore {
 
     async fn usage(&self, windows: &[WindowRef]) -> Result<Vec<WindowUsage>, StoreError> {
         Ok(self.counters.lock().usage(windows))
+    }
+
+    async fn counters(&self) -> Result<Vec<CounterSummary>, StoreError> {
+        Ok(self.counters.lock().summaries())
     }
 
     async fn halt(&self, halt: &Halt) -> Result<(), StoreError> {

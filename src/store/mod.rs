@@ -56,7 +56,9 @@ pub use halt_file::HaltFile;
 pub use memory::MemoryStore;
 #[cfg(feature = "redis")]
 pub use redis::{RedisStore, RedisStoreBuilder};
-pub use window_ref::{Claim, Reserved, Settled, Settlement, WindowRef, WindowUsage};
+pub use window_ref::{
+    Claim, CounterSummary, Reserved, Settled, Settlement, WindowRef, WindowUsage,
+};
 
 use crate::guard::Halt;
 
@@ -86,6 +88,11 @@ pub trait SpendStore: Send + Sync + std::fmt::Debug {
 
     /// What each window has spent and holds now.
     async fn usage(&self, windows: &[WindowRef]) -> Result<Vec<WindowUsage>, StoreError>;
+
+    /// Every counter that still has a bucket, sorted by name: what
+    /// `spendguard status` lists. Buckets past their expiry may still be
+    /// listed until the store forgets them.
+    async fn counters(&self) -> Result<Vec<CounterSummary>, StoreError>;
 
     /// Halts all spend through this store until [`resume`](SpendStore::resume).
     async fn halt(&self, halt: &Halt) -> Result<(), StoreError>;

@@ -6,8 +6,10 @@ mod reply;
 mod scripts;
 mod server;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -18,7 +20,8 @@ use redis::{ErrorKind, IntoConnectionInfo, ProtocolVersion, RedisError, ScriptIn
 use crate::guard::Halt;
 use crate::money::Usd;
 use crate::store::{
-    Claim, Reserved, Settled, Settlement, SpendStore, StoreError, WindowRef, WindowUsage,
+    Claim, CounterSummary, Reserved, Settled, Settlement, SpendStore, StoreError, WindowRef,
+    WindowUsage,
 };
 
 use fallback::{AllowanceUsedUp, Fallback};
@@ -478,6 +481,61 @@ impl SpendStore for RedisStore {
             .await
             .map_err(|e| self.server.unreachable(&e))?;
         reply::usage(&reply, windows.len()).map_err(|BadReply(d)| self.server.corrupt(d))
+    }
+
+    /// One `SCAN` pass over the bucket keys, then the `max` and `span`
+    /// fields of each counter's newest bucket in one pipeline. Buckets held
+    /// only in the fail-open fallback are not listed.
+    async fn counters(&self) -> Result<Vec<CounterSummary>, StoreError> {
+        let mut connection = self.connection.clone();
+        let mut newest: BTreeMap<String, u64> = BTreeMap::new();
+        let mut cursor = 0u64;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(self.keys.bucket_pattern())
+                .arg("COUNT")
+                .arg(1_000)
+                .query_async(&mut connection)
+                .await
+                .map_err(|e| self.server.unreachable(&e))?;
+            for key in &keys {
+                if let Some((counter, bucket)) = self.keys.parse_bucket(key) {
+                    let known = newest.entry(counter.to_owned()).or_insert(bucket);
+                    *known = (*known).max(bucket);
+                }
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        if newest.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut fields = redis::pipe();
+        for (counter, bucket) in &newest {
+            fields
+                .cmd("HMGET")
+                .arg(self.keys.bucket(counter, *bucket))
+                .arg("max")
+                .arg("span");
+        }
+        let found: Vec<(Option<String>, Option<String>)> = fields
+            .query_async(&mut connection)
+            .await
+            .map_err(|e| self.server.unreachable(&e))?;
+        Ok(newest
+            .into_iter()
+            .zip(found)
+            .map(|((counter, bucket), (max, span))| {
+                // A bucket written by an older version has neither field.
+                let max = max.and_then(|m| m.parse().ok()).map(Usd::from_nanos);
+                let span = span.and_then(|s| s.parse().ok()).unwrap_or(1);
+                CounterSummary::new(Arc::from(counter), bucket, span, max)
+            })
+            .collect())
     }
 
     async fn halt(&self, halt: &Halt) -> Result<(), StoreError> {

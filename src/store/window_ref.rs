@@ -174,3 +174,54 @@ impl Settled {
         Settled { before, after }
     }
 }
+
+/// One live counter, as [`SpendStore::counters`](super::SpendStore::counters)
+/// lists it: enough to find its current window and ask its
+/// [`usage`](super::SpendStore::usage).
+///
+/// ```
+/// use std::sync::Arc;
+/// use spendguard::store::CounterSummary;
+/// use spendguard::Usd;
+///
+/// let summary = CounterSummary::new(Arc::from("key=prod|day"), 20_417, 1, Some(Usd::from_cents(5_000)));
+/// assert_eq!(summary.window().bucket, 20_417);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CounterSummary {
+    /// The counter, e.g. `agent=researcher|day`.
+    pub counter: Arc<str>,
+    /// Its newest bucket.
+    pub newest_bucket: u64,
+    /// How many buckets its window adds up, as its last reservation said
+    /// (1 when the store has not seen one since it was compacted by an
+    /// older version).
+    pub span: u32,
+    /// The limit its last granted reservation was checked against, if the
+    /// store has seen one.
+    pub max: Option<Usd>,
+}
+
+impl CounterSummary {
+    /// A counter whose newest bucket is `newest_bucket`.
+    pub fn new(counter: Arc<str>, newest_bucket: u64, span: u32, max: Option<Usd>) -> Self {
+        CounterSummary {
+            counter,
+            newest_bucket,
+            span: span.max(1),
+            max,
+        }
+    }
+
+    /// The window ending with the newest bucket (no expiry: for reading
+    /// its usage, not for charging it).
+    pub fn window(&self) -> WindowRef {
+        WindowRef {
+            counter: Arc::clone(&self.counter),
+            bucket: self.newest_bucket,
+            span: self.span,
+            expires_at: None,
+        }
+    }
+}

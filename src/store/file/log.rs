@@ -210,6 +210,9 @@ impl Locked<'_> {
         for saved in log.counters.saved() {
             record::push_bucket_line(&mut snapshot, &saved);
         }
+        for (counter, limit) in log.counters.limits() {
+            record::push_limit_line(&mut snapshot, counter, limit);
+        }
         let temp = compaction_path(&log.path);
         let file = match write_snapshot(log, &temp, &snapshot) {
             Ok(file) => file,

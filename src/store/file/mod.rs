@@ -19,8 +19,10 @@ use async_trait::async_trait;
 use parking_lot::Mutex;
 
 use crate::guard::Halt;
+use crate::store::counters::Limit;
 use crate::store::{
-    Claim, HaltFile, Reserved, Settled, Settlement, SpendStore, StoreError, WindowRef, WindowUsage,
+    Claim, CounterSummary, HaltFile, Reserved, Settled, Settlement, SpendStore, StoreError,
+    WindowRef, WindowUsage,
 };
 
 use self::log::{Log, Settings};
@@ -270,11 +272,23 @@ impl SpendStore for FileStore {
             return Ok(refused);
         }
         if !claims.is_empty() {
-            locked.append(&record::hold_line(claims))?;
+            // The hold and any new limits in one write: a torn write loses
+            // at most the limits, which only status reports read.
+            let mut lines = record::hold_line(claims);
+            for claim in claims {
+                if locked.counters().is_new_limit(claim) {
+                    record::push_limit_line(&mut lines, &claim.window.counter, Limit::of(claim));
+                }
+            }
+            locked.append(&lines)?;
         }
         let usage = claims
             .iter()
-            .map(|claim| locked.counters().hold(&claim.window, claim.amount))
+            .map(|claim| {
+                let counters = locked.counters();
+                counters.remember_limit(&claim.window.counter, Limit::of(claim));
+                counters.hold(&claim.window, claim.amount)
+            })
             .collect();
         locked.compact_if_due(now);
         Ok(Reserved::Granted { usage, ticket: 0 })
@@ -300,6 +314,12 @@ impl SpendStore for FileStore {
         let mut log = self.log.lock();
         let mut locked = log.lock()?;
         Ok(locked.counters().usage(windows))
+    }
+
+    async fn counters(&self) -> Result<Vec<CounterSummary>, StoreError> {
+        let mut log = self.log.lock();
+        let mut locked = log.lock()?;
+        Ok(locked.counters().summaries())
     }
 
     /// Writes the halt file, under the lock: once this returns, no

@@ -9,7 +9,12 @@
 //!   granted reservation;
 //! - `settle`, then for each window `counter bucket span expires held spent`;
 //! - `bucket counter bucket expires spent held`: one bucket of a snapshot,
-//!   as a compaction writes them.
+//!   as a compaction writes them;
+//! - `limit counter span max`: the span and limit a counter's reservations
+//!   are checked against, written with the first reservation that uses a
+//!   new one and in every snapshot, so `spendguard status` can show how
+//!   full a counter is. Versions before it skip these lines as unknown
+//!   (they count in `skipped_records`) and lose nothing else.
 //!
 //! Amounts are nano-dollars; `expires` is nanoseconds since the Unix epoch,
 //! or `-` for never. Counter names are percent-encoded (`%`, spaces and
@@ -19,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::money::Usd;
-use crate::store::counters::{Counters, SavedBucket};
+use crate::store::counters::{Counters, Limit, SavedBucket};
 use crate::store::file::crc32::crc32;
 use crate::store::{Claim, Settlement, WindowRef, WindowUsage};
 
@@ -39,6 +44,8 @@ pub(super) enum Record {
     Settle(Vec<Settlement>),
     /// A bucket's whole state, from a snapshot.
     Bucket(SavedBucket),
+    /// A counter's span and limit.
+    Limit(Arc<str>, Limit),
 }
 
 impl Record {
@@ -54,6 +61,7 @@ impl Record {
                 counters.settle(&settlements);
             }
             Record::Bucket(saved) => counters.restore(saved),
+            Record::Limit(counter, limit) => counters.remember_limit(&counter, limit),
         }
     }
 }
@@ -90,6 +98,16 @@ pub(super) fn push_bucket_line(out: &mut Vec<u8>, saved: &SavedBucket) {
         push_expiry(out, saved.expires_at);
         push_number(out, saved.usage.spent.nanos());
         push_number(out, saved.usage.held.nanos());
+    }));
+}
+
+/// Appends the line recording `counter`'s span and limit to `out`.
+pub(super) fn push_limit_line(out: &mut Vec<u8>, counter: &str, limit: Limit) {
+    out.extend(line(|out| {
+        out.extend_from_slice(b"limit");
+        push_counter(out, counter);
+        push_number(out, u64::from(limit.span));
+        push_number(out, limit.max.nanos());
     }));
 }
 
@@ -171,6 +189,7 @@ pub(super) fn parse(line: &[u8]) -> Option<Record> {
         b"hold" => parse_hold(&words),
         b"settle" => parse_settle(&words),
         b"bucket" => parse_bucket(&words),
+        b"limit" => parse_limit(&words),
         _ => None,
     }
 }
@@ -214,6 +233,17 @@ fn parse_bucket(words: &[&[u8]]) -> Option<Record> {
         usage: WindowUsage::new(parse_usd(spent)?, parse_usd(held)?),
         expires_at: parse_expiry(expires)?,
     }))
+}
+
+fn parse_limit(words: &[&[u8]]) -> Option<Record> {
+    let [counter, span, max] = words else {
+        return None;
+    };
+    let limit = Limit {
+        span: u32::try_from(parse_number(span)?).ok()?.max(1),
+        max: parse_usd(max)?,
+    };
+    Some(Record::Limit(parse_counter(counter)?, limit))
 }
 
 /// `counter bucket span expires`.
@@ -342,6 +372,17 @@ mod tests {
         let mut line = Vec::new();
         push_bucket_line(&mut line, &saved);
         assert_eq!(parse(&without_newline(line)), Some(Record::Bucket(saved)));
+
+        let limit = Limit {
+            span: 61,
+            max: Usd::from_cents(5_000),
+        };
+        let mut line = Vec::new();
+        push_limit_line(&mut line, awkward, limit);
+        assert_eq!(
+            parse(&without_newline(line)),
+            Some(Record::Limit(Arc::from(awkward), limit))
+        );
     }
 
     #[test]

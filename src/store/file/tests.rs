@@ -47,6 +47,10 @@ fn today(counter: &str) -> WindowRef {
     )
 }
 
+fn all_time(counter: &str) -> WindowRef {
+    WindowRef::calendar(Arc::from(counter), 0, None)
+}
+
 fn cents(c: u64) -> Usd {
     Usd::from_cents(c)
 }
@@ -154,8 +158,41 @@ async fn a_torn_last_line_is_skipped_and_the_next_record_gets_a_line_of_its_own(
         usage(&store, &window).await,
         WindowUsage::new(cents(30), cents(20))
     );
+    // hold + limit, settle, the torn line, hold: the limit was not new.
     let text = std::fs::read(&path).unwrap();
-    assert_eq!(text.iter().filter(|&&b| b == b'\n').count(), 4);
+    assert_eq!(text.iter().filter(|&&b| b == b'\n').count(), 5);
+}
+
+#[tokio::test]
+async fn counters_keep_their_limit_across_a_reopen_and_a_compaction() {
+    let dir = TempDir::new("summaries");
+    let path = dir.join("spend.log");
+    let (day, all) = (today("key=prod|day"), all_time("task=t|all"));
+    let expected = [
+        CounterSummary::new(Arc::clone(&day.counter), day.bucket, 1, Some(cents(100))),
+        CounterSummary::new(Arc::clone(&all.counter), 0, 1, Some(cents(100))),
+    ];
+    {
+        let store = FileStore::open(&path).unwrap();
+        assert!(store.counters().await.unwrap().is_empty());
+        assert!(granted(
+            &reserve(&store, &[claim(&day, 30), claim(&all, 5)]).await
+        ));
+        assert_eq!(store.counters().await.unwrap(), expected);
+    }
+    let reopened = FileStore::open(&path).unwrap();
+    assert_eq!(reopened.counters().await.unwrap(), expected);
+    assert_eq!(reopened.skipped_records(), 0);
+
+    let compactor = FileStore::options().compact_at(1).open(&path).unwrap();
+    settle(&compactor, &day, 30, 20).await;
+    let after = FileStore::open(&path).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains(" limit key=prod|day 1 1000000000\n"),
+        "{text}"
+    );
+    assert_eq!(after.counters().await.unwrap(), expected);
 }
 
 #[tokio::test]

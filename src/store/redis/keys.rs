@@ -42,7 +42,34 @@ impl Keys {
         window.bucket - window.first_bucket() + 1
     }
 
-    fn bucket(&self, counter: &str, bucket: u64) -> String {
+    /// A `SCAN MATCH` pattern for every bucket key under the prefix.
+    pub(super) fn bucket_pattern(&self) -> String {
+        let mut pattern = String::with_capacity(self.prefix.len() + 4);
+        for c in self.prefix.chars() {
+            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push_str(":c:*");
+        pattern
+    }
+
+    /// The counter and bucket number of a bucket key, or `None` for a key
+    /// that is not one.
+    pub(super) fn parse_bucket<'k>(&self, key: &'k str) -> Option<(&'k str, u64)> {
+        let rest = key
+            .strip_prefix(self.prefix.as_str())?
+            .strip_prefix(":c:")?;
+        let (counter, bucket) = rest.rsplit_once(':')?;
+        if bucket.is_empty() || !bucket.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some((counter, bucket.parse().ok()?))
+    }
+
+    /// The key of one bucket of one counter.
+    pub(super) fn bucket(&self, counter: &str, bucket: u64) -> String {
         let mut key = String::with_capacity(self.prefix.len() + counter.len() + 24);
         key.push_str(&self.prefix);
         key.push_str(":c:");
@@ -79,6 +106,16 @@ mod tests {
         );
         assert_eq!(Keys::span(&window), 3);
         assert_eq!(keys.halt(), "fleet:halt");
+    }
+
+    #[test]
+    fn bucket_keys_read_back_and_the_scan_pattern_escapes_the_prefix() {
+        let keys = Keys::new("a*[b]");
+        let key = keys.bucket("agent=x:y|day", 20_417);
+        assert_eq!(keys.parse_bucket(&key), Some(("agent=x:y|day", 20_417)));
+        assert_eq!(keys.parse_bucket("a*[b]:halt"), None);
+        assert_eq!(keys.parse_bucket("a*[b]:c:k:1x"), None);
+        assert_eq!(keys.bucket_pattern(), "a\\*\\[b\\]:c:*");
     }
 
     #[test]

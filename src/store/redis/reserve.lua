@@ -7,6 +7,9 @@
 -- amount, the limit, and how long the charged bucket must live in
 -- milliseconds (-1: for ever).
 --
+-- A granted claim also sets the fields `max` and `span` of the bucket it
+-- charges, which only `spendguard status` reads.
+--
 -- Replies {'halted', halt} (any value at the halt key halts),
 -- {'refused', index, spent, held} for the first claim that does not fit
 -- (index from 0; usage without this call), {'granted', spent1, held1, ...}
@@ -30,6 +33,8 @@ return answer(function()
       amount = tonumber(ARGV[i + 1]),
       amount_text = ARGV[i + 1],
       max = tonumber(ARGV[i + 2]),
+      max_text = ARGV[i + 2],
+      span = ARGV[i],
       ttl = tonumber(ARGV[i + 3]),
     }
     next_key = next_key + keys
@@ -44,6 +49,8 @@ return answer(function()
   for _, claim in ipairs(claims) do
     local key = KEYS[claim.last]
     redis.call('HINCRBY', key, 'held', claim.amount_text)
+    -- For status reports: the limit and span this bucket is checked against.
+    redis.call('HSET', key, 'max', claim.max_text, 'span', claim.span)
     local b = bucket(key)
     b.held = b.held + claim.amount
     -- The expiry is set once, by the reservation that makes the bucket:
