@@ -48,11 +48,22 @@ impl Window {
         }
     }
 
-    /// The window a counter counts over, read back from the suffix
-    /// [`counter_suffix`](Window::counter_suffix) gave its name
-    /// (`agent=a|day` → [`Window::Day`]); `None` for a name the guard
-    /// did not make.
-    pub(crate) fn of_counter(counter: &str) -> Option<Window> {
+    /// The window a store's counter counts over, read back from its name
+    /// (as [`SpendStore::counters`](crate::store::SpendStore::counters)
+    /// lists them); `None` for a name the guard did not make.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use spendguard::guard::Window;
+    ///
+    /// assert_eq!(Window::of_counter("agent=a|day"), Some(Window::Day));
+    /// assert_eq!(
+    ///     Window::of_counter("global|rolling=3600000ms"),
+    ///     Some(Window::Rolling(Duration::from_secs(3600)))
+    /// );
+    /// assert_eq!(Window::of_counter("not a counter"), None);
+    /// ```
+    pub fn of_counter(counter: &str) -> Option<Window> {
         let (_, suffix) = counter.rsplit_once('|')?;
         match suffix {
             "all" => Some(Window::Lifetime),
