@@ -52,6 +52,9 @@ pub struct SharedLimit {
     max: Usd,
     /// `|day`, `|month`…: the window part of every counter name.
     suffix: Arc<str>,
+    /// The whole counter name when it does not depend on the call (a
+    /// global or one-value limit), made once rather than per call.
+    fixed_counter: Option<Arc<str>>,
 }
 
 impl SharedLimit {
@@ -72,12 +75,18 @@ impl SharedLimit {
     }
 
     fn new(scope: Scope, max: Usd, window: Window) -> Self {
-        let suffix = format!("|{}", window.counter_suffix()).into();
+        let suffix: Arc<str> = format!("|{}", window.counter_suffix()).into();
+        let fixed_counter = match &scope {
+            Scope::Global => Some(counter_name(&scope, "", &suffix)),
+            Scope::Tagged(_, value) => Some(counter_name(&scope, value, &suffix)),
+            Scope::Each(_) => None,
+        };
         SharedLimit {
             scope,
             window,
             max,
             suffix,
+            fixed_counter,
         }
     }
 
@@ -126,19 +135,12 @@ impl SharedLimit {
     /// to at `now`, e.g. `agent=researcher|day`, bucket 20417.
     pub(crate) fn window_at(&self, value: &str, now: Duration) -> WindowRef {
         let slot = self.window.slot(now);
-        let mut counter = match &self.scope {
-            Scope::Global => String::from("global"),
-            Scope::Each(kind) | Scope::Tagged(kind, _) => {
-                let mut name = String::with_capacity(kind.name().len() + value.len() + 16);
-                name.push_str(kind.name());
-                name.push('=');
-                escape_into(&mut name, value);
-                name
-            }
+        let counter = match &self.fixed_counter {
+            Some(fixed) => Arc::clone(fixed),
+            None => counter_name(&self.scope, value, &self.suffix),
         };
-        counter.push_str(&self.suffix);
         WindowRef {
-            counter: Arc::from(counter),
+            counter,
             bucket: slot.bucket,
             span: slot.span,
             expires_at: slot.expires_at,
@@ -165,6 +167,22 @@ impl SharedLimit {
         };
         format!("{} {joiner} {period}", self.subject(value))
     }
+}
+
+/// The counter a call with tag value `value` is charged to under `scope`:
+/// `global|day`, `agent=researcher|day`.
+fn counter_name(scope: &Scope, value: &str, suffix: &str) -> Arc<str> {
+    let mut name = String::with_capacity(value.len() + suffix.len() + 12);
+    match scope {
+        Scope::Global => name.push_str("global"),
+        Scope::Each(kind) | Scope::Tagged(kind, _) => {
+            name.push_str(kind.name());
+            name.push('=');
+            escape_into(&mut name, value);
+        }
+    }
+    name.push_str(suffix);
+    Arc::from(name)
 }
 
 /// Tag values go into counter names as they are, but for `%` and `|`, which
