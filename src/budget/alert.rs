@@ -115,6 +115,31 @@ impl AlertRule {
         }
     }
 
+    /// Sorts and de-duplicates the thresholds; `Err` with the first one
+    /// outside 1–99% (the 100% mark is the limit itself).
+    pub(crate) fn normalise(&mut self) -> Result<(), u8> {
+        if let Some(&percent) = self.percents.iter().find(|p| !(1..=99).contains(*p)) {
+            return Err(percent);
+        }
+        self.percents.sort_unstable();
+        self.percents.dedup();
+        Ok(())
+    }
+
+    /// Thresholds that `before / max` was below and `after / max` reaches:
+    /// those one settlement crossed.
+    pub(crate) fn newly_crossed(
+        &self,
+        before: u64,
+        after: u64,
+        max: u64,
+    ) -> impl Iterator<Item = u8> + '_ {
+        let already = self.crossed(before, max).count();
+        self.crossed(after, max)
+            .skip(already)
+            .map(|(_, percent)| percent)
+    }
+
     /// Indices of thresholds at or below `used / max`.
     pub(crate) fn crossed(&self, used: u64, max: u64) -> impl Iterator<Item = (usize, u8)> + '_ {
         let basis_points = if max == 0 {

@@ -166,11 +166,9 @@ impl TaskBudgetBuilder {
         if self.ceiling.max_tokens() == 0 {
             return Err(BudgetConfigError::ZeroOutputCeiling);
         }
-        if let Some(&percent) = self.alerts.percents.iter().find(|p| !(1..=99).contains(*p)) {
-            return Err(BudgetConfigError::AlertThresholdOutOfRange { percent });
-        }
-        self.alerts.percents.sort_unstable();
-        self.alerts.percents.dedup();
+        self.alerts
+            .normalise()
+            .map_err(|percent| BudgetConfigError::AlertThresholdOutOfRange { percent })?;
         if self.alerts.percents.len() > 32 {
             return Err(BudgetConfigError::TooManyAlertThresholds {
                 count: self.alerts.percents.len(),

@@ -354,8 +354,9 @@ impl GuardedClient {
         budget: &TaskBudget,
         body: &Value,
     ) -> Result<GuardedResponse, ClientError> {
-        let recorder = self.recorder(budget, body);
-        let outcome = self.send_guarded(budget, body).await;
+        let tags = self.call_tags(budget);
+        let recorder = self.recorder(&tags, body);
+        let outcome = self.send_guarded(budget, &tags, body).await;
         if let Some(recorder) = recorder {
             match &outcome {
                 Ok(answer) => recorder.settled(&answer.receipt, None),
@@ -365,33 +366,40 @@ impl GuardedClient {
         outcome
     }
 
+    /// The tags a call under `budget` carries: the budget's, with this
+    /// client's key label.
+    pub(crate) fn call_tags(&self, budget: &TaskBudget) -> Tags {
+        budget.tags().or(&self.tags)
+    }
+
     /// What writes this call's ledger line, if the client keeps a ledger.
-    pub(crate) fn recorder(&self, budget: &TaskBudget, body: &Value) -> Option<CallRecorder> {
+    pub(crate) fn recorder(&self, tags: &Tags, body: &Value) -> Option<CallRecorder> {
         let ledger = self.ledger.as_ref()?;
         let model = body
             .get("model")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        CallRecorder::new(
-            Some(ledger),
+        Some(CallRecorder::new(
+            ledger,
             self.provider,
             model,
             body,
-            budget.tags().or(&self.tags),
+            tags.clone(),
             self.limits.as_ref(),
-        )
+        ))
     }
 
     async fn send_guarded(
         &self,
         budget: &TaskBudget,
+        tags: &Tags,
         body: &Value,
     ) -> Result<GuardedResponse, ClientError> {
-        let (body, degraded) = self.degrade(budget, body).await?;
+        let (body, degraded) = self.degrade(tags, body).await?;
         let call = self.prepare(budget, &body, false)?;
-        let (call, hold) = self.hold_shared(budget, &body, call).await?;
+        let (call, hold) = self.hold_shared(tags, &body, call).await?;
         let mut outcome = self.send_prepared(call).await;
-        self.record_outcome(budget, outcome.as_ref().map(|_| ()));
+        self.record_outcome(tags, outcome.as_ref().map(|_| ()));
         settle_shared(hold, outcome.as_ref().map(|answer| answer.receipt.cost)).await;
         if let Ok(answer) = &mut outcome {
             answer.receipt.degraded = degraded;
@@ -401,7 +409,7 @@ impl GuardedClient {
 
     /// Tells runaway detection how a sent call ended: answered, or failed
     /// with a status. Calls that never got a status are not counted.
-    pub(crate) fn record_outcome(&self, budget: &TaskBudget, outcome: Result<(), &ClientError>) {
+    pub(crate) fn record_outcome(&self, tags: &Tags, outcome: Result<(), &ClientError>) {
         let Some(limits) = &self.limits else {
             return;
         };
@@ -412,14 +420,14 @@ impl GuardedClient {
                 None => return,
             },
         };
-        limits.record_outcome(&budget.tags().or(&self.tags), status);
+        limits.record_outcome(tags, status);
     }
 
     /// The body to send: `body` itself, or, when the shared limits run low
     /// and degrade its model, a copy asking for the cheaper one.
     pub(crate) async fn degrade<'b>(
         &self,
-        budget: &TaskBudget,
+        tags: &Tags,
         body: &'b Value,
     ) -> Result<(Cow<'b, Value>, Option<Degraded>), ClientError> {
         let Some(limits) = &self.limits else {
@@ -428,8 +436,7 @@ impl GuardedClient {
         let Some(model) = body.get("model").and_then(Value::as_str) else {
             return Ok((Cow::Borrowed(body), None));
         };
-        let tags = budget.tags().or(&self.tags);
-        match limits.degrade(&tags, model).await? {
+        match limits.degrade(tags, model).await? {
             Some(degraded) => {
                 let mut cheaper = body.clone();
                 cheaper["model"] = Value::String(degraded.to.clone());
@@ -453,19 +460,18 @@ impl GuardedClient {
     /// client has any; a refusal releases the task's reservation.
     pub(crate) async fn hold_shared<'a>(
         &self,
-        budget: &TaskBudget,
+        tags: &Tags,
         body: &Value,
         call: PreparedCall<'a>,
     ) -> Result<(PreparedCall<'a>, Option<SharedHold>), ClientError> {
         let Some(limits) = &self.limits else {
             return Ok((call, None));
         };
-        let tags = budget.tags().or(&self.tags);
         let request = limits
             .detects_runaways()
             .then(|| RequestFingerprint::of(&call.model, body));
         let worst_case = call.reservation.reserved_cost();
-        match limits.reserve_request(&tags, request, worst_case).await {
+        match limits.reserve_request(tags, request, worst_case).await {
             Ok(hold) => Ok((call, Some(hold))),
             Err(refusal) => {
                 call.reservation.release();

@@ -39,18 +39,17 @@ pub(crate) struct CallRecorder {
 }
 
 impl CallRecorder {
-    /// A recorder for a call to `model` with `tags`, if the client keeps a
-    /// ledger. The time comes from the guard's clock when there is one.
+    /// A recorder for a call to `model` with `tags` into `ledger`. The time
+    /// comes from the guard's clock when there is one.
     pub(crate) fn new(
-        ledger: Option<&Ledger>,
+        ledger: &Ledger,
         provider: Provider,
         model: &str,
         body: &serde_json::Value,
         tags: Tags,
         guard: Option<&SpendGuard>,
-    ) -> Option<CallRecorder> {
-        let ledger = ledger?;
-        Some(CallRecorder {
+    ) -> CallRecorder {
+        CallRecorder {
             sink: Arc::clone(&ledger.sink),
             provider,
             model: model.to_owned(),
@@ -59,7 +58,7 @@ impl CallRecorder {
                 .request_hashes
                 .then(|| RequestFingerprint::of(model, body).to_string()),
             clock: guard.cloned(),
-        })
+        }
     }
 
     /// Records a call that was answered (or a stream that ended), from its

@@ -9,6 +9,7 @@
 //! assert_eq!(clock.now(), Duration::from_secs(1_700_000_090));
 //! ```
 
+mod human_duration;
 mod utc;
 
 use std::fmt::Debug;
@@ -16,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub(crate) use human_duration::HumanDuration;
 pub use utc::{month_start, TimestampError, UtcDateTime};
 
 /// A source of the current time, as the duration since the Unix epoch (UTC).

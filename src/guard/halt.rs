@@ -134,6 +134,13 @@ impl KillSwitch {
         kept
     }
 
+    /// Halts with `halt` in place of any halt in force: a store's halt is
+    /// the latest one recorded, as in a halt file or a Redis key.
+    pub(crate) fn replace_with(&self, halt: Halt) {
+        *self.state.halt.lock() = Some(halt);
+        self.state.tripped.store(true, Ordering::Release);
+    }
+
     /// Lets calls through again; returns the halt lifted, if there was one.
     pub fn resume(&self) -> Option<Halt> {
         let mut current = self.state.halt.lock();

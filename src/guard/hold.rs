@@ -7,7 +7,7 @@ use crate::budget::alert::Alert;
 use crate::budget::{Amount, LimitKind};
 use crate::guard::{SpendGuard, Tags};
 use crate::money::Usd;
-use crate::store::{Settlement, StoreError, WindowRef};
+use crate::store::{Settled, Settlement, StoreError, WindowRef};
 
 /// A call's worst case, held in every shared limit that applies to it.
 ///
@@ -96,7 +96,7 @@ impl SharedHold {
             .collect()
     }
 
-    fn fire_alerts(&self, settled: &[crate::store::Settled], now: Duration) {
+    fn fire_alerts(&self, settled: &[Settled], now: Duration) {
         let rule = self.guard.alerts();
         if !rule.listening() {
             return;
@@ -104,14 +104,7 @@ impl SharedHold {
         for ((index, _), s) in self.windows.iter().zip(settled) {
             let limit = self.guard.limit(*index);
             let max = limit.max().nanos();
-            let before: Vec<u8> = rule
-                .crossed(s.before.nanos(), max)
-                .map(|(_, p)| p)
-                .collect();
-            for (_, percent) in rule.crossed(s.after.nanos(), max) {
-                if before.contains(&percent) {
-                    continue;
-                }
+            for percent in rule.newly_crossed(s.before.nanos(), s.after.nanos(), max) {
                 let value = limit.applies_to(&self.tags).unwrap_or_default();
                 rule.announce(&Alert {
                     scope: limit.scope_at(value, now),

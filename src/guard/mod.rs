@@ -182,14 +182,12 @@ impl SpendGuardBuilder {
         for limit in &self.limits {
             limit.validate()?;
         }
-        if let Some(&percent) = self.alerts.percents.iter().find(|p| !(1..=99).contains(*p)) {
-            return Err(GuardConfigError::AlertThresholdOutOfRange { percent });
-        }
+        self.alerts
+            .normalise()
+            .map_err(|percent| GuardConfigError::AlertThresholdOutOfRange { percent })?;
         if let Some(degrade) = &self.degrade {
             degrade.validate()?;
         }
-        self.alerts.percents.sort_unstable();
-        self.alerts.percents.dedup();
         Ok(SpendGuard {
             inner: Arc::new(Inner {
                 store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),

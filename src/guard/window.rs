@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::clock::{month_start, UtcDateTime};
+use crate::clock::{month_start, HumanDuration, UtcDateTime};
 
 const DAY: u64 = 86_400;
 
@@ -147,30 +147,6 @@ impl fmt::Display for Window {
             Window::Month => f.write_str("per UTC month"),
             Window::Rolling(period) => write!(f, "per {} (rolling)", HumanDuration(*period)),
         }
-    }
-}
-
-/// A duration as people write it: `90s`, `5m`, `1h30m`, `2d`.
-pub(crate) struct HumanDuration(pub(crate) Duration);
-
-impl fmt::Display for HumanDuration {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let total = self.0.as_secs();
-        if total == 0 {
-            return write!(f, "{}ms", self.0.as_millis());
-        }
-        let parts = [
-            (total / DAY, "d"),
-            (total / 3_600 % 24, "h"),
-            (total / 60 % 60, "m"),
-            (total % 60, "s"),
-        ];
-        for (n, unit) in parts {
-            if n > 0 {
-                write!(f, "{n}{unit}")?;
-            }
-        }
-        Ok(())
     }
 }
 

@@ -1,12 +1,11 @@
 //! [`MemoryStore`]: counters in this process, the default store.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
 
-use crate::guard::Halt;
+use crate::guard::{Halt, KillSwitch};
 use crate::store::counters::Counters;
 use crate::store::{
     Claim, CounterSummary, HaltFile, Reserved, Settled, Settlement, SpendStore, StoreError,
@@ -30,8 +29,8 @@ use crate::store::{
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     counters: Mutex<Counters>,
-    halted: AtomicBool,
-    halt: Mutex<Option<Halt>>,
+    /// The in-process halt.
+    switch: KillSwitch,
     halt_file: Option<HaltFile>,
 }
 
@@ -47,16 +46,8 @@ impl MemoryStore {
         self
     }
 
-    fn halt_in_process(&self) -> Option<Halt> {
-        if self.halted.load(Ordering::Acquire) {
-            self.halt.lock().clone()
-        } else {
-            None
-        }
-    }
-
     fn current_halt(&self) -> Result<Option<Halt>, StoreError> {
-        if let Some(halt) = self.halt_in_process() {
+        if let Err(halt) = self.switch.check() {
             return Ok(Some(halt));
         }
         match &self.halt_file {
@@ -95,14 +86,12 @@ impl SpendStore for MemoryStore {
         if let Some(file) = &self.halt_file {
             file.write(halt)?;
         }
-        *self.halt.lock() = Some(halt.clone());
-        self.halted.store(true, Ordering::Release);
+        self.switch.replace_with(halt.clone());
         Ok(())
     }
 
     async fn resume(&self) -> Result<Option<Halt>, StoreError> {
-        let mut lifted = self.halt.lock().take();
-        self.halted.store(false, Ordering::Release);
+        let mut lifted = self.switch.resume();
         if let Some(file) = &self.halt_file {
             lifted = file.remove()?.or(lifted);
         }

@@ -30,7 +30,7 @@ use crate::client::provider::Provider;
 use crate::client::receipt::{CallReceipt, CostSource};
 use crate::client::recorder::CallRecorder;
 use crate::client::{error_chain, response, settle_shared, GuardedClient, PreparedCall};
-use crate::guard::{Degraded, SharedHold, SpendGuard};
+use crate::guard::{Degraded, SharedHold, SpendGuard, Tags};
 use crate::money::Usd;
 use crate::prices::Resolved;
 use crate::tokens::TokenCount;
@@ -241,8 +241,9 @@ impl GuardedClient {
         budget: &TaskBudget,
         body: &Value,
     ) -> Result<GuardedStream, ClientError> {
-        let recorder = self.recorder(budget, body);
-        match self.stream_guarded(budget, body).await {
+        let tags = self.call_tags(budget);
+        let recorder = self.recorder(&tags, body);
+        match self.stream_guarded(budget, &tags, body).await {
             Ok(mut stream) => {
                 match &stream.guard.state {
                     CallState::Settled(receipt) => {
@@ -266,13 +267,14 @@ impl GuardedClient {
     async fn stream_guarded(
         &self,
         budget: &TaskBudget,
+        tags: &Tags,
         body: &Value,
     ) -> Result<GuardedStream, ClientError> {
-        let (body, degraded) = self.degrade(budget, body).await?;
+        let (body, degraded) = self.degrade(tags, body).await?;
         let call = self.prepare(budget, &body, true)?;
-        let (call, hold) = self.hold_shared(budget, &body, call).await?;
+        let (call, hold) = self.hold_shared(tags, &body, call).await?;
         let opened = self.open_stream(call).await;
-        self.record_outcome(budget, opened.as_ref().map(|_| ()));
+        self.record_outcome(tags, opened.as_ref().map(|_| ()));
         match opened {
             Ok(mut stream) => {
                 stream.guard.degraded = degraded;

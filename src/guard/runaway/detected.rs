@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::clock::UtcDateTime;
+use crate::clock::{HumanDuration, UtcDateTime};
 use crate::guard::runaway::RequestFingerprint;
 use crate::money::Usd;
 
@@ -24,7 +24,7 @@ impl fmt::Display for RunawayAction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RunawayAction::Refuse => f.write_str("refused"),
-            RunawayAction::Pause(length) => write!(f, "paused for {}", Span(*length)),
+            RunawayAction::Pause(length) => write!(f, "paused for {}", HumanDuration(*length)),
             RunawayAction::Halt => f.write_str("kill switch tripped"),
         }
     }
@@ -89,12 +89,12 @@ impl fmt::Display for RunawayKind {
                 f,
                 "tried the same request (fingerprint {fingerprint}) {repeats} times within \
                  {}: a retry loop",
-                Span(*within)
+                HumanDuration(*within)
             ),
             RunawayKind::CallVelocity { limit, per } => write!(
                 f,
                 "reached its limit of {limit} calls per {}: a call burst",
-                Span(*per)
+                HumanDuration(*per)
             ),
             RunawayKind::SpendVelocity {
                 spent,
@@ -105,7 +105,7 @@ impl fmt::Display for RunawayKind {
                 f,
                 "reserved {spent} in the last {per} and this call may cost up to {requested}, \
                  over its limit of {limit} per {per}",
-                per = Span(*per)
+                per = HumanDuration(*per)
             ),
             RunawayKind::CircuitOpen { failures, until } => write!(
                 f,
@@ -172,45 +172,9 @@ impl fmt::Display for RunawayDetected {
     }
 }
 
-/// A duration as people write it: `90s` is `1m30s`, `0.25s`, `2h`.
-pub(crate) struct Span(pub(crate) Duration);
-
-impl fmt::Display for Span {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secs = self.0.as_secs();
-        let nanos = self.0.subsec_nanos();
-        if nanos != 0 {
-            let fraction = format!("{nanos:09}");
-            return write!(f, "{secs}.{}s", fraction.trim_end_matches('0'));
-        }
-        if secs == 0 {
-            return f.write_str("0s");
-        }
-        let (hours, minutes, seconds) = (secs / 3_600, secs / 60 % 60, secs % 60);
-        for (amount, unit) in [(hours, "h"), (minutes, "m"), (seconds, "s")] {
-            if amount != 0 {
-                write!(f, "{amount}{unit}")?;
-            }
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn spans_read_like_people_write_them() {
-        let span = |d| Span(d).to_string();
-        assert_eq!(span(Duration::from_secs(60)), "1m");
-        assert_eq!(span(Duration::from_secs(90)), "1m30s");
-        assert_eq!(span(Duration::from_secs(7_200)), "2h");
-        assert_eq!(span(Duration::from_secs(3_605)), "1h5s");
-        assert_eq!(span(Duration::from_millis(250)), "0.25s");
-        assert_eq!(span(Duration::from_millis(61_500)), "61.5s");
-        assert_eq!(span(Duration::ZERO), "0s");
-    }
 
     #[test]
     fn every_refusal_names_scope_pattern_and_action() {
