@@ -1,27 +1,29 @@
 //! `spendguard estimate`: the numbers it prints are the library's token
 //! counts and worst cases, for each request shape.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+#[path = "support/cli.rs"]
+mod cli;
 
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use cli::spendguard;
 use serde_json::json;
 use spendguard::tokens::{Message, TokenCount, TokenCounter};
 use spendguard::{PriceTable, ServiceTier};
 
 fn temp_file(name: &str, content: &str) -> PathBuf {
-    let path =
-        std::env::temp_dir().join(format!("spendguard-estimate-{}-{name}", std::process::id()));
+    let path = cli::temp_path("estimate", name);
     std::fs::write(&path, content).unwrap();
     path
 }
 
-fn estimate(model: &str, path: &PathBuf, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spendguard"))
-        .args(["estimate", "--model", model])
-        .args(extra)
-        .arg(path)
-        .output()
-        .expect("the binary runs")
+fn estimate(model: &str, path: &Path, extra: &[&str]) -> Output {
+    let path = path.to_str().expect("temporary paths are UTF-8");
+    let mut args = vec!["estimate", "--model", model];
+    args.extend_from_slice(extra);
+    args.push(path);
+    spendguard(&args)
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -165,9 +167,6 @@ fn bad_input_is_one_line_and_exit_1() {
     let missing = estimate("gpt-4o", &PathBuf::from("/nonexistent/prompt.txt"), &[]);
     assert_eq!(missing.status.code(), Some(1));
     assert_eq!(text(&missing.stderr).lines().count(), 1);
-    let usage = Command::new(env!("CARGO_BIN_EXE_spendguard"))
-        .args(["estimate", "prompt.txt"])
-        .output()
-        .unwrap();
+    let usage = spendguard(&["estimate", "prompt.txt"]);
     assert_eq!(usage.status.code(), Some(2), "--model is required");
 }

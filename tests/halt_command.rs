@@ -10,28 +10,17 @@
 #[path = "support/redis_server.rs"]
 mod redis_server;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+#[path = "support/cli.rs"]
+mod cli;
 
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use cli::{spendguard, stderr, stdout};
 use serde_json::Value;
 use spendguard::guard::{SharedLimit, SpendGuard, TagKind, Tags, Window};
 use spendguard::store::{FileStore, MemoryStore, SpendStore};
 use spendguard::{GuardError, Usd};
-
-fn spendguard(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spendguard"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8(output.stderr.clone()).unwrap()
-}
 
 fn succeeded(output: &Output) -> String {
     assert!(output.status.success(), "stderr: {}", stderr(output));

@@ -1,27 +1,23 @@
 //! `spendguard prices`: looking a model's price up, and regenerating the
 //! bundled table from a LiteLLM file.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+#[path = "support/cli.rs"]
+mod cli;
 
+use std::path::PathBuf;
+
+use cli::spendguard;
 use serde_json::{json, Map, Value};
 use spendguard::PriceTable;
 
 const BUNDLED: &str = include_str!("../pricing/litellm_prices.json");
-
-fn spendguard(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spendguard"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).unwrap()
 }
 
 fn temp_path(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("spendguard-prices-{}-{name}", std::process::id()))
+    cli::temp_path("prices", name)
 }
 
 #[test]

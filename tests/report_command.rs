@@ -10,9 +10,12 @@
 //! SPENDGUARD_WRITE_FIXTURES=1 cargo test --features cli --test report_command
 //! ```
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+#[path = "support/cli.rs"]
+mod cli;
 
+use std::path::{Path, PathBuf};
+
+use cli::{spendguard, stderr, stdout};
 use serde_json::{json, Value};
 
 const DAY: &str = concat!(
@@ -28,21 +31,6 @@ const DOCS_SVG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/report.svg");
 /// Nano-dollars per cent.
 const CENT: u64 = 10_000_000;
 
-fn spendguard(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spendguard"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8(output.stderr.clone()).unwrap()
-}
-
 fn report_json(args: &[&str]) -> Value {
     let mut all = vec!["report", "--json"];
     all.extend_from_slice(args);
@@ -52,7 +40,7 @@ fn report_json(args: &[&str]) -> Value {
 }
 
 fn temp_path(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("spendguard-report-{}-{name}", std::process::id()))
+    cli::temp_path("report", name)
 }
 
 /// A ledger line at `ts` (UTC, to the second).
