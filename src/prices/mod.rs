@@ -12,6 +12,7 @@ mod overrides;
 mod rates;
 mod resolve;
 mod table;
+mod version;
 
 pub use error::PriceError;
 pub use model_price::{CacheWrite, ModelMode, ModelPrice};
@@ -19,3 +20,4 @@ pub use overrides::{Override, Overrides};
 pub use rates::{RateSchedule, Rates};
 pub use resolve::{Resolution, Resolved};
 pub use table::PriceTable;
+pub use version::PriceTableVersion;

@@ -181,6 +181,12 @@ impl Overrides {
         self.entries.iter()
     }
 
+    /// The newest `checked` date of any correction, `YYYY-MM-DD`.
+    pub fn latest_checked(&self) -> Option<&str> {
+        // ISO dates sort as text.
+        self.entries.iter().map(Override::checked).max()
+    }
+
     /// How many corrections there are.
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -3,12 +3,16 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use crate::clock::Clock;
 
 use crate::prices::error::PriceError;
 use crate::prices::litellm::PriceFile;
 use crate::prices::model_price::ModelPrice;
 use crate::prices::overrides::Overrides;
 use crate::prices::resolve::{self, Candidate, Resolution, Resolved};
+use crate::prices::version::PriceTableVersion;
 
 /// LiteLLM's prices as bundled (see `pricing/README.md`).
 const BUNDLED_PRICES: &str = include_str!("../../pricing/litellm_prices.json");
@@ -56,6 +60,7 @@ pub struct PriceTable {
     /// Lower-cased names to the spelling `exact` holds.
     folded: HashMap<Box<str>, Box<str>>,
     fallback: Option<Arc<ModelPrice>>,
+    version: PriceTableVersion,
 }
 
 impl PriceTable {
@@ -70,15 +75,18 @@ impl PriceTable {
         static BUNDLED: OnceLock<Arc<PriceTable>> = OnceLock::new();
         let table = BUNDLED.get_or_init(|| {
             // Both bundled files are checked by this crate's tests.
-            let table =
-                PriceTable::from_litellm_json_with_overrides(BUNDLED_PRICES, &Overrides::bundled());
-            Arc::new(table.expect("the bundled price files are valid"))
+            let overrides = Overrides::bundled();
+            let table = PriceTable::from_litellm_json_with_overrides(BUNDLED_PRICES, &overrides)
+                .expect("the bundled price files are valid");
+            Arc::new(table.with_version(PriceTableVersion::bundled(overrides.latest_checked())))
         });
         Arc::clone(table)
     }
 
     /// Reads a LiteLLM price file (`model_prices_and_context_window.json`)
-    /// as it is, without spendguard's provider corrections.
+    /// as it is, without spendguard's provider corrections. Its
+    /// [`version`](PriceTable::version) is "custom" until you name it with
+    /// [`PriceTable::with_version`].
     ///
     /// Entries of modes other than chat, responses, completion and embedding,
     /// and entries with no price per token, are skipped rather than refused:
@@ -115,6 +123,7 @@ impl PriceTable {
             exact: HashMap::with_capacity(file.entries.len() + file.aliases.len()),
             folded: HashMap::with_capacity(file.entries.len() + file.aliases.len()),
             fallback: None,
+            version: PriceTableVersion::custom(),
         };
         for (model, entry) in &file.entries {
             table.insert(entry.model_price(model));
@@ -172,6 +181,56 @@ impl PriceTable {
     pub fn with_fallback(mut self, price: ModelPrice) -> Self {
         self.fallback = Some(Arc::new(price));
         self
+    }
+
+    /// The same table, under another name and date: for a table you load
+    /// yourself, so receipts and ledger lines say which prices they used.
+    pub fn with_version(mut self, version: PriceTableVersion) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// Which data this table holds: for the bundled one, the LiteLLM
+    /// release, its download date and the overrides' newest checked date;
+    /// otherwise what [`PriceTable::with_version`] set, or "custom".
+    pub fn version(&self) -> &PriceTableVersion {
+        &self.version
+    }
+
+    /// `true` when the table's prices were retrieved more than `age` before
+    /// `clock`'s now (never for a table with no retrieval date).
+    pub fn is_older_than(&self, age: Duration, clock: &dyn Clock) -> bool {
+        self.version.is_older_than(age, clock)
+    }
+
+    /// As [`PriceTable::is_older_than`], and, with feature `tracing`, a
+    /// `WARN` event on target `spendguard::prices` when it is: an opt-in
+    /// reminder to update the bundled prices (call it once at start-up).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use spendguard::clock::SystemClock;
+    /// use spendguard::PriceTable;
+    ///
+    /// let ninety_days = Duration::from_secs(90 * 86_400);
+    /// if PriceTable::bundled().warn_if_older_than(ninety_days, &SystemClock) {
+    ///     // The prices may be out of date: update spendguard, or load a newer file.
+    /// }
+    /// ```
+    pub fn warn_if_older_than(&self, age: Duration, clock: &dyn Clock) -> bool {
+        let old = self.is_older_than(age, clock);
+        #[cfg(feature = "tracing")]
+        if old {
+            let days = self.version.age(clock).map_or(0, |age| age.as_secs() / 86_400);
+            tracing::warn!(
+                target: "spendguard::prices",
+                version = %self.version,
+                age_days = days,
+                "the price table ({}) is {days} days old; prices may have changed since",
+                self.version
+            );
+        }
+        old
     }
 
     /// The fallback price, if one was set.
@@ -316,6 +375,7 @@ impl fmt::Debug for PriceTable {
                 "fallback",
                 &self.fallback.as_ref().map(|price| price.model()),
             )
+            .field("version", &self.version.label())
             .finish()
     }
 }
@@ -440,7 +500,7 @@ mod tests {
     fn debug_is_a_summary() {
         assert_eq!(
             format!("{:?}", table()),
-            "PriceTable { prices: 7, names: 7, fallback: None }"
+            "PriceTable { prices: 7, names: 7, fallback: None, version: \"custom\" }"
         );
     }
 }
