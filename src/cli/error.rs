@@ -53,6 +53,14 @@ pub(crate) enum CliError {
     /// The price file is fine but the bundled corrections no longer apply.
     #[error("pricing/overrides.json no longer applies to the new data: {0}; nothing written: fix or drop that override first")]
     StaleOverride(#[source] PriceError),
+    /// `prices check` found disagreements nothing accounts for.
+    #[error("{unexplained} price disagreements are unexplained and {stale} checked entries cover nothing any more; resolve each with an override in pricing/overrides.json or an entry in pricing/checked.json (see pricing/README.md)")]
+    PricesDisagree {
+        /// Disagreements nothing accounts for.
+        unexplained: usize,
+        /// Checked entries that match no disagreement.
+        stale: usize,
+    },
     /// A request body is not in a shape the token counter reads.
     #[error("{}: {error}", path.display())]
     RequestShape {

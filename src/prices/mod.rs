@@ -5,6 +5,7 @@
 //! provider corrections from `pricing/overrides.json` applied. Names resolve
 //! fail-closed: an unknown model is an error, never a price of $0.
 
+pub(crate) mod cross_check;
 mod error;
 pub mod litellm;
 mod model_price;

@@ -215,7 +215,7 @@ impl Overrides {
 }
 
 /// `YYYY-MM-DD`, digits where digits go.
-fn is_iso_date(text: &str) -> bool {
+pub(crate) fn is_iso_date(text: &str) -> bool {
     let bytes = text.as_bytes();
     bytes.len() == 10
         && bytes

@@ -1,7 +1,9 @@
 //! `spendguard prices MODEL…`: the price the guard would use and how each
 //! name resolved; `spendguard prices update FILE` regenerates the bundled
-//! table (see [`update`]).
+//! table (see [`update`]); `spendguard prices check FILE` cross-checks it
+//! against a second price list (see [`check`]).
 
+mod check;
 mod update;
 
 use std::io::{self, Write};
@@ -29,11 +31,16 @@ enum Subcommand {
     /// Regenerate pricing/litellm_prices.json from a newer LiteLLM price
     /// file and show what changed.
     Update(update::Args),
+    /// Compare the bundled prices with a second price list
+    /// (pricing/genai_prices.json) and print every disagreement.
+    Check(check::Args),
 }
 
 pub(crate) fn run(args: Args, console: &mut Console<'_>) -> Result<(), CliError> {
-    if let Some(Subcommand::Update(update)) = args.update {
-        return update::run(update, console);
+    match args.update {
+        Some(Subcommand::Update(update)) => return update::run(update, console),
+        Some(Subcommand::Check(check)) => return check::run(check, console),
+        None => {}
     }
     let table = PriceTable::bundled();
     let mut unknown = Vec::new();

@@ -65,6 +65,20 @@ impl RateKind {
         self as usize
     }
 
+    /// The rate `rates` bills this kind at, fallbacks included.
+    pub(crate) fn billed_at(self, rates: &Rates) -> PricePerToken {
+        match self {
+            RateKind::Input => rates.input,
+            RateKind::Output => rates.output,
+            RateKind::CacheRead => rates.cache_read_rate(),
+            RateKind::CacheWrite => rates.cache_write_rate(),
+            RateKind::CacheWrite1h => rates.cache_write_1h_rate(),
+            RateKind::Reasoning => rates.reasoning_rate(),
+            RateKind::InputAudio => rates.input_audio_rate(),
+            RateKind::OutputAudio => rates.output_audio_rate(),
+        }
+    }
+
     /// Writes `price` into the slot of `rates` this kind prices.
     pub(crate) fn set(self, rates: &mut Rates, price: PricePerToken) {
         match self {

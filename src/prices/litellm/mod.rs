@@ -7,7 +7,7 @@
 //! newer file downloaded by hand.
 
 mod entry;
-mod field_name;
+pub(crate) mod field_name;
 mod rate_layers;
 
 use std::collections::BTreeMap;
