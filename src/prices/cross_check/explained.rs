@@ -19,6 +19,8 @@
 //! (optional) narrows to listed ids, `rates` (optional) to kinds, `tiers`
 //! (optional) to service tiers. `spendguard` is the direction the entry
 //! covers: an entry written for over-charges never excuses an under-count.
+//! `right` is `litellm`, `genai-prices`, `neither` or `unverified`; an
+//! unverified entry may only cover spendguard billing more.
 
 use serde::Deserialize;
 
@@ -63,6 +65,9 @@ enum Right {
     Litellm,
     GenaiPrices,
     Neither,
+    /// Not checked against the provider: allowed only where spendguard
+    /// bills more, which can over-count but never under-count.
+    Unverified,
 }
 
 #[derive(Deserialize)]
@@ -109,6 +114,9 @@ pub(crate) fn parse_checked(json: &str) -> Result<Vec<Checked>, PriceError> {
         if entry.why.trim().is_empty() {
             return fail("it must say why");
         }
+        if entry.right == Right::Unverified && entry.spendguard == Direction::Lower {
+            return fail("an unverified entry cannot excuse spendguard billing less: check the provider's page and add an override");
+        }
     }
     Ok(file.checked)
 }
@@ -145,6 +153,7 @@ impl Checked {
             Right::Litellm => "LiteLLM is right",
             Right::GenaiPrices => "genai-prices is right",
             Right::Neither => "neither is right",
+            Right::Unverified => "unverified, spendguard bills more",
         }
     }
 }
@@ -257,6 +266,11 @@ mod tests {
             ("https://api-docs", "http://api-docs", "https://"),
             ("2026-12-01", "1 Dec", "YYYY-MM-DD"),
             ("off-peak discount", " ", "say why"),
+            (
+                "\"higher\", \"right\": \"litellm\"",
+                "\"lower\", \"right\": \"unverified\"",
+                "cannot excuse",
+            ),
         ] {
             let error = parse_checked(&ENTRY.replace(from, to)).unwrap_err();
             assert!(error.to_string().contains(expected), "{error}");
