@@ -220,3 +220,100 @@ fn a_malformed_entry_is_named_with_its_field() {
         "error: cannot read /nonexistent/prices.json: No such file or directory (os error 2); check the path\n"
     );
 }
+
+const SECOND_LIST: &str = include_str!("../pricing/genai_prices.json");
+
+/// The vendored genai-prices snapshot with one model's line changed.
+fn second_list_with(name: &str, from: &str, to: &str) -> PathBuf {
+    let edited = SECOND_LIST.replacen(from, to, 1);
+    assert!(edited != SECOND_LIST, "{from} is not in the snapshot");
+    let path = temp_path(name);
+    std::fs::write(&path, edited).unwrap();
+    path
+}
+
+#[test]
+fn every_disagreement_with_the_vendored_second_list_is_explained() {
+    // CI runs this: a new unexplained disagreement fails it.
+    let output = spendguard(&["prices", "check", "pricing/genai_prices.json"]);
+    let out = text(&output.stdout);
+    assert!(output.status.success(), "{out}{}", text(&output.stderr));
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "litellm 1.110.2 (retrieved 2026-11-25) + overrides checked 2026-12-01 against \
+             genai-prices 0.2.3 (retrieved 2026-12-01)"
+        )
+    );
+    assert!(lines.next().unwrap().starts_with("compared "));
+    assert!(lines.next().unwrap().ends_with(" checked, 0 unexplained"), "{out}");
+    // DeepSeek's cancelled night discount is listed, with its reason.
+    assert!(out.contains(
+        "] deepseek-chat vs deepseek/deepseek-chat: standard output at 00:30-16:30 UTC: \
+         spendguard $0.42/1M tokens, genai-prices $1.10/1M tokens (spendguard lower)"
+    ));
+    assert!(!out.contains("UNEXPLAINED") && !out.contains("[stale]"));
+}
+
+#[test]
+fn a_new_disagreement_fails_the_check_and_is_printed() {
+    let changed = second_list_with(
+        "gpt-4o-dearer.json",
+        r#""id": "gpt-4o", "names": ["gpt-4o", "gpt-4o-2024-08-06", "gpt-4o-2024-11-20"], "rates": {"input_mtok": 2.5,"#,
+        r#""id": "gpt-4o", "names": ["gpt-4o"], "rates": {"input_mtok": 5,"#,
+    );
+    let output = spendguard(&["prices", "check", changed.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let out = text(&output.stdout);
+    assert!(out.contains(
+        "  [UNEXPLAINED] gpt-4o vs openai/gpt-4o: standard input: spendguard $2.50/1M tokens, \
+         genai-prices $5.00/1M tokens (spendguard lower)\n"
+    ), "{out}");
+    assert!(out.contains(" checked, 1 unexplained\n"), "{out}");
+    assert_eq!(
+        text(&output.stderr),
+        "error: 1 price disagreements are unexplained and 0 checked entries cover nothing any more; \
+         resolve each with an override in pricing/overrides.json or an entry in pricing/checked.json \
+         (see pricing/README.md)\n"
+    );
+}
+
+#[test]
+fn a_checked_entry_that_covers_nothing_fails_the_check() {
+    let mut checked: Value =
+        serde_json::from_str(include_str!("../pricing/checked.json")).unwrap();
+    checked["checked"].as_array_mut().unwrap().push(json!({
+        "second": ["openai/gpt-4o"], "spendguard": "higher", "right": "litellm",
+        "source": "https://developers.openai.com/api/docs/pricing", "checked": "2026-12-01",
+        "why": "a test entry"
+    }));
+    let path = temp_path("checked-stale.json");
+    std::fs::write(&path, checked.to_string()).unwrap();
+    let output = spendguard(&[
+        "prices",
+        "check",
+        "pricing/genai_prices.json",
+        "--checked",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let entries = checked["checked"].as_array().unwrap().len();
+    assert!(text(&output.stdout).ends_with(&format!(
+        "  [stale] {} entry #{entries} covers no disagreement any more: remove it\n",
+        path.display()
+    )));
+}
+
+#[test]
+fn a_second_list_that_cannot_be_read_is_named() {
+    let broken = second_list_with("broken.json", r#""input_mtok": 2.5"#, r#""input_mtok": -1"#);
+    let output = spendguard(&["prices", "check", broken.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let error = text(&output.stderr);
+    assert!(error.starts_with(&format!("error: {}: model \"", broken.display())), "{error}");
+    assert!(error.contains("field \"input_mtok\""), "{error}");
+    let missing = spendguard(&["prices", "check", "no/such/file.json"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(text(&missing.stderr).starts_with("error: cannot read no/such/file.json"));
+}
