@@ -387,3 +387,132 @@ fn entries_of_other_modes_are_skipped_not_refused() {
         Err(PriceError::UnknownModel { .. })
     ));
 }
+
+/// The vendored lists of real model ids (`pricing/coverage_ids.json`), by
+/// provider, with LiteLLM's prefix for that provider.
+const COVERAGE_IDS: &str = include_str!("../pricing/coverage_ids.json");
+const LITELLM_PREFIXES: [(&str, &str); 10] = [
+    ("openai", "openai/"),
+    ("anthropic", "anthropic/"),
+    ("gemini", "gemini/"),
+    ("xai", "xai/"),
+    ("deepseek", "deepseek/"),
+    ("mistral", "mistral/"),
+    ("groq", "groq/"),
+    ("together", "together_ai/"),
+    ("fireworks", "fireworks_ai/"),
+    ("openrouter", "openrouter/"),
+];
+
+/// How many of `ids` resolve, and the ones that do not.
+fn resolving(table: &PriceTable, ids: &[String], prefix: &str) -> (usize, Vec<String>) {
+    let missing: Vec<String> = ids
+        .iter()
+        .filter(|id| !table.can_price(&format!("{prefix}{id}")))
+        .cloned()
+        .collect();
+    (ids.len() - missing.len(), missing)
+}
+
+#[test]
+fn coverage_of_the_providers_own_model_lists_does_not_drop() {
+    // (provider, ids resolving as the provider's API names them, ids
+    // resolving with LiteLLM's prefix): measured 2026-12-01, see
+    // pricing/README.md. Raise these when coverage improves.
+    let pinned: [(&str, usize, usize); 10] = [
+        ("openai", 64, 64),
+        ("anthropic", 18, 18),
+        ("gemini", 13, 13),
+        ("xai", 14, 14),
+        ("deepseek", 4, 4),
+        ("mistral", 11, 11),
+        ("groq", 0, 4),
+        ("together", 0, 29),
+        ("fireworks", 0, 46),
+        ("openrouter", 233, 174),
+    ];
+    let file: serde_json::Value = serde_json::from_str(COVERAGE_IDS).unwrap();
+    let table = PriceTable::bundled();
+    for ((provider, bare_pinned, prefixed_pinned), (listed, prefix)) in
+        pinned.iter().zip(LITELLM_PREFIXES)
+    {
+        assert_eq!(provider, &listed);
+        let ids: Vec<String> =
+            serde_json::from_value(file["providers"][provider]["ids"].clone()).unwrap();
+        let (bare, missing) = resolving(&table, &ids, "");
+        let (prefixed, _) = resolving(&table, &ids, prefix);
+        println!(
+            "{provider}: {} ids, {bare} resolve bare ({:.0}%), {prefixed} with {prefix} ({:.0}%); unresolved bare: {missing:?}",
+            ids.len(),
+            100.0 * bare as f64 / ids.len() as f64,
+            100.0 * prefixed as f64 / ids.len() as f64,
+        );
+        assert!(bare >= *bare_pinned, "{provider}: {bare} < {bare_pinned}");
+        assert!(
+            prefixed >= *prefixed_pinned,
+            "{provider}: {prefixed} < {prefixed_pinned}"
+        );
+    }
+}
+
+#[test]
+fn closed_weight_models_resold_by_openrouter_price_as_the_makers() {
+    let table = PriceTable::bundled();
+    let resold = Resolution::Resold {
+        gateway: "openrouter/".into(),
+    };
+    let found = table
+        .resolve("openrouter/anthropic/claude-sonnet-4.5:beta")
+        .unwrap();
+    assert_eq!(found.listed_id(), "claude-sonnet-4-5");
+    assert_eq!(
+        found.steps(),
+        [
+            resold.clone(),
+            Resolution::VariantRemoved {
+                suffix: ":beta".into()
+            },
+            Resolution::VersionDotsAsDashes,
+            removed("anthropic/"),
+        ]
+    );
+    // OpenRouter's own name, as its API takes it.
+    assert_eq!(
+        table
+            .resolve("anthropic/claude-haiku-4.5")
+            .unwrap()
+            .listed_id(),
+        "claude-haiku-4-5"
+    );
+    let grok = table.resolve("x-ai/grok-4.3").unwrap();
+    assert_eq!(grok.listed_id(), "xai/grok-4.3");
+    assert_eq!(grok.steps(), [removed("x-ai/"), added("xai/")]);
+    assert_eq!(
+        table
+            .resolve("openrouter/google/gemini-2.5-pro")
+            .unwrap()
+            .listed_id(),
+        "gemini/gemini-2.5-pro"
+    );
+    assert_eq!(
+        table.resolve("openrouter/openai/gpt-5.4").unwrap().to_string(),
+        "gpt-5.4 (resold by \"openrouter/\" at the maker's price, provider prefix \"openai/\" removed)"
+    );
+}
+
+#[test]
+fn open_weight_models_and_other_variants_on_a_gateway_stay_unknown() {
+    let table = PriceTable::bundled();
+    for name in [
+        "openrouter/openai/gpt-oss-120b",
+        "openrouter/meta-llama/llama-3.3-70b-instruct",
+        "openrouter/google/gemma-3-27b-it",
+        "openrouter/anthropic/claude-sonnet-4.5:batch",
+        "openrouter/x-ai/grok-4.3:free",
+    ] {
+        assert!(
+            matches!(table.resolve(name), Err(PriceError::UnknownModel { .. })),
+            "{name}"
+        );
+    }
+}

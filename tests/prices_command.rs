@@ -247,7 +247,10 @@ fn every_disagreement_with_the_vendored_second_list_is_explained() {
         )
     );
     assert!(lines.next().unwrap().starts_with("compared "));
-    assert!(lines.next().unwrap().ends_with(" checked, 0 unexplained"), "{out}");
+    assert!(
+        lines.next().unwrap().ends_with(" checked, 0 unexplained"),
+        "{out}"
+    );
     // DeepSeek's cancelled night discount is listed, with its reason.
     assert!(out.contains(
         "] deepseek-chat vs deepseek/deepseek-chat: standard output at 00:30-16:30 UTC: \
@@ -266,10 +269,13 @@ fn a_new_disagreement_fails_the_check_and_is_printed() {
     let output = spendguard(&["prices", "check", changed.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
     let out = text(&output.stdout);
-    assert!(out.contains(
-        "  [UNEXPLAINED] gpt-4o vs openai/gpt-4o: standard input: spendguard $2.50/1M tokens, \
+    assert!(
+        out.contains(
+            "  [UNEXPLAINED] gpt-4o vs openai/gpt-4o: standard input: spendguard $2.50/1M tokens, \
          genai-prices $5.00/1M tokens (spendguard lower)\n"
-    ), "{out}");
+        ),
+        "{out}"
+    );
     assert!(out.contains(" checked, 1 unexplained\n"), "{out}");
     assert_eq!(
         text(&output.stderr),
@@ -281,8 +287,7 @@ fn a_new_disagreement_fails_the_check_and_is_printed() {
 
 #[test]
 fn a_checked_entry_that_covers_nothing_fails_the_check() {
-    let mut checked: Value =
-        serde_json::from_str(include_str!("../pricing/checked.json")).unwrap();
+    let mut checked: Value = serde_json::from_str(include_str!("../pricing/checked.json")).unwrap();
     checked["checked"].as_array_mut().unwrap().push(json!({
         "second": ["openai/gpt-4o"], "spendguard": "higher", "right": "litellm",
         "source": "https://developers.openai.com/api/docs/pricing", "checked": "2026-12-01",
@@ -311,7 +316,10 @@ fn a_second_list_that_cannot_be_read_is_named() {
     let output = spendguard(&["prices", "check", broken.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
     let error = text(&output.stderr);
-    assert!(error.starts_with(&format!("error: {}: model \"", broken.display())), "{error}");
+    assert!(
+        error.starts_with(&format!("error: {}: model \"", broken.display())),
+        "{error}"
+    );
     assert!(error.contains("field \"input_mtok\""), "{error}");
     let missing = spendguard(&["prices", "check", "no/such/file.json"]);
     assert_eq!(missing.status.code(), Some(1));

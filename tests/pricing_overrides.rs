@@ -187,7 +187,10 @@ fn pricing_readme_lists_every_override_with_its_source_and_date() {
         assert!(row.contains(correction.source()), "#{entry}: {row}");
         assert!(row.contains(correction.checked()), "#{entry}: {row}");
         for model in correction.models() {
-            assert!(row.contains(&format!("`{model}`")), "#{entry} lacks {model}: {row}");
+            assert!(
+                row.contains(&format!("`{model}`")),
+                "#{entry} lacks {model}: {row}"
+            );
         }
     }
 }
@@ -240,12 +243,23 @@ fn sonnet_4_5_bills_every_token_of_a_prompt_above_200k_at_the_long_context_rates
         // At the edge, 200,000 prompt tokens: 200,000 × $3/M + 1,000 × $15/M
         // = $0.60 + $0.015.
         let at_edge = Usage::new(200_000, 1_000);
-        assert_eq!(price.cost(&at_edge), Usd::from_nanos(615_000_000), "{model}");
+        assert_eq!(
+            price.cost(&at_edge),
+            Usd::from_nanos(615_000_000),
+            "{model}"
+        );
         // One token more: 200,001 × $6/M + 1,000 × $22.50/M
         // = $1.200006 + $0.0225 (LiteLLM alone: $0.600003 + $0.015).
         let above = Usage::new(200_001, 1_000);
-        assert_eq!(price.cost(&above), Usd::from_nanos(1_222_506_000), "{model}");
-        assert_eq!(litellm_only(model).cost(&above), Usd::from_nanos(615_003_000));
+        assert_eq!(
+            price.cost(&above),
+            Usd::from_nanos(1_222_506_000),
+            "{model}"
+        );
+        assert_eq!(
+            litellm_only(model).cost(&above),
+            Usd::from_nanos(615_003_000)
+        );
         // Cache tokens count towards the 200K and are billed at the scaled
         // rates: 1,000 × $6 + 150,000 × $0.60 + 50,000 × $7.50
         // + 10,000 × $12 + 2,000 × $22.50 (per 1M)
@@ -262,7 +276,11 @@ fn sonnet_4_5_bills_every_token_of_a_prompt_above_200k_at_the_long_context_rates
         // Batch above the edge: 300,000 × $3/M + 10,000 × $11.25/M
         // = $0.90 + $0.1125.
         let batch = Usage::new(300_000, 10_000).with_service_tier(ServiceTier::Batch);
-        assert_eq!(price.cost(&batch), Usd::from_nanos(1_012_500_000), "{model}");
+        assert_eq!(
+            price.cost(&batch),
+            Usd::from_nanos(1_012_500_000),
+            "{model}"
+        );
         // A reservation for a long prompt uses the band too:
         // 250,000 × $6/M + 4,000 × $22.50/M = $1.50 + $0.09.
         assert_eq!(
@@ -279,17 +297,26 @@ fn xai_bills_its_long_context_rates_from_200k_prompt_tokens_inclusive() {
     // batch 20% off.
     let price = corrected("xai/grok-4.20");
     // 199,999 × $1.25/M + 1,000 × $2.50/M = $0.24999875 + $0.0025.
-    assert_eq!(price.cost(&Usage::new(199_999, 1_000)), Usd::from_nanos(252_498_750));
+    assert_eq!(
+        price.cost(&Usage::new(199_999, 1_000)),
+        Usd::from_nanos(252_498_750)
+    );
     // 200,000 × $2.50/M + 1,000 × $5/M = $0.50 + $0.005 (LiteLLM alone:
     // $0.25 + $0.0025, its band starting one token later).
     let at_edge = Usage::new(200_000, 1_000);
     assert_eq!(price.cost(&at_edge), Usd::from_nanos(505_000_000));
-    assert_eq!(litellm_only("xai/grok-4.20").cost(&at_edge), Usd::from_nanos(252_500_000));
+    assert_eq!(
+        litellm_only("xai/grok-4.20").cost(&at_edge),
+        Usd::from_nanos(252_500_000)
+    );
     // Batch at the edge: 200,000 × $2/M + 1,000 × $4/M = $0.40 + $0.004.
     let batch = at_edge.with_service_tier(ServiceTier::Batch);
     assert_eq!(price.cost(&batch), Usd::from_nanos(404_000_000));
     // Grok 4.7: 200,000 × $4/M + 1,000 × $12/M = $0.80 + $0.012.
-    assert_eq!(corrected("xai/grok-4.7").cost(&at_edge), Usd::from_nanos(812_000_000));
+    assert_eq!(
+        corrected("xai/grok-4.7").cost(&at_edge),
+        Usd::from_nanos(812_000_000)
+    );
 }
 
 #[test]
@@ -299,11 +326,23 @@ fn gemini_4_argon_bills_its_december_price() {
     for model in ["gemini/gemini-4-argon", "vertex_ai/gemini-4-argon"] {
         // 100,000 × $4/M + 10,000 × $20/M = $0.40 + $0.20.
         let usage = Usage::new(100_000, 10_000);
-        assert_eq!(corrected(model).cost(&usage), Usd::from_nanos(600_000_000), "{model}");
-        assert_eq!(litellm_only(model).cost(&usage), Usd::from_nanos(300_000_000), "{model}");
+        assert_eq!(
+            corrected(model).cost(&usage),
+            Usd::from_nanos(600_000_000),
+            "{model}"
+        );
+        assert_eq!(
+            litellm_only(model).cost(&usage),
+            Usd::from_nanos(300_000_000),
+            "{model}"
+        );
         // Batch at half: $0.20 + $0.10.
         let batch = usage.with_service_tier(ServiceTier::Batch);
-        assert_eq!(corrected(model).cost(&batch), Usd::from_nanos(300_000_000), "{model}");
+        assert_eq!(
+            corrected(model).cost(&batch),
+            Usd::from_nanos(300_000_000),
+            "{model}"
+        );
     }
 }
 
@@ -314,12 +353,18 @@ fn bedrock_regional_ids_of_claude_5_bill_the_regional_premium() {
     // Sonnet 5.5: $2.20 + 100,000 × $11/M = $2.20 + $1.10.
     let usage = Usage::new(1_000_000, 100_000);
     let model = "anthropic.claude-sonnet-5-5";
-    assert_eq!(corrected(model).cost(&usage), Usd::from_nanos(3_300_000_000));
+    assert_eq!(
+        corrected(model).cost(&usage),
+        Usd::from_nanos(3_300_000_000)
+    );
     assert_eq!(
         corrected("us.anthropic.claude-sonnet-5-5").cost(&usage),
         corrected(model).cost(&usage)
     );
-    assert_eq!(litellm_only(model).cost(&usage), Usd::from_nanos(3_000_000_000));
+    assert_eq!(
+        litellm_only(model).cost(&usage),
+        Usd::from_nanos(3_000_000_000)
+    );
 }
 
 #[test]

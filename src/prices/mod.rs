@@ -11,6 +11,7 @@ pub mod litellm;
 mod model_price;
 mod overrides;
 mod rates;
+mod resale;
 mod resolve;
 mod table;
 mod version;

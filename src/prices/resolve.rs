@@ -50,6 +50,21 @@ pub enum Resolution {
         /// The alias, as it is listed.
         alias: String,
     },
+    /// A gateway's prefix was removed from a closed-weight model the
+    /// gateway resells at the maker's own price (`openrouter/`).
+    Resold {
+        /// The gateway's prefix, with its slash.
+        gateway: String,
+    },
+    /// A gateway's same-price variant suffix was removed (OpenRouter's
+    /// `:beta`, the model without the gateway's moderation).
+    VariantRemoved {
+        /// The suffix removed.
+        suffix: String,
+    },
+    /// A Claude version written with dots was written with dashes, as
+    /// Anthropic writes it (`claude-sonnet-4.5` → `claude-sonnet-4-5`).
+    VersionDotsAsDashes,
     /// Nothing matched and the table's opt-in fallback price was used.
     Fallback,
 }
@@ -69,6 +84,13 @@ impl fmt::Display for Resolution {
                 write!(f, "snapshot \"{suffix}\" priced as the undated model")
             }
             Resolution::Alias { alias } => write!(f, "alias \"{alias}\""),
+            Resolution::Resold { gateway } => {
+                write!(f, "resold by \"{gateway}\" at the maker's price")
+            }
+            Resolution::VariantRemoved { suffix } => {
+                write!(f, "same-price variant \"{suffix}\" removed")
+            }
+            Resolution::VersionDotsAsDashes => f.write_str("version dots written as dashes"),
             Resolution::Fallback => f.write_str("fallback price"),
         }
     }
@@ -302,7 +324,7 @@ fn provider_rewrites(form: Candidate) -> Box<dyn Iterator<Item = Candidate>> {
     }))
 }
 
-fn strip_prefix_ignore_case<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {
+pub(crate) fn strip_prefix_ignore_case<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {
     let head = name.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix)
         .then(|| &name[prefix.len()..])

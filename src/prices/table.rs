@@ -11,6 +11,7 @@ use crate::prices::error::PriceError;
 use crate::prices::litellm::PriceFile;
 use crate::prices::model_price::ModelPrice;
 use crate::prices::overrides::Overrides;
+use crate::prices::resale;
 use crate::prices::resolve::{self, Candidate, Resolution, Resolved};
 use crate::prices::version::PriceTableVersion;
 
@@ -221,7 +222,10 @@ impl PriceTable {
         let old = self.is_older_than(age, clock);
         #[cfg(feature = "tracing")]
         if old {
-            let days = self.version.age(clock).map_or(0, |age| age.as_secs() / 86_400);
+            let days = self
+                .version
+                .age(clock)
+                .map_or(0, |age| age.as_secs() / 86_400);
             tracing::warn!(
                 target: "spendguard::prices",
                 version = %self.version,
@@ -263,7 +267,14 @@ impl PriceTable {
     ///    that order. Clouds and resellers are never guessed;
     /// 4. steps 1 to 3 again with an unlisted snapshot suffix removed
     ///    (`-2025-08-07`, `-20250929`, `@20250929`, `-latest`);
-    /// 5. the fallback price, if the table has one.
+    /// 5. for a closed-weight model a gateway resells at the maker's own
+    ///    price, the maker's spelling, through steps 1 to 4:
+    ///    `openrouter/anthropic/claude-sonnet-4.5` and
+    ///    `anthropic/claude-sonnet-4.5` (OpenRouter's own name) →
+    ///    `claude-sonnet-4-5`, `x-ai/grok-4.3` → `xai/grok-4.3`,
+    ///    `google/gemini-2.5-pro` → `gemini/gemini-2.5-pro`; open-weight
+    ///    models, served by many hosts at many prices, are never priced so;
+    /// 6. the fallback price, if the table has one.
     ///
     /// A listed snapshot is always found as itself in step 1, so the most
     /// specific listed entry wins. Bedrock ids (`anthropic.claude-…-v1:0`,
@@ -278,23 +289,43 @@ impl PriceTable {
     /// [`PriceError::UnknownModel`] with up to three close listed ids when
     /// nothing matched and there is no fallback.
     pub fn resolve(&self, model: &str) -> Result<Resolved, PriceError> {
+        self.lookup(model).ok_or_else(|| self.unknown(model))
+    }
+
+    /// `true` when [`PriceTable::resolve`] would price `model`, found
+    /// without building the error's suggestions: for checking a list of
+    /// configured model names at start-up, or measuring coverage.
+    ///
+    /// ```
+    /// use spendguard::PriceTable;
+    ///
+    /// let table = PriceTable::bundled();
+    /// assert!(table.can_price("openrouter/anthropic/claude-sonnet-4.5"));
+    /// assert!(!table.can_price("my-private-finetune"));
+    /// ```
+    pub fn can_price(&self, model: &str) -> bool {
+        self.lookup(model).is_some()
+    }
+
+    /// The steps of [`PriceTable::resolve`], without the error.
+    fn lookup(&self, model: &str) -> Option<Resolved> {
         if let Some(found) = self.find(model, Vec::new(), None) {
-            return Ok(found);
+            return Some(found);
         }
-        for Candidate {
-            name,
-            steps,
-            sellers,
-        } in resolve::candidates(model)
-        {
-            if let Some(found) = self.find(&name, steps, sellers) {
-                return Ok(found);
+        if let Some(found) = self.find_rewritten(model, &[]) {
+            return Some(found);
+        }
+        if let Some(spelling) = resale::maker_spelling(model) {
+            let found = self
+                .find(&spelling.name, spelling.steps.clone(), None)
+                .or_else(|| self.find_rewritten(&spelling.name, &spelling.steps));
+            if found.is_some() {
+                return found;
             }
         }
-        match &self.fallback {
-            Some(price) => Ok(Resolved::new(Arc::clone(price), vec![Resolution::Fallback])),
-            None => Err(self.unknown(model)),
-        }
+        self.fallback
+            .as_ref()
+            .map(|price| Resolved::new(Arc::clone(price), vec![Resolution::Fallback]))
     }
 
     /// How many prices are listed (aliases not counted).
@@ -311,6 +342,21 @@ impl PriceTable {
     /// order they were added.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<ModelPrice>> {
         self.prices.iter()
+    }
+
+    /// The first of `name`'s rewritten spellings (provider prefix, snapshot)
+    /// that is listed, with `before` ahead of the rewrite steps.
+    fn find_rewritten(&self, name: &str, before: &[Resolution]) -> Option<Resolved> {
+        resolve::candidates(name).find_map(
+            |Candidate {
+                 name,
+                 steps,
+                 sellers,
+             }| {
+                let steps = before.iter().cloned().chain(steps).collect();
+                self.find(&name, steps, sellers)
+            },
+        )
     }
 
     /// Looks `name` up exactly, then case-insensitively, and checks the

@@ -72,9 +72,8 @@ impl PriceTableVersion {
     /// The version of the bundled table: the LiteLLM release and its
     /// download date, and the newest `checked` date of the overrides.
     pub(crate) fn bundled(overrides_checked: Option<&str>) -> Self {
-        let mut label = format!(
-            "litellm {BUNDLED_LITELLM_VERSION} (retrieved {BUNDLED_LITELLM_RETRIEVED})"
-        );
+        let mut label =
+            format!("litellm {BUNDLED_LITELLM_VERSION} (retrieved {BUNDLED_LITELLM_RETRIEVED})");
         if let Some(checked) = overrides_checked {
             label.push_str(&format!(" + overrides checked {checked}"));
         }
@@ -142,7 +141,10 @@ mod tests {
             version.to_string(),
             "litellm 1.110.2 (retrieved 2026-11-25) + overrides checked 2026-12-01"
         );
-        assert_eq!(version.retrieved().unwrap().to_string(), "2026-11-25T00:00:00.000Z");
+        assert_eq!(
+            version.retrieved().unwrap().to_string(),
+            "2026-11-25T00:00:00.000Z"
+        );
     }
 
     #[test]

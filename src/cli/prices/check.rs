@@ -35,7 +35,10 @@ pub(crate) fn run(args: Args, console: &mut Console<'_>) -> Result<(), CliError>
     let second = read(&args.file)?;
     let (checked_name, checked_text) = match &args.checked {
         Some(path) => (path.display().to_string(), read(path)?),
-        None => ("pricing/checked.json".to_owned(), BUNDLED_CHECKED.to_owned()),
+        None => (
+            "pricing/checked.json".to_owned(),
+            BUNDLED_CHECKED.to_owned(),
+        ),
     };
     let checked: Vec<Checked> =
         cross_check::parse_checked(&checked_text).map_err(|error| CliError::PriceFile {
@@ -43,21 +46,17 @@ pub(crate) fn run(args: Args, console: &mut Console<'_>) -> Result<(), CliError>
             error,
         })?;
     let table = PriceTable::bundled();
-    let report = cross_check::check(&table, &second, &Overrides::bundled(), &checked).map_err(
-        |error| CliError::PriceFile {
-            file: args.file.display().to_string(),
-            error,
-        },
-    )?;
+    let report =
+        cross_check::check(&table, &second, &Overrides::bundled(), &checked).map_err(|error| {
+            CliError::PriceFile {
+                file: args.file.display().to_string(),
+                error,
+            }
+        })?;
 
     let out = &mut *console.out;
     let found = &report.comparison;
-    writeln!(
-        out,
-        "{} against {}",
-        table.version(),
-        report.second_version
-    )?;
+    writeln!(out, "{} against {}", table.version(), report.second_version)?;
     writeln!(
         out,
         "compared {} models both lists price ({} listed ids); {} models of the second list have no listed id to compare",
@@ -82,10 +81,9 @@ pub(crate) fn run(args: Args, console: &mut Console<'_>) -> Result<(), CliError>
     for (disagreement, why) in &report.explained {
         let label = match why {
             Explanation::Override(entry) => format!("override #{entry}"),
-            Explanation::Checked(entry) => format!(
-                "checked #{entry}, {}",
-                checked[entry - 1].right()
-            ),
+            Explanation::Checked(entry) => {
+                format!("checked #{entry}, {}", checked[entry - 1].right())
+            }
             Explanation::Unexplained => "UNEXPLAINED".to_owned(),
         };
         writeln!(out, "  [{label}] {disagreement}")?;

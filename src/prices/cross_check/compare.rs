@@ -17,7 +17,11 @@ use crate::usage::ServiceTier;
 /// as unpaired). `pricing/genai_prices_export.py` keeps only these.
 pub(crate) const PROVIDERS: &[(&str, &[&str], &[&str])] = &[
     ("anthropic", &["anthropic/"], &["anthropic"]),
-    ("openai", &["openai/"], &["openai", "text-completion-openai"]),
+    (
+        "openai",
+        &["openai/"],
+        &["openai", "text-completion-openai"],
+    ),
     (
         "google",
         &["gemini/", "vertex_ai/"],
@@ -292,7 +296,10 @@ mod tests {
                 "rates": {"input_mtok": 1}}"#,
         );
         let comparison = compare(&table(), &list);
-        assert_eq!((comparison.paired_models, comparison.unpaired_models), (1, 2));
+        assert_eq!(
+            (comparison.paired_models, comparison.unpaired_models),
+            (1, 2)
+        );
         assert!(comparison.disagreements.is_empty());
     }
 

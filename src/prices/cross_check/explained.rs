@@ -139,7 +139,10 @@ impl Checked {
                     .iter()
                     .any(|pattern| matches(pattern, &disagreement.listed_id)))
             && (self.rates.is_empty()
-                || self.rates.iter().any(|rate| rate == kind_name(disagreement.kind)))
+                || self
+                    .rates
+                    .iter()
+                    .any(|rate| rate == kind_name(disagreement.kind)))
             && (self.tiers.is_empty()
                 || self
                     .tiers
@@ -191,10 +194,7 @@ pub(crate) fn explain(
     if let Some(position) = overridden {
         return Explanation::Override(position + 1);
     }
-    match checked
-        .iter()
-        .position(|entry| entry.covers(disagreement))
-    {
+    match checked.iter().position(|entry| entry.covers(disagreement)) {
         Some(position) => Explanation::Checked(position + 1),
         None => Explanation::Unexplained,
     }
@@ -262,7 +262,11 @@ mod tests {
     #[test]
     fn bad_entries_are_named() {
         for (from, to, expected) in [
-            ("[\"deepseek/deepseek-*\"]", "[]", "names no genai-prices models"),
+            (
+                "[\"deepseek/deepseek-*\"]",
+                "[]",
+                "names no genai-prices models",
+            ),
             ("https://api-docs", "http://api-docs", "https://"),
             ("2026-12-01", "1 Dec", "YYYY-MM-DD"),
             ("off-peak discount", " ", "say why"),

@@ -162,7 +162,14 @@ impl RawModel {
                 "batch" => ServiceTier::Batch,
                 "flex" => ServiceTier::Flex,
                 "priority" => ServiceTier::Priority,
-                _ => return Err(invalid(&label, "tiers", name, "is not batch, flex or priority")),
+                _ => {
+                    return Err(invalid(
+                        &label,
+                        "tiers",
+                        name,
+                        "is not batch, flex or priority",
+                    ))
+                }
             };
             tiers.push((tier, kinds(&label, rates)?));
         }
@@ -191,9 +198,8 @@ fn kinds(model: &str, rates: &BTreeMap<String, RawRate>) -> Result<KindRates, Pr
             return Err(invalid(model, key, "", "is not a rate spendguard compares"));
         };
         let per_million = |dollars: f64| {
-            PricePerToken::per_million(dollars).map_err(|error| {
-                invalid(model, key, &dollars.to_string(), &error.to_string())
-            })
+            PricePerToken::per_million(dollars)
+                .map_err(|error| invalid(model, key, &dollars.to_string(), &error.to_string()))
         };
         let banded = match rate {
             RawRate::Flat(dollars) => Banded {
@@ -254,8 +260,8 @@ mod tests {
 
     #[test]
     fn unknown_rates_and_tiers_are_named() {
-        let error = SecondList::parse(&ONE.replace("output_mtok\": 15", "web_kcount\": 15"))
-            .unwrap_err();
+        let error =
+            SecondList::parse(&ONE.replace("output_mtok\": 15", "web_kcount\": 15")).unwrap_err();
         assert!(error.to_string().contains("web_kcount"), "{error}");
         let error = SecondList::parse(&ONE.replace("\"batch\"", "\"fast\"")).unwrap_err();
         assert!(error.to_string().contains("fast"), "{error}");
