@@ -516,3 +516,59 @@ fn open_weight_models_and_other_variants_on_a_gateway_stay_unknown() {
         );
     }
 }
+
+#[test]
+fn coverage_of_the_second_price_lists_names_does_not_drop() {
+    // Every name genai-prices lists for the providers it shares with
+    // LiteLLM, as the provider's API takes it and with LiteLLM's prefix for
+    // that provider: measured 2026-12-01, see pricing/README.md.
+    let prefixes: [(&str, &str); 25] = [
+        ("anthropic", "anthropic/"),
+        ("openai", "openai/"),
+        ("google", "gemini/"),
+        ("x-ai", "xai/"),
+        ("deepseek", "deepseek/"),
+        ("mistral", "mistral/"),
+        ("groq", "groq/"),
+        ("together", "together_ai/"),
+        ("fireworks", "fireworks_ai/"),
+        ("openrouter", "openrouter/"),
+        ("aws", "bedrock/"),
+        ("azure", "azure/"),
+        ("cohere", "cohere/"),
+        ("moonshotai", "moonshot/"),
+        ("zai", "zai/"),
+        ("minimax", "minimax/"),
+        ("cerebras", "cerebras/"),
+        ("perplexity", "perplexity/"),
+        ("novita", "novita/"),
+        ("databricks", "databricks/"),
+        ("cloudflare", "cloudflare/"),
+        ("baseten", "baseten/"),
+        ("ovhcloud", "ovhcloud/"),
+        ("voyageai", "voyage/"),
+        ("github-copilot", "github_copilot/"),
+    ];
+    let snapshot: serde_json::Value =
+        serde_json::from_str(include_str!("../pricing/genai_prices.json")).unwrap();
+    let table = PriceTable::bundled();
+    let (mut names, mut bare, mut either) = (0, 0, 0);
+    for model in snapshot["models"].as_array().unwrap() {
+        let provider = model["provider"].as_str().unwrap();
+        let (_, prefix) = prefixes
+            .iter()
+            .find(|(listed, _)| *listed == provider)
+            .unwrap_or_else(|| panic!("{provider} has no LiteLLM prefix here"));
+        for name in model["names"].as_array().unwrap() {
+            let name = name.as_str().unwrap();
+            names += 1;
+            let as_is = table.can_price(name);
+            bare += usize::from(as_is);
+            either += usize::from(as_is || table.can_price(&format!("{prefix}{name}")));
+        }
+    }
+    println!("genai-prices: {names} names, {bare} resolve as written, {either} as written or with LiteLLM's prefix");
+    assert_eq!(names, 2_499, "the vendored snapshot changed: measure again");
+    assert!(bare >= 671, "{bare}");
+    assert!(either >= 995, "{either}");
+}
