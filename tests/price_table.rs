@@ -572,3 +572,31 @@ fn coverage_of_the_second_price_lists_names_does_not_drop() {
     assert!(bare >= 671, "{bare}");
     assert!(either >= 995, "{either}");
 }
+
+#[test]
+fn the_bundled_version_names_what_pricing_readme_says() {
+    let readme = include_str!("../pricing/README.md");
+    let label = PriceTable::bundled().version().to_string();
+    let (litellm, rest) = label
+        .strip_prefix("litellm ")
+        .and_then(|rest| rest.split_once(" (retrieved "))
+        .unwrap_or_else(|| panic!("{label}"));
+    let retrieved = &rest[..10];
+    assert!(
+        readme.contains(&format!("**litellm {litellm}**, retrieved **{retrieved}**")),
+        "pricing/README.md should name litellm {litellm} retrieved {retrieved}"
+    );
+    let newest = spendguard::prices::Overrides::bundled()
+        .latest_checked()
+        .unwrap()
+        .to_owned();
+    assert!(
+        label.ends_with(&format!(") + overrides checked {newest}")),
+        "{label}"
+    );
+    let retrieved_at = PriceTable::bundled().version().retrieved().unwrap();
+    assert_eq!(
+        retrieved_at.to_string(),
+        format!("{retrieved}T00:00:00.000Z")
+    );
+}
