@@ -182,10 +182,7 @@ pub(crate) fn explain(
         tier: disagreement.tier,
     };
     let overridden = overrides.iter().position(|correction| {
-        correction
-            .models()
-            .iter()
-            .any(|model| *model == disagreement.listed_id)
+        correction.models().contains(&disagreement.listed_id)
             && correction
                 .fields()
                 .keys()
