@@ -421,7 +421,7 @@ fn coverage_of_the_providers_own_model_lists_does_not_drop() {
     // pricing/README.md. Raise these when coverage improves.
     let pinned: [(&str, usize, usize); 10] = [
         ("openai", 64, 64),
-        ("anthropic", 18, 18),
+        ("anthropic", 19, 19),
         ("gemini", 13, 13),
         ("xai", 14, 14),
         ("deepseek", 4, 4),
@@ -569,8 +569,8 @@ fn coverage_of_the_second_price_lists_names_does_not_drop() {
     }
     println!("genai-prices: {names} names, {bare} resolve as written, {either} as written or with LiteLLM's prefix");
     assert_eq!(names, 2_499, "the vendored snapshot changed: measure again");
-    assert!(bare >= 671, "{bare}");
-    assert!(either >= 995, "{either}");
+    assert!(bare >= 676, "{bare}");
+    assert!(either >= 1_000, "{either}");
 }
 
 #[test]

@@ -385,3 +385,50 @@ fn an_override_of_a_model_the_file_does_not_price_fails_loudly() {
         "override #1 (gpt-4o, gpt-9-imaginary) is invalid: \"gpt-9-imaginary\" is not a priced model of the price list"
     );
 }
+
+#[test]
+fn claude_fable_and_mythos_5_2_are_added_at_anthropics_price() {
+    // https://platform.claude.com/docs/en/about-claude/pricing — $8 input,
+    // $40 output, $0.20 cache reads, $10 / $16 cache writes per 1M; batch
+    // halves each. LiteLLM 1.110.2 does not list either model.
+    for model in ["claude-fable-5-2", "claude-mythos-5-2"] {
+        assert!(PriceTable::from_litellm_json(BUNDLED)
+            .unwrap()
+            .get(model)
+            .is_none());
+        let price = corrected(model);
+        // 100,000 × $8 + 200,000 × $0.20 + 10,000 × $10 + 5,000 × $16
+        // + 20,000 × $40 (per 1M) = $0.80 + $0.04 + $0.10 + $0.08 + $0.80.
+        let usage = Usage {
+            input_tokens: 100_000,
+            cache_read_tokens: 200_000,
+            cache_write_tokens: 10_000,
+            cache_write_1h_tokens: 5_000,
+            output_tokens: 20_000,
+            ..Usage::default()
+        };
+        assert_eq!(
+            price.cost(&usage),
+            Usd::from_nanos(1_820_000_000),
+            "{model}"
+        );
+        let batch = usage.with_service_tier(ServiceTier::Batch);
+        assert_eq!(price.cost(&batch), Usd::from_nanos(910_000_000), "{model}");
+        assert_eq!(price.max_input_tokens(), Some(1_000_000));
+    }
+}
+
+#[test]
+fn pricing_readme_lists_every_addition_with_its_source_and_date() {
+    let readme = include_str!("../pricing/README.md");
+    let additions: Vec<_> = Overrides::bundled().additions().cloned().collect();
+    assert!(!additions.is_empty());
+    for addition in &additions {
+        let row = readme
+            .lines()
+            .find(|line| line.starts_with(&format!("| `{}` |", addition.model())))
+            .unwrap_or_else(|| panic!("pricing/README.md has no row for {}", addition.model()));
+        assert!(row.contains(addition.source()), "{row}");
+        assert!(row.contains(addition.checked()), "{row}");
+    }
+}

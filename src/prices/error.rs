@@ -67,6 +67,16 @@ pub enum PriceError {
         /// What is wrong with it.
         reason: String,
     },
+    /// An entry of the overrides file's `additions` cannot be applied.
+    #[error("addition #{entry} ({model}) is invalid: {reason}")]
+    InvalidAddition {
+        /// 1-based position of the entry in `additions`.
+        entry: usize,
+        /// The model id it adds.
+        model: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// Formats suggestions as ` (close listed ids: "a", "b")`, or nothing.

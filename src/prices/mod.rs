@@ -5,6 +5,7 @@
 //! provider corrections from `pricing/overrides.json` applied. Names resolve
 //! fail-closed: an unknown model is an error, never a price of $0.
 
+mod addition;
 pub(crate) mod cross_check;
 mod error;
 pub mod litellm;
@@ -16,6 +17,7 @@ mod resolve;
 mod table;
 mod version;
 
+pub use addition::Addition;
 pub use error::PriceError;
 pub use model_price::{CacheWrite, ModelMode, ModelPrice};
 pub use overrides::{Override, Overrides};

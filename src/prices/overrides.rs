@@ -22,10 +22,14 @@
 //! listed those fields, so the same inheritance rules hold. Every model an
 //! override names must be in the price list: a stale correction fails
 //! loudly instead of silently doing nothing.
+//!
+//! The file's `additions` list models the price list lacks (see
+//! [`Addition`]); they are added before the overrides are applied.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::prices::addition::Addition;
 use crate::prices::error::PriceError;
 use crate::prices::litellm::{Entry, PriceFile};
 
@@ -55,6 +59,7 @@ const BUNDLED_OVERRIDES: &str = include_str!("../../pricing/overrides.json");
 #[derive(Debug, Clone, PartialEq)]
 pub struct Overrides {
     entries: Vec<Override>,
+    additions: Vec<Addition>,
 }
 
 /// One correction: fields to set on some listed models, and its evidence.
@@ -147,6 +152,8 @@ impl Override {
 #[derive(Deserialize)]
 struct OverridesFile {
     overrides: Vec<Override>,
+    #[serde(default)]
+    additions: Vec<Addition>,
 }
 
 impl Overrides {
@@ -171,8 +178,12 @@ impl Overrides {
         for (position, entry) in file.overrides.iter().enumerate() {
             entry.check(position)?;
         }
+        for (position, addition) in file.additions.iter().enumerate() {
+            addition.check(position)?;
+        }
         Ok(Overrides {
             entries: file.overrides,
+            additions: file.additions,
         })
     }
 
@@ -181,10 +192,18 @@ impl Overrides {
         self.entries.iter()
     }
 
-    /// The newest `checked` date of any correction, `YYYY-MM-DD`.
+    /// The models added to the price list, in file order.
+    pub fn additions(&self) -> impl Iterator<Item = &Addition> {
+        self.additions.iter()
+    }
+
+    /// The newest `checked` date of any correction or addition, `YYYY-MM-DD`.
     pub fn latest_checked(&self) -> Option<&str> {
         // ISO dates sort as text.
-        self.entries.iter().map(Override::checked).max()
+        let overrides = self.entries.iter().map(Override::checked);
+        overrides
+            .chain(self.additions.iter().map(Addition::checked))
+            .max()
     }
 
     /// How many corrections there are.
@@ -197,8 +216,11 @@ impl Overrides {
         self.entries.is_empty()
     }
 
-    /// Applies every correction to a parsed price file, in file order.
+    /// Adds every addition, then applies every correction, in file order.
     pub(crate) fn apply(&self, file: &mut PriceFile) -> Result<(), PriceError> {
+        for (position, addition) in self.additions.iter().enumerate() {
+            addition.apply(position, file)?;
+        }
         for (position, correction) in self.entries.iter().enumerate() {
             for model in &correction.models {
                 let Some(entry) = file.entries.get_mut(model) else {

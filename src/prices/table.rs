@@ -102,13 +102,15 @@ impl PriceTable {
         PriceFile::parse(json).map(PriceTable::from_file)
     }
 
-    /// Reads a LiteLLM price file and applies `overrides` to it, as
-    /// [`PriceTable::bundled`] does with the bundled corrections.
+    /// Reads a LiteLLM price file, adds the models of `overrides`'
+    /// additions and applies its corrections, as [`PriceTable::bundled`]
+    /// does with the bundled ones.
     ///
     /// # Errors
     /// As [`PriceTable::from_litellm_json`], and
     /// [`PriceError::InvalidOverride`] when an override names a model the file
-    /// does not price.
+    /// does not price; [`PriceError::InvalidAddition`] when an addition adds
+    /// one it already prices.
     pub fn from_litellm_json_with_overrides(
         json: &str,
         overrides: &Overrides,

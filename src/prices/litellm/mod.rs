@@ -6,7 +6,7 @@
 //! The bundled copy is in the same shape, so one reader serves both it and a
 //! newer file downloaded by hand.
 
-mod entry;
+pub(crate) mod entry;
 pub(crate) mod field_name;
 mod rate_layers;
 
