@@ -22,11 +22,13 @@ pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod guard;
+pub mod halt;
 mod json_kind;
 pub mod ledger;
 pub mod money;
 pub mod prices;
 pub mod store;
+pub mod tags;
 pub mod tokens;
 pub mod usage;
 
@@ -40,12 +42,14 @@ pub use client::{
     ApiKey, CallReceipt, ClientError, CostSource, CutOffReason, GuardedClient, GuardedResponse,
     GuardedStream, Provider, RetryPolicy, StreamEvent,
 };
-pub use guard::{GuardError, Halt, KillSwitch, SharedLimit, SpendGuard, TagKind, Tags, Window};
+pub use guard::{GuardError, SharedLimit, SpendGuard, Window};
+pub use halt::{Halt, KillSwitch};
 pub use money::{MoneyError, PricePerToken, Usd};
 pub use prices::{
     CacheWrite, ModelMode, ModelPrice, PriceError, PriceTable, RateSchedule, Rates, Resolution,
     Resolved,
 };
+pub use tags::{TagKind, Tags};
 pub use tokens::{TokenCount, TokenCounter};
 pub use usage::{
     AnthropicStreamUsage, CounterProblem, ServiceTier, Usage, UsageError, UsageFormat,

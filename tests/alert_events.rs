@@ -4,7 +4,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use spendguard::guard::{SharedLimit, SpendGuard, Tags, Window};
+use spendguard::guard::{SharedLimit, SpendGuard, Window};
+use spendguard::tags::Tags;
 use spendguard::{CallPlan, ModelPrice, PricePerToken, Rates, TaskBudget, Usage, Usd};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use spendguard::guard::runaway::{RunawayAction, RunawayKind, RunawayPolicy};
-use spendguard::guard::{SpendGuard, TagKind, Tags};
+use spendguard::guard::SpendGuard;
+use spendguard::tags::{TagKind, Tags};
 use spendguard::{ApiKey, ClientError, GuardedClient, Provider, TaskBudget, Usd};
 use support::guarded::{start_mock, TEST_KEY};
 use support::mock_provider::{Behaviour, MockConfig, MockProvider};

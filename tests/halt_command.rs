@@ -18,8 +18,9 @@ use std::process::Output;
 
 use cli::{spendguard, stderr, stdout};
 use serde_json::Value;
-use spendguard::guard::{SharedLimit, SpendGuard, TagKind, Tags, Window};
+use spendguard::guard::{SharedLimit, SpendGuard, Window};
 use spendguard::store::{FileStore, MemoryStore, SpendStore};
+use spendguard::tags::{TagKind, Tags};
 use spendguard::{GuardError, Usd};
 
 fn succeeded(output: &Output) -> String {

@@ -15,11 +15,13 @@ use std::time::Duration;
 use redis::AsyncCommands;
 use redis_server::{free_port, unique_prefix, RedisServer};
 use spendguard::clock::{FakeClock, UtcDateTime};
-use spendguard::guard::{Halt, SharedLimit, SpendGuard, TagKind, Tags, Window};
+use spendguard::guard::{SharedLimit, SpendGuard, Window};
+use spendguard::halt::Halt;
 use spendguard::store::{
     Claim, MemoryStore, RedisStore, Reserved, Settled, Settlement, SpendStore, StoreError,
     WindowRef, WindowUsage,
 };
+use spendguard::tags::{TagKind, Tags};
 use spendguard::{GuardError, Usd};
 
 /// 2026-11-25T12:00:00Z.

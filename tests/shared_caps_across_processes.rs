@@ -16,8 +16,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use spendguard::guard::{SharedLimit, SpendGuard, Tags, Window};
+use spendguard::guard::{SharedLimit, SpendGuard, Window};
 use spendguard::store::{FileStore, SpendStore};
+use spendguard::tags::Tags;
 use spendguard::{ApiKey, ClientError, GuardedClient, Provider, TaskBudget, Usd};
 use support::guarded::TEST_KEY;
 use support::mock_provider::{MockConfig, MockProvider};

@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use spendguard::clock::{FakeClock, UtcDateTime};
-use spendguard::guard::{SharedLimit, SpendGuard, TagKind, Tags, Window};
+use spendguard::guard::{SharedLimit, SpendGuard, Window};
 use spendguard::store::{MemoryStore, SpendStore};
+use spendguard::tags::{TagKind, Tags};
 use spendguard::{Amount, GuardError, Halt, LimitKind, Usd};
 
 fn at(text: &str) -> FakeClock {

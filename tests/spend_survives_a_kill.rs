@@ -13,8 +13,9 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use spendguard::guard::{SharedLimit, SpendGuard, Tags, Window};
+use spendguard::guard::{SharedLimit, SpendGuard, Window};
 use spendguard::store::{FileStore, WindowUsage};
+use spendguard::tags::Tags;
 use spendguard::Usd;
 
 /// The store's path; the child role is selected by this being set.

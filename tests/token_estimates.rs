@@ -270,7 +270,7 @@ fn errors_carry_what_a_caller_needs_to_act() {
 fn a_conversation_grows_and_shrinks_in_step_with_a_full_count() {
     let body = cookbook_body();
     let messages = body["messages"].as_array().unwrap();
-    let mut conversation = TokenCounter::new().conversation("gpt-4o");
+    let mut conversation = Conversation::with_counter("gpt-4o", TokenCounter::new());
     for message in messages {
         conversation.push_json(message).unwrap();
     }

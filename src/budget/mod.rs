@@ -48,8 +48,8 @@ pub use reservation::{Receipt, Reservation};
 pub use step::{StepError, StepGrant};
 
 use crate::clock::Clock;
-use crate::guard::Tags;
 use crate::money::Usd;
+use crate::tags::Tags;
 use alert::AlertRule;
 use tally::{Refused, Tally};
 

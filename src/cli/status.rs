@@ -12,7 +12,8 @@ use crate::cli::figures::dollars;
 use crate::cli::halt::describe;
 use crate::cli::target::{block_on, Target};
 use crate::clock::{Clock, SystemClock, UtcDateTime};
-use crate::guard::{Halt, Window};
+use crate::guard::Window;
+use crate::halt::Halt;
 use crate::money::Usd;
 use crate::store::{CounterSummary, WindowRef, WindowUsage};
 

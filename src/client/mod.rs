@@ -47,10 +47,11 @@ pub use stream::{GuardedStream, StreamEvent};
 
 use crate::budget::{CallPlan, Reservation, TaskBudget};
 use crate::guard::runaway::RequestFingerprint;
-use crate::guard::{Degraded, SharedHold, SpendGuard, Tags};
+use crate::guard::{Degraded, SharedHold, SpendGuard};
 use crate::ledger::LedgerSink;
 use crate::money::Usd;
 use crate::prices::{PriceTable, Resolved};
+use crate::tags::Tags;
 use crate::tokens::{CountCache, TokenCount, TokenCounter};
 use recorder::{CallRecorder, Ledger};
 use request::RequestFacts;
@@ -236,7 +237,7 @@ impl GuardedClientBuilder {
     }
 
     /// A label for this client's API key (`prod-1`, `team-a`; never the key
-    /// itself), which its calls carry as their [`TagKind::Key`](crate::guard::TagKind::Key)
+    /// itself), which its calls carry as their [`TagKind::Key`](crate::tags::TagKind::Key)
     /// tag, so per-key caps apply.
     pub fn key_label(mut self, label: impl AsRef<str>) -> Self {
         self.tags = std::mem::take(&mut self.tags).key(label);

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use crate::client::{CallReceipt, ClientError, CostSource, CutOffReason, Provider};
 use crate::clock::{Clock, SystemClock, UtcDateTime};
 use crate::guard::runaway::{RequestFingerprint, RunawayDetected, RunawayKind};
-use crate::guard::{SpendGuard, Tags};
+use crate::guard::SpendGuard;
 use crate::ledger::{
     Decision, LedgerCostSource, LedgerRecord, LedgerSink, LedgerTags, LedgerTokens,
 };
+use crate::tags::Tags;
 
 /// A client's ledger and whether its lines carry request fingerprints.
 #[derive(Clone)]

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use crate::budget::alert::Alert;
 use crate::budget::{Amount, LimitKind};
-use crate::guard::{SpendGuard, Tags};
+use crate::guard::SpendGuard;
 use crate::money::Usd;
 use crate::store::{Settled, Settlement, StoreError, WindowRef};
+use crate::tags::Tags;
 
 /// A call's worst case, held in every shared limit that applies to it.
 ///

@@ -5,11 +5,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::guard::tags::{TagKind, Tags};
 use crate::guard::window::Window;
 use crate::guard::GuardConfigError;
 use crate::money::Usd;
 use crate::store::WindowRef;
+use crate::tags::{TagKind, Tags};
 
 /// What a shared limit counts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -29,7 +29,8 @@ pub enum Scope {
 ///
 /// ```
 /// use std::time::Duration;
-/// use spendguard::guard::{SharedLimit, TagKind, Window};
+/// use spendguard::guard::{SharedLimit, Window};
+/// use spendguard::tags::TagKind;
 /// use spendguard::Usd;
 ///
 /// let fleet = SharedLimit::global(Usd::from_dollars(200.0)?, Window::Month);

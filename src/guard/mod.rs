@@ -14,7 +14,8 @@
 //! [`limits`](crate::client::GuardedClientBuilder::limits).
 //!
 //! ```
-//! use spendguard::guard::{SharedLimit, SpendGuard, TagKind, Tags, Window};
+//! use spendguard::guard::{SharedLimit, SpendGuard, Window};
+//! use spendguard::tags::{TagKind, Tags};
 //! use spendguard::{GuardError, Usd};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -36,11 +37,9 @@
 
 mod degrade;
 mod error;
-mod halt;
 mod hold;
 mod limit;
 pub mod runaway;
-mod tags;
 mod window;
 
 use std::sync::Arc;
@@ -48,17 +47,17 @@ use std::time::Duration;
 
 pub use degrade::{Degrade, Degraded};
 pub use error::{GuardConfigError, GuardError};
-pub use halt::{Halt, KillSwitch};
 pub use hold::SharedHold;
 pub use limit::{Scope, SharedLimit};
-pub use tags::{TagKind, Tags};
 pub use window::{Window, ROLLING_SLOTS};
 
 use crate::budget::alert::{Alert, AlertRule};
 use crate::budget::{Amount, BudgetExceeded, LimitKind};
 use crate::clock::{Clock, SystemClock};
+use crate::halt::{Halt, KillSwitch};
 use crate::money::Usd;
 use crate::store::{Claim, MemoryStore, Reserved, SpendStore, StoreError, WindowUsage};
+use crate::tags::{TagKind, Tags};
 use runaway::{RequestFingerprint, RunawayAction, RunawayPolicy};
 
 /// Shared limits, their store, the kill switch and alerts. Cheap to clone;

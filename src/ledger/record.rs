@@ -5,8 +5,8 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::clock::UtcDateTime;
-use crate::guard::{TagKind, Tags};
 use crate::money::Usd;
+use crate::tags::{TagKind, Tags};
 use crate::usage::Usage;
 
 /// Everything the ledger keeps about one decision of the guard.

@@ -5,7 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use parking_lot::Mutex;
 
-use crate::guard::{Halt, KillSwitch};
+use crate::halt::{Halt, KillSwitch};
 use crate::store::counters::Counters;
 use crate::store::{
     Claim, CounterSummary, HaltFile, Reserved, Settled, Settlement, SpendStore, StoreError,

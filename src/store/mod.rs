@@ -60,7 +60,7 @@ pub use window_ref::{
     Claim, CounterSummary, Reserved, Settled, Settlement, WindowRef, WindowUsage,
 };
 
-use crate::guard::Halt;
+use crate::halt::Halt;
 
 /// Counters for shared limits, and the fleet's halt flag.
 ///

@@ -17,7 +17,7 @@ use parking_lot::Mutex;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ErrorKind, IntoConnectionInfo, ProtocolVersion, RedisError, ScriptInvocation, Value};
 
-use crate::guard::Halt;
+use crate::halt::Halt;
 use crate::money::Usd;
 use crate::store::{
     Claim, CounterSummary, Reserved, Settled, Settlement, SpendStore, StoreError, WindowRef,
@@ -67,7 +67,8 @@ const FALLBACK_TICKET: u64 = 1;
 /// Plain TCP and Unix sockets only: for TLS, put a TLS tunnel in front.
 ///
 /// ```no_run
-/// use spendguard::guard::{SharedLimit, SpendGuard, TagKind, Window};
+/// use spendguard::guard::{SharedLimit, SpendGuard, Window};
+/// use spendguard::tags::TagKind;
 /// use spendguard::store::RedisStore;
 /// use spendguard::Usd;
 ///

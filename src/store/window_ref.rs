@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::guard::Halt;
+use crate::halt::Halt;
 use crate::money::Usd;
 
 /// One window of one counter: the bucket a call is charged to, and how many

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::cli::figures::dollars;
-use crate::cli::report::aggregate::Breakdown;
+use crate::cli::report::breakdown::Breakdown;
 use crate::cli::report::{pattern_sentence, Report};
 use crate::clock::UtcDateTime;
 use crate::ledger::Decision;

@@ -4,6 +4,7 @@
 //! however long the ledger.
 
 mod aggregate;
+mod breakdown;
 mod chart;
 mod json;
 mod merge;

@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use crate::cli::figures::{count, dollars, hour_label, time_label};
-use crate::cli::report::aggregate::{Breakdown, Totals};
+use crate::cli::report::breakdown::{Breakdown, Totals};
 use crate::cli::report::patterns::{SPIKE_FACTOR, SPIKE_FLOOR};
 use crate::cli::report::{chart, pattern_sentence, Report};
 use crate::ledger::Decision;

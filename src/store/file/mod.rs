@@ -18,7 +18,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use parking_lot::Mutex;
 
-use crate::guard::Halt;
+use crate::halt::Halt;
 use crate::store::counters::Limit;
 use crate::store::{
     Claim, CounterSummary, HaltFile, Reserved, Settled, Settlement, SpendStore, StoreError,
@@ -73,7 +73,8 @@ pub const DEFAULT_COMPACT_AT: u64 = 8 << 20;
 ///
 /// ```
 /// use std::time::Duration;
-/// use spendguard::guard::{SharedLimit, SpendGuard, Tags, Window};
+/// use spendguard::guard::{SharedLimit, SpendGuard, Window};
+/// use spendguard::tags::Tags;
 /// use spendguard::store::FileStore;
 /// use spendguard::Usd;
 ///

@@ -56,7 +56,7 @@ impl fmt::Display for TagKind {
 /// Cheap to clone.
 ///
 /// ```
-/// use spendguard::guard::{TagKind, Tags};
+/// use spendguard::tags::{TagKind, Tags};
 ///
 /// let tags = Tags::new().agent("researcher").customer("acme");
 /// assert_eq!(tags.get(TagKind::Agent), Some("researcher"));

@@ -15,7 +15,7 @@ use crate::clock::{Clock, SystemClock, UtcDateTime};
 ///
 /// ```
 /// use std::time::Duration;
-/// use spendguard::guard::Halt;
+/// use spendguard::halt::Halt;
 ///
 /// let halt = Halt::at("ops@alice", "bill spike", Duration::from_secs(1_795_608_000));
 /// assert_eq!(
@@ -94,7 +94,7 @@ mod rfc3339 {
 /// Redis key.
 ///
 /// ```
-/// use spendguard::guard::KillSwitch;
+/// use spendguard::halt::KillSwitch;
 ///
 /// let switch = KillSwitch::new();
 /// assert!(switch.check().is_ok());
