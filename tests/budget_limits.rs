@@ -18,8 +18,8 @@ fn price() -> Arc<ModelPrice> {
     )
 }
 
-fn plan(input: u64, output: u64) -> CallPlan<'static> {
-    CallPlan::owned(price(), input).with_max_output_tokens(output)
+fn plan(input: u64, output: u64) -> CallPlan {
+    CallPlan::new(&price(), input).with_max_output_tokens(output)
 }
 
 #[test]
@@ -139,7 +139,7 @@ fn requests_without_max_tokens_get_the_ceiling_and_large_ones_are_clamped() {
         .unwrap();
     assert_eq!(
         budget
-            .reserve(CallPlan::owned(price(), 10))
+            .reserve(CallPlan::new(&price(), 10))
             .unwrap()
             .max_output_tokens(),
         1_000
@@ -166,7 +166,7 @@ fn the_models_own_maximum_caps_the_ceiling() {
     // The model lists at most 16,000 output tokens.
     assert_eq!(
         budget
-            .reserve(CallPlan::owned(price(), 10))
+            .reserve(CallPlan::new(&price(), 10))
             .unwrap()
             .max_output_tokens(),
         16_000

@@ -194,7 +194,7 @@ impl TaskBudget {
     /// # Errors
     /// [`BudgetExceeded`] naming the limit that would be crossed; nothing is
     /// reserved then.
-    pub fn reserve<'a>(&'a self, plan: CallPlan<'a>) -> Result<Reservation<'a>, BudgetExceeded> {
+    pub fn reserve(&self, plan: CallPlan) -> Result<Reservation, BudgetExceeded> {
         let state = &self.state;
         state.check_duration(Duration::ZERO)?;
         let max_output_tokens = state
@@ -229,7 +229,7 @@ impl TaskBudget {
         }
         let service_tier = plan.service_tier();
         Ok(Reservation::new(
-            self,
+            self.clone(),
             plan.into_price(),
             Claim { cost, tokens },
             max_output_tokens,

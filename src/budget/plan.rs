@@ -1,6 +1,5 @@
 //! [`CallPlan`]: what a call is about to consume, before it is sent.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::prices::{CacheWrite, ModelPrice};
@@ -22,33 +21,24 @@ use crate::usage::ServiceTier;
 /// assert_eq!(plan.requested_output_tokens(), Some(500));
 /// ```
 ///
-/// A plan borrows the price (`CallPlan::new`), which keeps the hot path free
-/// of reference counting; [`CallPlan::owned`] co-owns it instead, for a plan
-/// that must outlive the price's owner.
+/// A plan co-owns the price (one reference-count increment), so the
+/// [`Reservation`](crate::Reservation) made from it can move into a spawned
+/// task or a stream.
 #[derive(Debug, Clone)]
-pub struct CallPlan<'a> {
-    price: Cow<'a, Arc<ModelPrice>>,
+pub struct CallPlan {
+    price: Arc<ModelPrice>,
     input_tokens: u64,
     max_output_tokens: Option<u64>,
     service_tier: ServiceTier,
     cache_write: Option<CacheWrite>,
 }
 
-impl<'a> CallPlan<'a> {
+impl CallPlan {
     /// A call to the model priced by `price` with a prompt of `input_tokens`
     /// (an exact count or an estimate with its margin already added).
-    pub const fn new(price: &'a Arc<ModelPrice>, input_tokens: u64) -> Self {
-        CallPlan::with_price(Cow::Borrowed(price), input_tokens)
-    }
-
-    /// [`CallPlan::new`], co-owning the price.
-    pub const fn owned(price: Arc<ModelPrice>, input_tokens: u64) -> CallPlan<'static> {
-        CallPlan::with_price(Cow::Owned(price), input_tokens)
-    }
-
-    const fn with_price(price: Cow<'a, Arc<ModelPrice>>, input_tokens: u64) -> Self {
+    pub fn new(price: &Arc<ModelPrice>, input_tokens: u64) -> Self {
         CallPlan {
-            price,
+            price: Arc::clone(price),
             input_tokens,
             max_output_tokens: None,
             service_tier: ServiceTier::Standard,
@@ -101,7 +91,7 @@ impl<'a> CallPlan<'a> {
         self.cache_write
     }
 
-    pub(crate) fn into_price(self) -> Cow<'a, Arc<ModelPrice>> {
+    pub(crate) fn into_price(self) -> Arc<ModelPrice> {
         self.price
     }
 }

@@ -1,6 +1,5 @@
 //! [`Reservation`]: money held for one call until its bill is known.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -40,12 +39,13 @@ use crate::usage::{ServiceTier, Usage};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
-/// A reservation borrows its budget and price; [`into_owned`](Reservation::into_owned)
-/// detaches it from both, to move it into a spawned task or a stream.
+/// A reservation owns a handle on its budget and price, like tokio's
+/// `OwnedSemaphorePermit`: it can move into a spawned task or a stream and
+/// outlive the code that made it.
 #[must_use = "a reservation left unsettled is billed at its worst case when dropped"]
-pub struct Reservation<'a> {
-    budget: Cow<'a, TaskBudget>,
-    price: Cow<'a, Arc<ModelPrice>>,
+pub struct Reservation {
+    budget: TaskBudget,
+    price: Arc<ModelPrice>,
     claim: Claim,
     max_output_tokens: u64,
     service_tier: ServiceTier,
@@ -68,16 +68,16 @@ pub struct Receipt {
     pub remaining: Option<Usd>,
 }
 
-impl<'a> Reservation<'a> {
+impl Reservation {
     pub(crate) fn new(
-        budget: &'a TaskBudget,
-        price: Cow<'a, Arc<ModelPrice>>,
+        budget: TaskBudget,
+        price: Arc<ModelPrice>,
         claim: Claim,
         max_output_tokens: u64,
         service_tier: ServiceTier,
     ) -> Self {
         Reservation {
-            budget: Cow::Borrowed(budget),
+            budget,
             price,
             claim,
             max_output_tokens,
@@ -110,20 +110,6 @@ impl<'a> Reservation<'a> {
     /// The price the call is billed by.
     pub fn price(&self) -> &ModelPrice {
         &self.price
-    }
-
-    /// The same reservation, owning a handle on its budget and price so it
-    /// can outlive them (two reference-count increments).
-    pub fn into_owned(mut self) -> Reservation<'static> {
-        self.open = false;
-        Reservation {
-            budget: Cow::Owned(self.budget.as_ref().clone()),
-            price: Cow::Owned(Arc::clone(&self.price)),
-            claim: self.claim,
-            max_output_tokens: self.max_output_tokens,
-            service_tier: self.service_tier,
-            open: true,
-        }
     }
 
     /// Records what the call used, priced by the model's price, and frees
@@ -206,7 +192,7 @@ impl<'a> Reservation<'a> {
     }
 }
 
-impl Drop for Reservation<'_> {
+impl Drop for Reservation {
     fn drop(&mut self) {
         if self.open {
             self.budget.state.record(self.claim, self.claim, true);
@@ -214,7 +200,7 @@ impl Drop for Reservation<'_> {
     }
 }
 
-impl fmt::Debug for Reservation<'_> {
+impl fmt::Debug for Reservation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reservation")
             .field("budget", &self.budget.name())

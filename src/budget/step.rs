@@ -61,7 +61,7 @@ impl TaskBudget {
     /// runs), [`StepError::Step`] if the step fails.
     pub async fn run<T, E, F, Fut>(
         &self,
-        plan: CallPlan<'_>,
+        plan: CallPlan,
         step: F,
     ) -> Result<(T, Receipt), StepError<E>>
     where
@@ -84,7 +84,7 @@ impl TaskBudget {
     /// As [`run`](TaskBudget::run).
     pub fn run_blocking<T, E, F>(
         &self,
-        plan: CallPlan<'_>,
+        plan: CallPlan,
         step: F,
     ) -> Result<(T, Receipt), StepError<E>>
     where

@@ -307,8 +307,8 @@ impl GuardedClientBuilder {
 }
 
 /// A call that passed its budget check and is about to be sent.
-pub(crate) struct PreparedCall<'a> {
-    pub(crate) reservation: Reservation<'a>,
+pub(crate) struct PreparedCall {
+    pub(crate) reservation: Reservation,
     /// The model the request names.
     pub(crate) model: String,
     pub(crate) resolved: Resolved,
@@ -447,7 +447,7 @@ impl GuardedClient {
         }
     }
 
-    async fn send_prepared(&self, call: PreparedCall<'_>) -> Result<GuardedResponse, ClientError> {
+    async fn send_prepared(&self, call: PreparedCall) -> Result<GuardedResponse, ClientError> {
         let (call, response) = self.dispatch(call, None).await?;
         let bytes = match response.bytes().await {
             Ok(bytes) => bytes,
@@ -459,12 +459,12 @@ impl GuardedClient {
 
     /// Reserves the call's worst case against the shared limits too, if the
     /// client has any; a refusal releases the task's reservation.
-    pub(crate) async fn hold_shared<'a>(
+    pub(crate) async fn hold_shared(
         &self,
         tags: &Tags,
         body: &Value,
-        call: PreparedCall<'a>,
-    ) -> Result<(PreparedCall<'a>, Option<SharedHold>), ClientError> {
+        call: PreparedCall,
+    ) -> Result<(PreparedCall, Option<SharedHold>), ClientError> {
         let Some(limits) = &self.limits else {
             return Ok((call, None));
         };
@@ -485,7 +485,7 @@ impl GuardedClient {
     /// answer that is not JSON was still sent, so it bills the worst case.
     pub(crate) fn settle_json(
         &self,
-        call: PreparedCall<'_>,
+        call: PreparedCall,
         bytes: &[u8],
     ) -> Result<(Value, CallReceipt), ClientError> {
         let Ok(body) = serde_json::from_slice::<Value>(bytes) else {
@@ -536,11 +536,11 @@ impl GuardedClient {
     /// Sends a prepared call. A successful response comes back with the
     /// call; a failure is a typed error, its reservation released or billed
     /// as the failure warrants.
-    pub(crate) async fn dispatch<'a>(
+    pub(crate) async fn dispatch(
         &self,
-        call: PreparedCall<'a>,
+        call: PreparedCall,
         accept: Option<HeaderValue>,
-    ) -> Result<(PreparedCall<'a>, reqwest::Response), ClientError> {
+    ) -> Result<(PreparedCall, reqwest::Response), ClientError> {
         let mut request = self.http.post(&call.url).json(&call.wire_body);
         if let Some(headers) = &self.per_request_headers {
             request = request.headers(headers.clone());
@@ -560,12 +560,12 @@ impl GuardedClient {
 
     /// Checks `body` against `budget` and reserves its worst case; with
     /// `stream`, the request asks for a stream.
-    pub(crate) fn prepare<'a>(
+    pub(crate) fn prepare(
         &self,
-        budget: &'a TaskBudget,
+        budget: &TaskBudget,
         body: &Value,
         stream: bool,
-    ) -> Result<PreparedCall<'a>, ClientError> {
+    ) -> Result<PreparedCall, ClientError> {
         let RequestFacts {
             model,
             max_output_tokens,
@@ -589,7 +589,7 @@ impl GuardedClient {
             &request::countable_body(self.provider, body),
             &self.counts,
         )?;
-        let mut plan = CallPlan::owned(Arc::clone(resolved.price()), prompt.tokens)
+        let mut plan = CallPlan::new(resolved.price(), prompt.tokens)
             .with_service_tier(service_tier);
         if let Some(tokens) = max_output_tokens {
             plan = plan.with_max_output_tokens(tokens);
@@ -625,7 +625,7 @@ impl GuardedClient {
     /// machine, billed at its worst case if it may have reached the provider.
     pub(crate) fn transport_failure(
         &self,
-        reservation: Reservation<'_>,
+        reservation: Reservation,
         error: &reqwest::Error,
     ) -> ClientError {
         let detail = self.redact(&error_chain(error));
@@ -639,7 +639,7 @@ impl GuardedClient {
         self.interrupted(reservation, detail)
     }
 
-    pub(crate) fn interrupted(&self, reservation: Reservation<'_>, detail: String) -> ClientError {
+    pub(crate) fn interrupted(&self, reservation: Reservation, detail: String) -> ClientError {
         let billed = reservation.reserved_cost();
         drop(reservation);
         ClientError::Interrupted {
@@ -653,7 +653,7 @@ impl GuardedClient {
     /// bill refused or failed calls) and the status becomes a typed error.
     pub(crate) async fn provider_failure(
         &self,
-        reservation: Reservation<'_>,
+        reservation: Reservation,
         response: reqwest::Response,
     ) -> ClientError {
         reservation.release();

@@ -21,7 +21,7 @@ const MAX_MESSAGE_CHARS: usize = 500;
 /// answered is never recorded as free.
 pub(crate) fn settle(
     provider: Provider,
-    reservation: Reservation<'_>,
+    reservation: Reservation,
     resolved: &Resolved,
     prompt: TokenCount,
     body: &Value,

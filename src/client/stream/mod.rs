@@ -171,7 +171,7 @@ enum CallState {
 }
 
 struct OpenCall {
-    reservation: Reservation<'static>,
+    reservation: Reservation,
     resolved: Resolved,
     prompt: TokenCount,
 }
@@ -288,7 +288,7 @@ impl GuardedClient {
         }
     }
 
-    async fn open_stream(&self, call: PreparedCall<'_>) -> Result<GuardedStream, ClientError> {
+    async fn open_stream(&self, call: PreparedCall) -> Result<GuardedStream, ClientError> {
         let accept = HeaderValue::from_static("text/event-stream");
         let (call, response) = self.dispatch(call, Some(accept)).await?;
         if is_json(response.headers().get(CONTENT_TYPE)) {
@@ -309,7 +309,7 @@ impl GuardedClient {
     }
 
     /// A stream over `body`, accounted against `call`.
-    pub(crate) fn guard_stream(&self, call: PreparedCall<'_>, body: Body) -> GuardedStream {
+    pub(crate) fn guard_stream(&self, call: PreparedCall, body: Body) -> GuardedStream {
         let meter = Meter::new(
             self.counter,
             &call.model,
@@ -322,7 +322,7 @@ impl GuardedClient {
                 provider: self.provider,
                 meter,
                 state: CallState::Open(OpenCall {
-                    reservation: call.reservation.into_owned(),
+                    reservation: call.reservation,
                     resolved: call.resolved,
                     prompt: call.prompt,
                 }),
@@ -342,7 +342,7 @@ impl GuardedClient {
     /// settles it, and yielded as the stream's only event.
     fn whole_answer(
         &self,
-        call: PreparedCall<'_>,
+        call: PreparedCall,
         bytes: &[u8],
     ) -> Result<GuardedStream, ClientError> {
         let model = call.model.clone();
