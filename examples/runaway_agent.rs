@@ -101,7 +101,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .base_url(provider.base_url())
         .api_key(ApiKey::new("sk-demo-not-a-real-key"))
         .key_label("demo-key")
-        .limits(guard)
+        .guard(guard)
         .ledger(ledger.clone())
         .build()?;
     let budget = TaskBudget::builder("overnight-report")

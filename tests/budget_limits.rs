@@ -48,7 +48,7 @@ fn cost_refusal_carries_the_numbers() {
     let held = budget.reserve(plan(20_000, 10_000)).unwrap(); // $0.04
     let refusal = budget.reserve(plan(60_000, 10_000)).unwrap_err(); // $0.08
     assert_eq!(refusal.limit, LimitKind::Cost);
-    assert_eq!(refusal.scope, "task t");
+    assert_eq!(refusal.subject, "task t");
     assert_eq!(refusal.max, Amount::Usd(Usd::from_cents(10)));
     assert_eq!(refusal.spent, Amount::Usd(Usd::ZERO));
     assert_eq!(refusal.in_flight, Amount::Usd(Usd::from_cents(4)));

@@ -33,7 +33,7 @@ fn client(mock: &MockProvider, guard: &SpendGuard, sink: &Arc<MemorySink>) -> Gu
         .base_url(mock.base_url())
         .api_key(ApiKey::new(TEST_KEY))
         .key_label("prod-1")
-        .limits(guard.clone())
+        .guard(guard.clone())
         .ledger(Arc::clone(sink) as _)
         .ledger_request_hashes(true)
         .build()

@@ -30,7 +30,7 @@ fn client(mock: &MockProvider, policy: RunawayPolicy) -> (GuardedClient, SpendGu
     let client = GuardedClient::builder(Provider::OpenAiChat)
         .base_url(mock.base_url())
         .api_key(ApiKey::new(TEST_KEY))
-        .limits(guard.clone())
+        .guard(guard.clone())
         .build()
         .unwrap();
     (client, guard)
@@ -183,7 +183,7 @@ async fn scopes_can_be_chosen_per_key() {
         .base_url(mock.base_url())
         .api_key(ApiKey::new(TEST_KEY))
         .key_label("shared-key")
-        .limits(guard)
+        .guard(guard)
         .build()
         .unwrap();
     client.send(&budget("a"), &request(1)).await.unwrap();

@@ -29,7 +29,7 @@ fn client(mock: &MockProvider, guard: &SpendGuard) -> GuardedClient {
         .base_url(mock.base_url())
         .api_key(spendguard::ApiKey::new(TEST_KEY))
         .key_label("prod-1")
-        .limits(guard.clone())
+        .guard(guard.clone())
         .build()
         .unwrap()
 }
@@ -63,7 +63,7 @@ async fn a_per_key_daily_cap_holds_across_task_budgets() {
     let ClientError::Budget(exceeded) = refusal else {
         panic!("expected the key's cap to refuse, got {refusal}");
     };
-    assert!(exceeded.scope.starts_with("key prod-1 on "), "{exceeded}");
+    assert!(exceeded.subject.starts_with("key prod-1 on "), "{exceeded}");
     mock.idle().await;
     assert!(sent >= 2, "both budgets sent calls");
     assert_eq!(mock.requests(), sent, "the refused call was not sent");

@@ -221,7 +221,7 @@ async fn a_day_rolls_over_at_utc_midnight_through_the_guard() {
         .unwrap();
     let status = guard.status(&tags).await.unwrap();
     assert_eq!(status[0].usage, WindowUsage::new(cents(30), Usd::ZERO));
-    assert_eq!(status[0].scope, "agent nightly on 2026-11-26 (UTC)");
+    assert_eq!(status[0].subject, "agent nightly on 2026-11-26 (UTC)");
 }
 
 #[tokio::test]

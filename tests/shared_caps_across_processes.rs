@@ -207,7 +207,7 @@ async fn child_spends_until_refused() {
     let client = GuardedClient::builder(Provider::OpenAiChat)
         .base_url(provider)
         .api_key(ApiKey::new(TEST_KEY))
-        .limits(guard)
+        .guard(guard)
         .build()
         .unwrap();
     // The task's own budget is roomy: only the shared cap stops it.
@@ -229,6 +229,6 @@ async fn child_spends_until_refused() {
     let ClientError::Budget(exceeded) = refusal else {
         panic!("expected the shared cap to refuse, got {refusal}");
     };
-    assert!(exceeded.scope.starts_with("everything on "), "{exceeded}");
+    assert!(exceeded.subject.starts_with("everything on "), "{exceeded}");
     println!("calls made: {calls}");
 }

@@ -61,7 +61,7 @@ async fn a_daily_cap_resets_at_utc_midnight() {
     clock.advance(Duration::from_secs(1));
     spend(&guard, &key, cents(20)).await.unwrap();
     let status = guard.status(&key).await.unwrap();
-    assert_eq!(status[0].scope, "key prod on 2026-11-26 (UTC)");
+    assert_eq!(status[0].subject, "key prod on 2026-11-26 (UTC)");
     assert_eq!(status[0].usage.spent, cents(20));
 }
 
@@ -145,14 +145,14 @@ async fn every_applying_limit_is_reserved_or_none_is() {
     let GuardError::Exceeded(refused) = guard.reserve(&tags, cents(40)).await.unwrap_err() else {
         panic!("expected a limit refusal");
     };
-    assert_eq!(refused.scope, "customer acme on 2026-11-25 (UTC)");
+    assert_eq!(refused.subject, "customer acme on 2026-11-25 (UTC)");
     assert_eq!(
         (refused.limit, refused.max),
         (LimitKind::Cost, Amount::Usd(cents(30)))
     );
     // The refused call held nothing in the limits that had room.
     for status in guard.status(&tags).await.unwrap() {
-        assert_eq!(status.usage.committed(), Usd::ZERO, "{}", status.scope);
+        assert_eq!(status.usage.committed(), Usd::ZERO, "{}", status.subject);
     }
     let hold = guard.reserve(&tags, cents(30)).await.unwrap();
     assert_eq!(hold.limits_held(), 3);

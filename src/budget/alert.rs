@@ -39,7 +39,7 @@ pub const DEFAULT_ALERT_PERCENTS: [u8; 2] = [50, 80];
 #[non_exhaustive]
 pub struct Alert {
     /// The budget, e.g. `task report`.
-    pub scope: String,
+    pub subject: String,
     /// Which limit.
     pub limit: LimitKind,
     /// The threshold crossed, in percent of the limit.
@@ -55,7 +55,7 @@ impl fmt::Display for Alert {
         write!(
             f,
             "{} has used {}% of its {}: {} of {}",
-            self.scope, self.percent, self.limit, self.used, self.max
+            self.subject, self.percent, self.limit, self.used, self.max
         )
     }
 }
@@ -103,7 +103,7 @@ impl AlertRule {
         #[cfg(feature = "tracing")]
         tracing::warn!(
             target: "spendguard::alert",
-            scope = %alert.scope,
+            subject = %alert.subject,
             limit = %alert.limit,
             percent = alert.percent,
             used = %alert.used,

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::budget::{BudgetExceeded, Claim, TaskBudget};
+use crate::budget::{BudgetExceeded, CallAmounts, TaskBudget};
 use crate::money::Usd;
 use crate::prices::ModelPrice;
 use crate::usage::{ServiceTier, Usage};
@@ -46,7 +46,7 @@ use crate::usage::{ServiceTier, Usage};
 pub struct Reservation {
     budget: TaskBudget,
     price: Arc<ModelPrice>,
-    claim: Claim,
+    claim: CallAmounts,
     max_output_tokens: u64,
     service_tier: ServiceTier,
     open: bool,
@@ -72,7 +72,7 @@ impl Reservation {
     pub(crate) fn new(
         budget: TaskBudget,
         price: Arc<ModelPrice>,
-        claim: Claim,
+        claim: CallAmounts,
         max_output_tokens: u64,
         service_tier: ServiceTier,
     ) -> Self {
@@ -128,7 +128,7 @@ impl Reservation {
     /// must not settle it again.
     pub(crate) fn settle_in_place(&mut self, usage: &Usage) -> Receipt {
         self.open = false;
-        let actual = Claim {
+        let actual = CallAmounts {
             cost: self.price.cost(usage),
             tokens: usage.total_tokens(),
         };
@@ -178,7 +178,7 @@ impl Reservation {
     /// would pass; its `in_flight` is what the other calls hold and its
     /// `requested` is `used`.
     pub fn check_progress(&self, used: &Usage) -> Result<(), BudgetExceeded> {
-        let actual = Claim {
+        let actual = CallAmounts {
             cost: self.price.cost(used),
             tokens: used.total_tokens(),
         };

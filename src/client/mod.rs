@@ -100,7 +100,7 @@ pub struct GuardedClient {
     /// tokenized again on each call.
     counts: Arc<CountCache>,
     /// Shared limits, kill switch and alerts, if any.
-    limits: Option<SpendGuard>,
+    guard: Option<SpendGuard>,
     /// Where each call's decision is written, if anywhere.
     ledger: Option<Ledger>,
     /// Tags every call carries (the key label).
@@ -147,7 +147,7 @@ pub struct GuardedClientBuilder {
     counter: TokenCounter,
     timeout: Duration,
     http: Option<reqwest::Client>,
-    limits: Option<SpendGuard>,
+    guard: Option<SpendGuard>,
     tags: Tags,
     ledger: Option<Ledger>,
 }
@@ -209,8 +209,8 @@ impl GuardedClientBuilder {
     /// each call reserves its worst case in the [`SpendGuard`] as well as
     /// in its [`TaskBudget`], tagged with the budget's
     /// [`tags`](TaskBudget::tags) and this client's [`key_label`](Self::key_label).
-    pub fn limits(mut self, guard: SpendGuard) -> Self {
-        self.limits = Some(guard);
+    pub fn guard(mut self, guard: SpendGuard) -> Self {
+        self.guard = Some(guard);
         self
     }
 
@@ -299,7 +299,7 @@ impl GuardedClientBuilder {
             prices: self.prices.unwrap_or_else(PriceTable::bundled),
             counter: self.counter,
             counts: Arc::new(CountCache::new()),
-            limits: self.limits,
+            guard: self.guard,
             tags: self.tags,
             ledger: self.ledger,
         })
@@ -332,7 +332,7 @@ impl GuardedClient {
             counter: TokenCounter::new(),
             timeout: DEFAULT_TIMEOUT,
             http: None,
-            limits: None,
+            guard: None,
             tags: Tags::new(),
             ledger: None,
         }
@@ -386,7 +386,7 @@ impl GuardedClient {
             model,
             body,
             tags.clone(),
-            self.limits.as_ref(),
+            self.guard.as_ref(),
         ))
     }
 
@@ -411,7 +411,7 @@ impl GuardedClient {
     /// Tells runaway detection how a sent call ended: answered, or failed
     /// with a status. Calls that never got a status are not counted.
     pub(crate) fn record_outcome(&self, tags: &Tags, outcome: Result<(), &ClientError>) {
-        let Some(limits) = &self.limits else {
+        let Some(guard) = &self.guard else {
             return;
         };
         let status = match outcome {
@@ -421,7 +421,7 @@ impl GuardedClient {
                 None => return,
             },
         };
-        limits.record_outcome(tags, status);
+        guard.record_outcome(tags, status);
     }
 
     /// The body to send: `body` itself, or, when the shared limits run low
@@ -431,13 +431,13 @@ impl GuardedClient {
         tags: &Tags,
         body: &'b Value,
     ) -> Result<(Cow<'b, Value>, Option<Degraded>), ClientError> {
-        let Some(limits) = &self.limits else {
+        let Some(guard) = &self.guard else {
             return Ok((Cow::Borrowed(body), None));
         };
         let Some(model) = body.get("model").and_then(Value::as_str) else {
             return Ok((Cow::Borrowed(body), None));
         };
-        match limits.degrade(tags, model).await? {
+        match guard.degrade(tags, model).await? {
             Some(degraded) => {
                 let mut cheaper = body.clone();
                 cheaper["model"] = Value::String(degraded.to.clone());
@@ -465,14 +465,14 @@ impl GuardedClient {
         body: &Value,
         call: PreparedCall,
     ) -> Result<(PreparedCall, Option<SharedHold>), ClientError> {
-        let Some(limits) = &self.limits else {
+        let Some(guard) = &self.guard else {
             return Ok((call, None));
         };
-        let request = limits
+        let request = guard
             .detects_runaways()
             .then(|| RequestFingerprint::of(&call.model, body));
         let worst_case = call.reservation.reserved_cost();
-        match limits.reserve_request(tags, request, worst_case).await {
+        match guard.reserve_request(tags, request, worst_case).await {
             Ok(hold) => Ok((call, Some(hold))),
             Err(refusal) => {
                 call.reservation.release();
@@ -589,8 +589,8 @@ impl GuardedClient {
             &request::countable_body(self.provider, body),
             &self.counts,
         )?;
-        let mut plan = CallPlan::new(resolved.price(), prompt.tokens)
-            .with_service_tier(service_tier);
+        let mut plan =
+            CallPlan::new(resolved.price(), prompt.tokens).with_service_tier(service_tier);
         if let Some(tokens) = max_output_tokens {
             plan = plan.with_max_output_tokens(tokens);
         }

@@ -98,7 +98,7 @@ impl CallRecorder {
                 Decision::Refused,
                 Some(format!(
                     "{}: {} of {}",
-                    exceeded.scope, exceeded.limit, exceeded.max
+                    exceeded.subject, exceeded.limit, exceeded.max
                 )),
             ),
             ClientError::Halted(halt) => {

@@ -108,7 +108,7 @@ impl SharedHold {
             for percent in rule.newly_crossed(s.before.nanos(), s.after.nanos(), max) {
                 let value = limit.applies_to(&self.tags).unwrap_or_default();
                 rule.announce(&Alert {
-                    scope: limit.scope_at(value, now),
+                    subject: limit.subject_at(value, now),
                     limit: LimitKind::Cost,
                     percent,
                     used: Amount::Usd(s.after),

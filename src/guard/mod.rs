@@ -48,7 +48,7 @@ use std::time::Duration;
 pub use degrade::{Degrade, Degraded};
 pub use error::{GuardConfigError, GuardError};
 pub use hold::SharedHold;
-pub use limit::{Scope, SharedLimit};
+pub use limit::{LimitTarget, SharedLimit};
 pub use window::{Window, ROLLING_SLOTS};
 
 use crate::budget::alert::{Alert, AlertRule};
@@ -201,14 +201,14 @@ impl SpendGuardBuilder {
     }
 }
 
-/// How much of one limit a scope has used, from [`SpendGuard::status`].
+/// How much of one limit a subject has used, from [`SpendGuard::status`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LimitStatus {
     /// The limit.
     pub limit: SharedLimit,
     /// Who and which period, e.g. `agent researcher on 2026-11-25 (UTC)`.
-    pub scope: String,
+    pub subject: String,
     /// Spent and held in the current window.
     pub usage: WindowUsage,
 }
@@ -292,7 +292,7 @@ impl SpendGuard {
                 let limit = &self.inner.limits[limits[claim]];
                 let value = limit.applies_to(tags).unwrap_or_default();
                 Err(GuardError::Exceeded(BudgetExceeded {
-                    scope: limit.scope_at(value, now),
+                    subject: limit.subject_at(value, now),
                     limit: LimitKind::Cost,
                     max: Amount::Usd(limit.max()),
                     spent: Amount::Usd(usage.spent),
@@ -412,7 +412,7 @@ impl SpendGuard {
             .zip(usage)
             .map(|((limit, value), usage)| LimitStatus {
                 limit: limit.clone(),
-                scope: limit.scope_at(value, now),
+                subject: limit.subject_at(value, now),
                 usage,
             })
             .collect())
@@ -441,7 +441,7 @@ impl SpendGuard {
                     to: cheaper.to_owned(),
                     reason: format!(
                         "{} has {}% of its {} left",
-                        status.scope,
+                        status.subject,
                         left_bp / 100,
                         status.limit.max()
                     ),

@@ -41,9 +41,9 @@ mod error;
 mod file;
 mod halt_file;
 mod memory;
+mod protocol;
 #[cfg(feature = "redis")]
 mod redis;
-mod window_ref;
 
 use std::time::Duration;
 
@@ -54,11 +54,9 @@ pub use error::StoreError;
 pub use file::{Durability, FileStore, FileStoreOptions, DEFAULT_COMPACT_AT};
 pub use halt_file::HaltFile;
 pub use memory::MemoryStore;
+pub use protocol::{Claim, CounterSummary, Reserved, Settled, Settlement, WindowRef, WindowUsage};
 #[cfg(feature = "redis")]
 pub use redis::{RedisStore, RedisStoreBuilder};
-pub use window_ref::{
-    Claim, CounterSummary, Reserved, Settled, Settlement, WindowRef, WindowUsage,
-};
 
 use crate::halt::Halt;
 

@@ -139,7 +139,7 @@ pub struct GuardedStream {
     /// `None` once reading has stopped: dropping it closes the connection.
     body: Option<Body>,
     decoder: SseDecoder,
-    guard: Guard,
+    account: StreamAccount,
     /// The item to yield before anything else: the error that ends a
     /// stream cut off after its last event, or a whole JSON answer.
     queued: Option<Result<StreamEvent, ClientError>>,
@@ -150,7 +150,7 @@ pub struct GuardedStream {
 }
 
 /// Everything about the call but the bytes.
-struct Guard {
+struct StreamAccount {
     provider: Provider,
     meter: Meter,
     state: CallState,
@@ -158,7 +158,7 @@ struct Guard {
     /// Events decoded so far.
     events: u64,
     /// Shared limits, whose halt stops the stream.
-    limits: Option<SpendGuard>,
+    spend_guard: Option<SpendGuard>,
     /// Set when the call was sent to a cheaper model.
     degraded: Option<Degraded>,
     /// Writes the call's ledger line when it settles.
@@ -246,13 +246,13 @@ impl GuardedClient {
         let recorder = self.recorder(&tags, body);
         match self.stream_guarded(budget, &tags, body).await {
             Ok(mut stream) => {
-                match &stream.guard.state {
+                match &stream.account.state {
                     CallState::Settled(receipt) => {
                         if let Some(recorder) = &recorder {
                             recorder.settled(receipt, None);
                         }
                     }
-                    CallState::Open(_) => stream.guard.recorder = recorder,
+                    CallState::Open(_) => stream.account.recorder = recorder,
                 }
                 Ok(stream)
             }
@@ -278,8 +278,8 @@ impl GuardedClient {
         self.record_outcome(tags, opened.as_ref().map(|_| ()));
         match opened {
             Ok(mut stream) => {
-                stream.guard.degraded = degraded;
-                Ok(stream.share(hold, self.limits.clone()).await)
+                stream.account.degraded = degraded;
+                Ok(stream.share(hold, self.guard.clone()).await)
             }
             Err(error) => {
                 settle_shared(hold, Err(&error)).await;
@@ -318,7 +318,7 @@ impl GuardedClient {
         GuardedStream {
             body: Some(body),
             decoder: SseDecoder::new(),
-            guard: Guard {
+            account: StreamAccount {
                 provider: self.provider,
                 meter,
                 state: CallState::Open(OpenCall {
@@ -328,7 +328,7 @@ impl GuardedClient {
                 }),
                 reports_usage: call.reports_usage,
                 events: 0,
-                limits: None,
+                spend_guard: None,
                 degraded: None,
                 recorder: None,
             },
@@ -340,11 +340,7 @@ impl GuardedClient {
 
     /// A stream request answered with a whole JSON body: settled as `send`
     /// settles it, and yielded as the stream's only event.
-    fn whole_answer(
-        &self,
-        call: PreparedCall,
-        bytes: &[u8],
-    ) -> Result<GuardedStream, ClientError> {
+    fn whole_answer(&self, call: PreparedCall, bytes: &[u8]) -> Result<GuardedStream, ClientError> {
         let model = call.model.clone();
         let reports_usage = call.reports_usage;
         let (body, receipt) = self.settle_json(call, bytes)?;
@@ -352,13 +348,13 @@ impl GuardedClient {
         Ok(GuardedStream {
             body: None,
             decoder: SseDecoder::new(),
-            guard: Guard {
+            account: StreamAccount {
                 provider: self.provider,
                 meter,
                 state: CallState::Settled(receipt),
                 reports_usage,
                 events: 1,
-                limits: None,
+                spend_guard: None,
                 degraded: None,
                 recorder: None,
             },
@@ -387,7 +383,7 @@ impl GuardedStream {
     /// What the call cost, once it has been settled: after the stream's
     /// last item, or after a cut-off.
     pub fn receipt(&self) -> Option<&CallReceipt> {
-        match &self.guard.state {
+        match &self.account.state {
             CallState::Settled(receipt) => Some(receipt),
             CallState::Open(_) => None,
         }
@@ -400,12 +396,12 @@ impl GuardedStream {
     /// over the text since the last count (hence `&mut`); each piece of
     /// text is tokenized only once however often this is called.
     pub fn cost_so_far(&mut self) -> Usd {
-        match &self.guard.state {
+        match &self.account.state {
             CallState::Settled(receipt) => receipt.cost,
             CallState::Open(call) => call
                 .reservation
                 .price()
-                .cost(&self.guard.meter.usage_counted(call.prompt)),
+                .cost(&self.account.meter.usage_counted(call.prompt)),
         }
     }
 
@@ -415,7 +411,7 @@ impl GuardedStream {
     /// Dropping the stream does the same, without the receipt.
     pub fn cancel(mut self) -> CallReceipt {
         self.body = None;
-        self.guard.close(Ending::Cancelled).0
+        self.account.close(Ending::Cancelled).0
     }
 
     /// Settles the call on `ending` and stops reading; the error the caller
@@ -423,7 +419,7 @@ impl GuardedStream {
     /// is finished by the next poll, before the stream's last item.
     fn stop(&mut self, ending: Ending) -> Option<ClientError> {
         self.body = None;
-        let (receipt, error) = self.guard.close(ending);
+        let (receipt, error) = self.account.close(ending);
         if let Some(hold) = self.shared.take() {
             self.settling = Some(Box::pin(async move {
                 // A store that cannot record it leaves the worst case held.
@@ -435,11 +431,11 @@ impl GuardedStream {
 
     /// Gives the stream its hold on the shared limits, settling it at once
     /// if the call is already settled (a whole JSON answer).
-    async fn share(mut self, hold: Option<SharedHold>, limits: Option<SpendGuard>) -> Self {
-        self.guard.limits = limits;
-        match &mut self.guard.state {
+    async fn share(mut self, hold: Option<SharedHold>, spend_guard: Option<SpendGuard>) -> Self {
+        self.account.spend_guard = spend_guard;
+        match &mut self.account.state {
             CallState::Settled(receipt) => {
-                receipt.degraded = self.guard.degraded.clone();
+                receipt.degraded = self.account.degraded.clone();
                 settle_shared(hold, Ok(receipt.cost)).await;
             }
             CallState::Open(_) => self.shared = hold,
@@ -467,7 +463,7 @@ impl Stream for GuardedStream {
                 return Poll::Ready(None);
             };
             if let Some(event) = this.decoder.next_event() {
-                match this.guard.read(event.event, event.data) {
+                match this.account.read(event.event, event.data) {
                     Step::Yield(event) => return Poll::Ready(Some(Ok(event))),
                     Step::YieldThenStop(event, ending) => {
                         this.queued = this.stop(ending).map(Err);
@@ -487,7 +483,7 @@ impl Stream for GuardedStream {
                     Ending::Broken(format!("the connection failed: {detail}"))
                 }
                 Poll::Ready(None) => this
-                    .guard
+                    .account
                     .end_of_body(this.decoder.has_partial_event(), "the body ended"),
             };
             this.queued = this.stop(ending).map(Err);
@@ -503,7 +499,7 @@ impl FusedStream for GuardedStream {
 
 impl Drop for GuardedStream {
     fn drop(&mut self) {
-        if matches!(self.guard.state, CallState::Open(_)) {
+        if matches!(self.account.state, CallState::Open(_)) {
             self.stop(Ending::Cancelled);
         }
         if let Some(settling) = self.settling.take() {
@@ -519,15 +515,15 @@ impl Drop for GuardedStream {
 impl fmt::Debug for GuardedStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GuardedStream")
-            .field("provider", &self.guard.provider)
+            .field("provider", &self.account.provider)
             .field("reading", &self.body.is_some())
-            .field("events", &self.guard.events)
+            .field("events", &self.account.events)
             .field("receipt", &self.receipt())
             .finish_non_exhaustive()
     }
 }
 
-impl Guard {
+impl StreamAccount {
     /// Takes in one decoded event.
     fn read(&mut self, name: Option<String>, data: &[u8]) -> Step {
         self.events += 1;
@@ -561,7 +557,7 @@ impl Guard {
         let CallState::Open(call) = &self.state else {
             return None;
         };
-        if let Some(halt) = self.limits.as_ref().and_then(SpendGuard::halted_now) {
+        if let Some(halt) = self.spend_guard.as_ref().and_then(SpendGuard::halted_now) {
             return Some(CutOffReason::Halted(halt));
         }
         if let Some(counted) = self.meter.past_output_limit() {
