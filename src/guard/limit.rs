@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::guard::counter_key::{window_suffix, CounterKey};
 use crate::guard::window::Window;
 use crate::guard::GuardConfigError;
 use crate::money::Usd;
@@ -21,6 +22,18 @@ pub enum LimitTarget {
     Each(TagKind),
     /// Calls carrying one tag value: just agent `researcher`.
     Tagged(TagKind, Arc<str>),
+}
+
+impl LimitTarget {
+    /// The tag a call with tag value `value` is counted under: none for a
+    /// global limit, the limit's own value for a one-value limit.
+    fn tag_with<'v>(&'v self, value: &'v str) -> Option<(TagKind, &'v str)> {
+        match self {
+            LimitTarget::Global => None,
+            LimitTarget::Each(kind) => Some((*kind, value)),
+            LimitTarget::Tagged(kind, own) => Some((*kind, own)),
+        }
+    }
 }
 
 /// A dollar cap on a [`LimitTarget`] within a [`Window`], kept in the guard's
@@ -80,11 +93,12 @@ impl SharedLimit {
     }
 
     fn new(target: LimitTarget, max: Usd, window: Window) -> Self {
-        let suffix: Arc<str> = format!("|{}", window.counter_suffix()).into();
+        let suffix: Arc<str> = window_suffix(window).into();
         let fixed_counter = match &target {
-            LimitTarget::Global => Some(counter_name(&target, "", &suffix)),
-            LimitTarget::Tagged(_, value) => Some(counter_name(&target, value, &suffix)),
             LimitTarget::Each(_) => None,
+            LimitTarget::Global | LimitTarget::Tagged(..) => {
+                Some(CounterKey::name_of(target.tag_with(""), &suffix))
+            }
         };
         SharedLimit {
             target,
@@ -142,7 +156,7 @@ impl SharedLimit {
         let slot = self.window.slot(now);
         let counter = match &self.fixed_counter {
             Some(fixed) => Arc::clone(fixed),
-            None => counter_name(&self.target, value, &self.suffix),
+            None => CounterKey::name_of(self.target.tag_with(value), &self.suffix),
         };
         WindowRef {
             counter,
@@ -171,35 +185,6 @@ impl SharedLimit {
             Window::Lifetime => "over",
         };
         format!("{} {joiner} {period}", self.subject(value))
-    }
-}
-
-/// The counter a call with tag value `value` is charged to under `target`:
-/// `global|day`, `agent=researcher|day`.
-fn counter_name(target: &LimitTarget, value: &str, suffix: &str) -> Arc<str> {
-    let mut name = String::with_capacity(value.len() + suffix.len() + 12);
-    match target {
-        LimitTarget::Global => name.push_str("global"),
-        LimitTarget::Each(kind) | LimitTarget::Tagged(kind, _) => {
-            name.push_str(kind.name());
-            name.push('=');
-            escape_into(&mut name, value);
-        }
-    }
-    name.push_str(suffix);
-    Arc::from(name)
-}
-
-/// Tag values go into counter names as they are, but for `%` and `|`, which
-/// are escaped so no value can pose as another counter's name.
-fn escape_into(name: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '%' => name.push_str("%25"),
-            '|' => name.push_str("%7C"),
-            c if c.is_control() => name.push_str(&format!("%{:02X}", u32::from(c))),
-            c => name.push(c),
-        }
     }
 }
 

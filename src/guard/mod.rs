@@ -35,6 +35,7 @@
 //! # }
 //! ```
 
+mod counter_key;
 mod degrade;
 mod error;
 mod hold;
@@ -45,6 +46,7 @@ mod window;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use counter_key::CounterKey;
 pub use degrade::{Degrade, Degraded};
 pub use error::{GuardConfigError, GuardError};
 pub use hold::SharedHold;
