@@ -21,7 +21,7 @@ use crate::clock::{Clock, SystemClock, UtcDateTime};
 /// assert_eq!(
 ///     halt.to_string(),
 ///     "spending was halted by ops@alice at 2026-11-25T12:00:00.000Z: bill spike \
-///      (nothing was sent; `spendguard resume` lifts the halt)"
+///      (nothing was sent; calls go through again once the halt is lifted)"
 /// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -56,7 +56,7 @@ impl fmt::Display for Halt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "spending was halted by {} at {}: {} (nothing was sent; `spendguard resume` lifts the halt)",
+            "spending was halted by {} at {}: {} (nothing was sent; calls go through again once the halt is lifted)",
             self.by,
             UtcDateTime::from_unix(self.at),
             self.reason

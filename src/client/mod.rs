@@ -46,6 +46,7 @@ pub use retry::{Jitter, RetryPolicy, RetryPolicyError};
 pub use stream::{GuardedStream, StreamEvent};
 
 use crate::budget::{CallPlan, Reservation, TaskBudget};
+use crate::clock::{Clock, SystemClock};
 use crate::guard::runaway::RequestFingerprint;
 use crate::guard::{Degraded, SharedHold, SpendGuard};
 use crate::ledger::LedgerSink;
@@ -658,7 +659,7 @@ impl GuardedClient {
     ) -> ClientError {
         reservation.release();
         let status = response.status().as_u16();
-        let retry_after = response::retry_after(response.headers());
+        let retry_after = response::retry_after(response.headers(), SystemClock.now());
         let text = response.text().await.unwrap_or_default();
         let message = self.redact(&response::error_message(&text));
         let provider = self.provider;
