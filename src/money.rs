@@ -7,7 +7,8 @@
 //! finer than the unit instead of rounding silently.
 //!
 //! ```
-//! use spendguard::{PricePerToken, Usd};
+//! use spendguard::Usd;
+//! use spendguard::money::PricePerToken;
 //!
 //! let limit = Usd::from_dollars(2.0)?;
 //! assert_eq!(limit.nanos(), 2_000_000_000);
@@ -18,7 +19,7 @@
 //! let tiny = PricePerToken::per_million(0.0001)?;
 //! assert_eq!(tiny.cost_of(1), Usd::from_nanos(1));
 //! assert_eq!(tiny.cost_of(10), Usd::from_nanos(1));
-//! # Ok::<(), spendguard::MoneyError>(())
+//! # Ok::<(), spendguard::money::MoneyError>(())
 //! ```
 
 use std::fmt;
@@ -95,7 +96,7 @@ pub enum MoneyError {
 /// assert_eq!(spent, Usd::from_dollars(1.75)?);
 /// assert!(Usd::from_dollars(f64::NAN).is_err());
 /// assert!(Usd::from_dollars(-1.0).is_err());
-/// # Ok::<(), spendguard::MoneyError>(())
+/// # Ok::<(), spendguard::money::MoneyError>(())
 /// ```
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
@@ -247,12 +248,13 @@ impl fmt::Display for Usd {
 /// million tokens, the unit pricing pages use.
 ///
 /// ```
-/// use spendguard::{PricePerToken, Usd};
+/// use spendguard::Usd;
+/// use spendguard::money::PricePerToken;
 ///
 /// let gpt_4o_input = PricePerToken::per_million(2.50)?;
 /// assert_eq!(gpt_4o_input.cost_of(1_000_000), Usd::from_dollars(2.50)?);
 /// assert_eq!(PricePerToken::from_dollars(2.5e-6)?, gpt_4o_input);
-/// # Ok::<(), spendguard::MoneyError>(())
+/// # Ok::<(), spendguard::money::MoneyError>(())
 /// ```
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
@@ -294,11 +296,11 @@ impl PricePerToken {
     /// [`PricePerToken::from_dollars`] wherever the value should be exact.
     ///
     /// ```
-    /// use spendguard::PricePerToken;
+    /// use spendguard::money::PricePerToken;
     ///
     /// let converted = PricePerToken::from_dollars_rounded_up(8.0 / 7.0 / 1e6)?;
     /// assert_eq!(converted.femtos(), 1_142_857_143);
-    /// # Ok::<(), spendguard::MoneyError>(())
+    /// # Ok::<(), spendguard::money::MoneyError>(())
     /// ```
     ///
     /// # Errors

@@ -13,7 +13,9 @@ pub const DEFAULT_ALERT_PERCENTS: [u8; 2] = [50, 80];
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
-/// use spendguard::{CallPlan, ModelPrice, PricePerToken, Rates, TaskBudget, Usage, Usd};
+/// use spendguard::{CallPlan, TaskBudget, Usage, Usd};
+/// use spendguard::prices::{ModelPrice, Rates};
+/// use spendguard::money::PricePerToken;
 ///
 /// let per_m = |d| PricePerToken::per_million(d).unwrap();
 /// let price = Arc::new(ModelPrice::new("m", Rates::new(per_m(10.0), per_m(10.0))));

@@ -79,7 +79,10 @@ impl fmt::Display for Amount {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use spendguard::{Amount, CallPlan, LimitKind, ModelPrice, PricePerToken, Rates, TaskBudget, Usage, Usd};
+/// use spendguard::{CallPlan, TaskBudget, Usage, Usd};
+/// use spendguard::prices::{ModelPrice, Rates};
+/// use spendguard::money::PricePerToken;
+/// use spendguard::budget::{Amount, LimitKind};
 ///
 /// let per_m = |d| PricePerToken::per_million(d).unwrap();
 /// let price = Arc::new(ModelPrice::new("m", Rates::new(per_m(10.0), per_m(10.0))));

@@ -40,7 +40,8 @@ pub enum BudgetConfigError {
 ///
 /// ```
 /// use std::time::Duration;
-/// use spendguard::{OutputCeiling, TaskBudget, Usd};
+/// use spendguard::{TaskBudget, Usd};
+/// use spendguard::budget::OutputCeiling;
 ///
 /// let budget = TaskBudget::builder("nightly-digest")
 ///     .max_cost(Usd::from_dollars(2.00)?)

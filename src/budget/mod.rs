@@ -8,7 +8,9 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use spendguard::{CallPlan, ModelPrice, PricePerToken, Rates, TaskBudget, Usage, Usd};
+//! use spendguard::{CallPlan, TaskBudget, Usage, Usd};
+//! use spendguard::prices::{ModelPrice, Rates};
+//! use spendguard::money::PricePerToken;
 //!
 //! let per_m = |d| PricePerToken::per_million(d).unwrap();
 //! let price = Arc::new(ModelPrice::new("gpt-4o", Rates::new(per_m(2.50), per_m(10.0))));

@@ -10,7 +10,10 @@ use crate::usage::ServiceTier;
 ///
 /// ```
 /// use std::sync::Arc;
-/// use spendguard::{CallPlan, ModelPrice, PricePerToken, Rates, ServiceTier};
+/// use spendguard::CallPlan;
+/// use spendguard::usage::ServiceTier;
+/// use spendguard::prices::{ModelPrice, Rates};
+/// use spendguard::money::PricePerToken;
 ///
 /// let per_m = |d| PricePerToken::per_million(d).unwrap();
 /// let price = Arc::new(ModelPrice::new("gpt-4o-mini", Rates::new(per_m(0.15), per_m(0.60))));
@@ -22,7 +25,7 @@ use crate::usage::ServiceTier;
 /// ```
 ///
 /// A plan co-owns the price (one reference-count increment), so the
-/// [`Reservation`](crate::Reservation) made from it can move into a spawned
+/// [`Reservation`](crate::budget::Reservation) made from it can move into a spawned
 /// task or a stream.
 #[derive(Debug, Clone)]
 pub struct CallPlan {
@@ -104,7 +107,7 @@ impl CallPlan {
 /// [`OutputCeiling::refusing`] to refuse it instead.
 ///
 /// ```
-/// use spendguard::OutputCeiling;
+/// use spendguard::budget::OutputCeiling;
 ///
 /// let ceiling = OutputCeiling::clamping(4_096);
 /// assert_eq!(ceiling.apply(None, None), Ok(4_096));

@@ -22,7 +22,9 @@ use crate::usage::{ServiceTier, Usage};
 ///
 /// ```
 /// use std::sync::Arc;
-/// use spendguard::{CallPlan, ModelPrice, PricePerToken, Rates, TaskBudget, Usd};
+/// use spendguard::{CallPlan, TaskBudget, Usd};
+/// use spendguard::prices::{ModelPrice, Rates};
+/// use spendguard::money::PricePerToken;
 ///
 /// let per_m = |d| PricePerToken::per_million(d).unwrap();
 /// let price = Arc::new(ModelPrice::new("m", Rates::new(per_m(1.0), per_m(1.0))));
@@ -153,7 +155,10 @@ impl Reservation {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use spendguard::{CallPlan, LimitKind, ModelPrice, PricePerToken, Rates, TaskBudget, Usage, Usd};
+    /// use spendguard::{CallPlan, TaskBudget, Usage, Usd};
+    /// use spendguard::prices::{ModelPrice, Rates};
+    /// use spendguard::money::PricePerToken;
+    /// use spendguard::budget::LimitKind;
     ///
     /// let per_m = |d| PricePerToken::per_million(d).unwrap();
     /// let price = Arc::new(ModelPrice::new("m", Rates::new(per_m(1.0), per_m(1.0))));

@@ -20,7 +20,7 @@ use crate::tags::TagKind;
 /// ```
 /// use std::time::Duration;
 /// use spendguard::guard::{CounterKey, Window};
-/// use spendguard::TagKind;
+/// use spendguard::tags::TagKind;
 ///
 /// let key = CounterKey::tagged(TagKind::Agent, "night|shift", Window::Day);
 /// assert_eq!(key.to_string(), "agent=night%7Cshift|day");

@@ -16,7 +16,8 @@
 //! ```
 //! use spendguard::guard::{SharedLimit, SpendGuard, Window};
 //! use spendguard::tags::{TagKind, Tags};
-//! use spendguard::{GuardError, Usd};
+//! use spendguard::Usd;
+//! use spendguard::guard::GuardError;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -34,7 +34,7 @@
 //! let usage = Usage::try_from(&reported)?;
 //! assert_eq!((usage.input_tokens, usage.cache_read_tokens), (86, 1_920));
 //! assert_eq!(usage.total_tokens(), 2_306);
-//! # Ok::<(), spendguard::UsageError>(())
+//! # Ok::<(), spendguard::usage::UsageError>(())
 //! ```
 //!
 //! [async-openai]: https://docs.rs/async-openai

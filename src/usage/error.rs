@@ -17,7 +17,8 @@ use crate::usage::UsageFormat;
 ///
 /// ```
 /// use serde_json::json;
-/// use spendguard::{Usage, UsageError};
+/// use spendguard::Usage;
+/// use spendguard::usage::UsageError;
 ///
 /// let body = json!({ "usage": { "prompt_tokens": 10, "completion_tokens": "12" } });
 /// let err = Usage::from_openai_chat(&body).unwrap_err();

@@ -45,11 +45,12 @@ impl Usage {
     ///
     /// [API reference]: https://platform.openai.com/docs/api-reference/chat/object
     /// [Predicted Outputs]: https://platform.openai.com/docs/guides/predicted-outputs
-    /// [`ServiceTier::from_provider_name`]: crate::ServiceTier::from_provider_name
+    /// [`ServiceTier::from_provider_name`]: crate::usage::ServiceTier::from_provider_name
     ///
     /// ```
     /// use serde_json::json;
-    /// use spendguard::{ServiceTier, Usage};
+    /// use spendguard::Usage;
+    /// use spendguard::usage::ServiceTier;
     ///
     /// let body = json!({
     ///     "object": "chat.completion",
@@ -69,7 +70,7 @@ impl Usage {
     /// assert_eq!(usage.reasoning_tokens, 128);
     /// assert_eq!(usage.service_tier, ServiceTier::Flex);
     /// assert_eq!(usage.total_tokens(), 2306);
-    /// # Ok::<(), spendguard::UsageError>(())
+    /// # Ok::<(), spendguard::usage::UsageError>(())
     /// ```
     pub fn from_openai_chat(body: &Value) -> Result<Usage, UsageError> {
         let body = JsonObject::root(UsageFormat::OpenAiChat, body)?;
@@ -134,7 +135,7 @@ impl Usage {
     /// let usage = Usage::from_openai_responses(&body)?;
     /// assert_eq!((usage.output_tokens, usage.reasoning_tokens), (162, 1024));
     /// assert_eq!(usage.total_tokens(), 1261);
-    /// # Ok::<(), spendguard::UsageError>(())
+    /// # Ok::<(), spendguard::usage::UsageError>(())
     /// ```
     pub fn from_openai_responses(body: &Value) -> Result<Usage, UsageError> {
         let body = JsonObject::root(UsageFormat::OpenAiResponses, body)?;

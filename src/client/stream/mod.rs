@@ -103,7 +103,7 @@ pub struct StreamEvent {
 ///    may have grown by 256 tokens (256 bytes of text, or 256 reported
 ///    tokens), the budget is asked whether it still covers this call at what
 ///    it has used so far, counting every other call as it stands
-///    ([`Reservation::check_progress`](crate::Reservation::check_progress)).
+///    ([`Reservation::check_progress`](crate::budget::Reservation::check_progress)).
 ///    While the stream stays within its reservation this fails only if
 ///    another call's bill ran over its own reservation and took the budget
 ///    past its dollar or token limit; the stream then stops before adding

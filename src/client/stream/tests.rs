@@ -740,7 +740,7 @@ fn a_stream_is_cut_off_when_the_budget_can_no_longer_cover_it() {
     else {
         panic!("{error:?}");
     };
-    assert_eq!(exceeded.limit, crate::LimitKind::Cost);
+    assert_eq!(exceeded.limit, crate::budget::LimitKind::Cost);
     // What was left pays for about 497 tokens of output; the budget is
     // checked at least every 256 tokens, here every 51 (5 bytes each).
     let receipt = stream.receipt().unwrap();

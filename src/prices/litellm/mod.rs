@@ -170,7 +170,7 @@ fn object_line(fields: &[(String, Value)]) -> String {
 /// let bundled = spendguard::prices::litellm::bundle(upstream)?;
 /// assert_eq!(bundled, "{\n  \"gpt-4o\": {\"litellm_provider\": \"openai\", \"mode\": \"chat\", \
 ///     \"max_input_tokens\": 128000, \"input_cost_per_token\": 2.5e-6, \"output_cost_per_token\": 0.00001}\n}\n");
-/// # Ok::<(), spendguard::PriceError>(())
+/// # Ok::<(), spendguard::prices::PriceError>(())
 /// ```
 ///
 /// # Errors

@@ -8,7 +8,7 @@
 
 #![cfg(unix)]
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -101,7 +101,11 @@ async fn four_processes_under_one_cap(spec: &str, dir: &Path) {
     let children: Vec<_> = (0..PROCESSES)
         .map(|_| {
             let child = Command::new(std::env::current_exe().unwrap())
-                .args(["--exact", "child_spends_until_refused", "--nocapture"])
+                .args([
+                    "--exact",
+                    "shared_caps_across_processes::child_spends_until_refused",
+                    "--nocapture",
+                ])
                 .env(CHILD_STORE_VAR, spec)
                 .env(CHILD_PROVIDER_VAR, mock.base_url())
                 .env(CHILD_GATE_VAR, dir)

@@ -3,7 +3,7 @@
 //! configured number of calls, with nothing more sent; a detector set to
 //! halt trips the kill switch.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

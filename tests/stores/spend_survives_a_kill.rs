@@ -67,7 +67,11 @@ fn every_acknowledged_settlement_survives_sigkill() {
     let mut next_call = 1;
     for round in 1..=3 {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "child_records_spend_until_killed", "--nocapture"])
+            .args([
+                "--exact",
+                "spend_survives_a_kill::child_records_spend_until_killed",
+                "--nocapture",
+            ])
             .env(CHILD_STORE_VAR, &path)
             .env(CHILD_FIRST_CALL_VAR, next_call.to_string())
             .stdout(Stdio::piped())

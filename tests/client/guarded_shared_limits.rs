@@ -3,7 +3,7 @@
 //! what the provider billed, refused and halted calls are never sent, and
 //! tripping the kill switch stops a stream in flight.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,13 +2,14 @@
 //! is asked for and billed, and a stream that ends early, breaks, garbles
 //! or is abandoned is billed from what was counted, never $0.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use spendguard::{ClientError, CostSource, GuardedStream, Provider, TaskBudget, Usd};
+use spendguard::client::{CostSource, GuardedStream};
+use spendguard::{ClientError, Provider, TaskBudget, Usd};
 use support::guarded::{client_for as client, start_mock as mock};
 use support::mock_provider::{Behaviour, MockConfig};
 
@@ -251,7 +252,7 @@ async fn a_provider_that_ignores_max_tokens_is_cut_off_and_billed_for_what_it_se
     assert!(
         matches!(
             reason,
-            spendguard::CutOffReason::OutputLimitIgnored { granted: 200, .. }
+            spendguard::client::CutOffReason::OutputLimitIgnored { granted: 200, .. }
         ),
         "{reason}"
     );

@@ -9,7 +9,8 @@ use async_openai::types::chat::{
 };
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use spendguard::{ServiceTier, Usage, UsageError, UsageFormat};
+use spendguard::usage::{ServiceTier, UsageError, UsageFormat};
+use spendguard::Usage;
 
 /// An answer shaped like the API reference's `chat.completion` example.
 fn answer(service_tier: Value, usage: Value) -> CreateChatCompletionResponse {

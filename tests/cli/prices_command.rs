@@ -1,8 +1,7 @@
 //! `spendguard prices`: looking a model's price up, and regenerating the
 //! bundled table from a LiteLLM file.
 
-#[path = "support/cli.rs"]
-mod cli;
+use crate::support::cli;
 
 use std::path::PathBuf;
 
@@ -10,7 +9,7 @@ use cli::spendguard;
 use serde_json::{json, Map, Value};
 use spendguard::PriceTable;
 
-const BUNDLED: &str = include_str!("../pricing/litellm_prices.json");
+const BUNDLED: &str = include_str!("../../pricing/litellm_prices.json");
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).unwrap()

@@ -8,11 +8,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use spendguard::budget::{Amount, LimitKind};
 use spendguard::clock::{FakeClock, UtcDateTime};
+use spendguard::guard::GuardError;
 use spendguard::guard::{SharedLimit, SpendGuard, Window};
+use spendguard::halt::Halt;
 use spendguard::store::{MemoryStore, SpendStore};
 use spendguard::tags::{TagKind, Tags};
-use spendguard::{Amount, GuardError, Halt, LimitKind, Usd};
+use spendguard::Usd;
 
 fn at(text: &str) -> FakeClock {
     FakeClock::at_unix(UtcDateTime::parse(text).unwrap().unix())

@@ -4,9 +4,10 @@
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use spendguard::{
-    AnthropicStreamUsage, CounterProblem, ServiceTier, Usage, UsageError, UsageFormat,
+use spendguard::usage::{
+    AnthropicStreamUsage, CounterProblem, ServiceTier, UsageError, UsageFormat,
 };
+use spendguard::Usage;
 
 fn error(format: UsageFormat, body: Value) -> UsageError {
     match Usage::from_response(format, &body) {

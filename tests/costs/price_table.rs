@@ -1,11 +1,11 @@
 //! How model names find prices in the bundled table, and how bad price
 //! files are refused.
 
+use spendguard::money::PricePerToken;
 use spendguard::prices::litellm;
-use spendguard::{
-    ModelMode, ModelPrice, PriceError, PricePerToken, PriceTable, Rates, Resolution, ServiceTier,
-    Usage, Usd,
-};
+use spendguard::prices::{ModelMode, ModelPrice, PriceError, Rates, Resolution};
+use spendguard::usage::ServiceTier;
+use spendguard::{PriceTable, Usage, Usd};
 
 fn removed(prefix: &str) -> Resolution {
     Resolution::ProviderPrefixRemoved {
@@ -272,7 +272,7 @@ fn the_bundled_table_lists_thousands_of_token_priced_models() {
 
 #[test]
 fn the_bundled_data_is_a_fixed_point_of_bundle() {
-    let bundled = include_str!("../pricing/litellm_prices.json");
+    let bundled = include_str!("../../pricing/litellm_prices.json");
     assert_eq!(litellm::bundle(bundled).unwrap(), bundled);
 }
 

@@ -10,8 +10,7 @@
 //! SPENDGUARD_WRITE_FIXTURES=1 cargo test --features cli --test report_command
 //! ```
 
-#[path = "support/cli.rs"]
-mod cli;
+use crate::support::cli;
 
 use std::path::{Path, PathBuf};
 

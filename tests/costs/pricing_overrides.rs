@@ -2,12 +2,13 @@
 //! table: each test checks the provider's published number, and that
 //! LiteLLM's data alone does not have it (so the override still matters).
 
+use spendguard::money::PricePerToken;
 use spendguard::prices::Overrides;
-use spendguard::{
-    CacheWrite, ModelPrice, PriceError, PricePerToken, PriceTable, ServiceTier, Usage, Usd,
-};
+use spendguard::prices::{CacheWrite, ModelPrice, PriceError};
+use spendguard::usage::ServiceTier;
+use spendguard::{PriceTable, Usage, Usd};
 
-const BUNDLED: &str = include_str!("../pricing/litellm_prices.json");
+const BUNDLED: &str = include_str!("../../pricing/litellm_prices.json");
 
 fn per_m(dollars: f64) -> PricePerToken {
     PricePerToken::per_million(dollars).unwrap()

@@ -6,7 +6,9 @@
 //! `Usage` buckets are disjoint: `input_tokens` excludes cached and
 //! cache-written tokens, `output_tokens` excludes reasoning.
 
-use spendguard::{CacheWrite, PriceTable, ServiceTier, Usage, Usd};
+use spendguard::prices::CacheWrite;
+use spendguard::usage::ServiceTier;
+use spendguard::{PriceTable, Usage, Usd};
 
 /// The cost of `usage` for a model listed under exactly `model`.
 fn cost(model: &str, usage: Usage) -> Usd {

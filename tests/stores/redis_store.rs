@@ -6,8 +6,7 @@
 //! Runs against `SPENDGUARD_REDIS_URL` if set, else a `redis-server` of its
 //! own; without either, each test says so and passes.
 
-#[path = "support/redis_server.rs"]
-mod redis_server;
+use crate::support::redis_server;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +14,7 @@ use std::time::Duration;
 use redis::AsyncCommands;
 use redis_server::{free_port, unique_prefix, RedisServer};
 use spendguard::clock::{FakeClock, UtcDateTime};
+use spendguard::guard::GuardError;
 use spendguard::guard::{SharedLimit, SpendGuard, Window};
 use spendguard::halt::Halt;
 use spendguard::store::{
@@ -22,7 +22,7 @@ use spendguard::store::{
     WindowRef, WindowUsage,
 };
 use spendguard::tags::{TagKind, Tags};
-use spendguard::{GuardError, Usd};
+use spendguard::Usd;
 
 /// 2026-11-25T12:00:00Z.
 const NOW: Duration = Duration::from_secs(1_795_608_000);

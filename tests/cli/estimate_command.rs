@@ -1,8 +1,7 @@
 //! `spendguard estimate`: the numbers it prints are the library's token
 //! counts and worst cases, for each request shape.
 
-#[path = "support/cli.rs"]
-mod cli;
+use crate::support::cli;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -10,7 +9,8 @@ use std::process::Output;
 use cli::spendguard;
 use serde_json::json;
 use spendguard::tokens::{Message, TokenCount, TokenCounter};
-use spendguard::{PriceTable, ServiceTier};
+use spendguard::usage::ServiceTier;
+use spendguard::PriceTable;
 
 fn temp_file(name: &str, content: &str) -> PathBuf {
     let path = cli::temp_path("estimate", name);

@@ -7,21 +7,20 @@
 //! `redis-server` of its own; without either, it says so and passes.
 
 #[cfg(feature = "redis")]
-#[path = "support/redis_server.rs"]
-mod redis_server;
+use crate::support::redis_server;
 
-#[path = "support/cli.rs"]
-mod cli;
+use crate::support::cli;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use cli::{spendguard, stderr, stdout};
 use serde_json::Value;
+use spendguard::guard::GuardError;
 use spendguard::guard::{SharedLimit, SpendGuard, Window};
 use spendguard::store::{FileStore, MemoryStore, SpendStore};
 use spendguard::tags::{TagKind, Tags};
-use spendguard::{GuardError, Usd};
+use spendguard::Usd;
 
 fn succeeded(output: &Output) -> String {
     assert!(output.status.success(), "stderr: {}", stderr(output));
@@ -76,7 +75,7 @@ async fn assert_allowed(guard: &SpendGuard) {
 }
 
 /// The halt a refused call carries, or a panic naming what happened.
-async fn refusal(guard: &SpendGuard) -> spendguard::Halt {
+async fn refusal(guard: &SpendGuard) -> spendguard::halt::Halt {
     match guard.reserve(&prod(), cents(1)).await {
         Err(GuardError::Halted(halt)) => halt,
         other => panic!("expected a halt, got {other:?}"),

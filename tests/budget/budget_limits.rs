@@ -4,11 +4,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use spendguard::budget::{Amount, BudgetConfigError, LimitKind, OutputCeiling, StepError};
 use spendguard::clock::FakeClock;
-use spendguard::{
-    Amount, BudgetConfigError, CallPlan, LimitKind, ModelPrice, OutputCeiling, PricePerToken,
-    Rates, StepError, TaskBudget, Usage, Usd,
-};
+use spendguard::money::PricePerToken;
+use spendguard::prices::{ModelPrice, Rates};
+use spendguard::{CallPlan, TaskBudget, Usage, Usd};
 
 /// $1 per million input tokens, $2 per million output tokens.
 fn price() -> Arc<ModelPrice> {

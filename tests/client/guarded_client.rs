@@ -3,16 +3,15 @@
 //! the wire, failures become typed errors that bill only what may have been
 //! billed, and what the provider bills never exceeds the budget.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use spendguard::{
-    ApiKey, ClientError, CostSource, GuardedClient, OutputCeiling, PriceTable, Provider,
-    TaskBudget, Usd,
-};
+use spendguard::budget::OutputCeiling;
+use spendguard::client::CostSource;
+use spendguard::{ApiKey, ClientError, GuardedClient, PriceTable, Provider, TaskBudget, Usd};
 use support::guarded::{client_for as client, start_mock as mock, TEST_KEY as KEY};
 use support::mock_provider::{Behaviour, MockConfig};
 
@@ -385,7 +384,7 @@ async fn an_estimated_call_is_billed_at_the_tier_it_asked_for() {
     ));
     assert_eq!(
         answer.receipt.usage.service_tier,
-        spendguard::ServiceTier::Priority
+        spendguard::usage::ServiceTier::Priority
     );
     let standard = PriceTable::bundled()
         .resolve("gpt-5")
@@ -395,7 +394,7 @@ async fn an_estimated_call_is_billed_at_the_tier_it_asked_for() {
             &answer
                 .receipt
                 .usage
-                .with_service_tier(spendguard::ServiceTier::Standard),
+                .with_service_tier(spendguard::usage::ServiceTier::Standard),
         );
     assert!(
         answer.receipt.cost > standard,

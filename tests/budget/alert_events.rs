@@ -5,8 +5,10 @@
 use std::sync::{Arc, Mutex};
 
 use spendguard::guard::{SharedLimit, SpendGuard, Window};
+use spendguard::money::PricePerToken;
+use spendguard::prices::{ModelPrice, Rates};
 use spendguard::tags::Tags;
-use spendguard::{CallPlan, ModelPrice, PricePerToken, Rates, TaskBudget, Usage, Usd};
+use spendguard::{CallPlan, TaskBudget, Usage, Usd};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Metadata, Subscriber};

@@ -3,7 +3,7 @@
 //! detections, halts, provider failures and streams cut off; and never an
 //! API key, a prompt or an answer.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

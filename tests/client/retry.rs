@@ -8,12 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use spendguard::budget::{Amount, LimitKind};
 use spendguard::client::{GuardedClient, Jitter, Provider, RetryPolicy, RetryPolicyError};
 use spendguard::clock::FakeClock;
-use spendguard::{
-    Amount, CallPlan, ClientError, LimitKind, ModelPrice, PricePerToken, PriceTable, Rates,
-    TaskBudget, Usage, Usd,
-};
+use spendguard::money::PricePerToken;
+use spendguard::prices::{ModelPrice, Rates};
+use spendguard::{CallPlan, ClientError, PriceTable, TaskBudget, Usage, Usd};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

@@ -3,14 +3,15 @@
 //! spendguard's own usage parsers, what it bills, and each scripted
 //! behaviour.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 use spendguard::tokens::{count_request, count_text};
-use spendguard::{AnthropicStreamUsage, PriceTable, Usage, UsageError, Usd};
+use spendguard::usage::{AnthropicStreamUsage, UsageError};
+use spendguard::{PriceTable, Usage, Usd};
 
 use support::mock_provider::{Api, Behaviour, MockConfig, MockProvider};
 

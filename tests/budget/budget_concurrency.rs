@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use spendguard::{CallPlan, ModelPrice, PricePerToken, Rates, TaskBudget, Usage, Usd};
+use spendguard::money::PricePerToken;
+use spendguard::prices::{ModelPrice, Rates};
+use spendguard::{CallPlan, TaskBudget, Usage, Usd};
 
 const TASKS: usize = 64;
 
@@ -134,11 +136,11 @@ async fn sixty_four_async_tasks_stop_at_the_limit() {
                 });
                 match step.await {
                     Ok(((), receipt)) => spent += receipt.cost,
-                    Err(spendguard::StepError::Budget(refusal)) => {
-                        assert_eq!(refusal.limit, spendguard::LimitKind::Cost);
+                    Err(spendguard::budget::StepError::Budget(refusal)) => {
+                        assert_eq!(refusal.limit, spendguard::budget::LimitKind::Cost);
                         return spent;
                     }
-                    Err(spendguard::StepError::Step(never)) => match never {},
+                    Err(spendguard::budget::StepError::Step(never)) => match never {},
                 }
             }
         }));
@@ -152,6 +154,11 @@ async fn sixty_four_async_tasks_stop_at_the_limit() {
     assert!(snapshot.spent <= limit);
     // The budget was used up, not abandoned early: less than one call's
     // worst case is left.
-    let worst_case = price.worst_case(10_063, 2_000, spendguard::ServiceTier::Standard, None);
+    let worst_case = price.worst_case(
+        10_063,
+        2_000,
+        spendguard::usage::ServiceTier::Standard,
+        None,
+    );
     assert!(limit.saturating_sub(snapshot.spent) < worst_case);
 }
