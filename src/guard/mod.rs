@@ -11,7 +11,7 @@
 //! Each call reserves its worst case against every limit that applies to
 //! its [`Tags`], all or none, and settles its actual cost afterwards;
 //! [`GuardedClient`](crate::GuardedClient) does both when built with
-//! [`limits`](crate::client::GuardedClientBuilder::limits).
+//! [`guard`](crate::client::GuardedClientBuilder::guard).
 //!
 //! ```
 //! use spendguard::guard::{SharedLimit, SpendGuard, Window};
