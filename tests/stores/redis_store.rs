@@ -18,8 +18,8 @@ use spendguard::guard::GuardError;
 use spendguard::guard::{SharedLimit, SpendGuard, Window};
 use spendguard::halt::Halt;
 use spendguard::store::{
-    Claim, MemoryStore, RedisStore, Reserved, Settled, Settlement, SpendStore, StoreError,
-    WindowRef, WindowUsage,
+    Claim, HaltFlag, MemoryStore, RedisStore, Reserved, Settled, Settlement, SpendStore,
+    StoreError, WindowRef, WindowUsage,
 };
 use spendguard::tags::{TagKind, Tags};
 use spendguard::Usd;

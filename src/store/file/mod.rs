@@ -21,8 +21,8 @@ use parking_lot::Mutex;
 use crate::halt::Halt;
 use crate::store::counters::Limit;
 use crate::store::{
-    Claim, CounterSummary, HaltFile, Reserved, Settled, Settlement, SpendStore, StoreError,
-    WindowRef, WindowUsage,
+    Claim, CounterSummary, HaltFile, HaltFlag, Reserved, Settled, Settlement, SpendStore,
+    StoreError, WindowRef, WindowUsage,
 };
 
 use self::log::{Log, Settings};
@@ -322,7 +322,10 @@ impl SpendStore for FileStore {
         let mut locked = log.lock()?;
         Ok(locked.counters().summaries())
     }
+}
 
+#[async_trait]
+impl HaltFlag for FileStore {
     /// Writes the halt file, under the lock: once this returns, no
     /// reservation that has not yet been granted will be.
     async fn halt(&self, halt: &Halt) -> Result<(), StoreError> {

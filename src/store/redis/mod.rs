@@ -20,8 +20,8 @@ use redis::{ErrorKind, IntoConnectionInfo, ProtocolVersion, RedisError, ScriptIn
 use crate::halt::Halt;
 use crate::money::Usd;
 use crate::store::{
-    Claim, CounterSummary, Reserved, Settled, Settlement, SpendStore, StoreError, WindowRef,
-    WindowUsage,
+    Claim, CounterSummary, HaltFlag, Reserved, Settled, Settlement, SpendStore, StoreError,
+    WindowRef, WindowUsage,
 };
 
 use fallback::{AllowanceUsedUp, Fallback};
@@ -538,7 +538,10 @@ impl SpendStore for RedisStore {
             })
             .collect())
     }
+}
 
+#[async_trait]
+impl HaltFlag for RedisStore {
     async fn halt(&self, halt: &Halt) -> Result<(), StoreError> {
         let json = serde_json::to_string(halt).map_err(|e| StoreError::Config(e.to_string()))?;
         let mut connection = self.connection.clone();
