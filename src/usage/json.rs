@@ -108,6 +108,19 @@ impl<'a> JsonObject<'a> {
         }
     }
 
+    /// The counter at `key` inside the detail object at `object`, or `None`
+    /// when either is absent or `null`.
+    pub(super) fn optional_detail_count(
+        &self,
+        object: &str,
+        key: &str,
+    ) -> Result<Option<Count>, UsageError> {
+        match self.optional_object(object)? {
+            Some(details) => details.optional_count(key),
+            None => Ok(None),
+        }
+    }
+
     /// The service tier named at `key` (see [`ServiceTier::from_provider_name`]),
     /// or `None` when absent or `null`; an unknown name is an error.
     pub(super) fn service_tier(&self, key: &str) -> Result<Option<ServiceTier>, UsageError> {
@@ -273,7 +286,8 @@ fn token_count(value: &Value) -> Result<u64, CounterProblem> {
 /// 2^64, the first float above `u64::MAX`.
 const U64_LIMIT: f64 = 18_446_744_073_709_551_616.0;
 
-fn saturate(tokens: u128) -> u64 {
+/// `tokens`, or `u64::MAX` if it is more.
+pub(super) fn saturate(tokens: u128) -> u64 {
     u64::try_from(tokens).unwrap_or(u64::MAX)
 }
 
