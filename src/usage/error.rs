@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::usage::UsageFormat;
+use crate::usage::{CostProblem, UsageFormat};
 
 /// Why a provider's usage report could not be normalised.
 ///
@@ -60,6 +60,23 @@ pub enum UsageError {
         path: String,
         /// What is wrong with it.
         problem: CounterProblem,
+        /// The value as the provider sent it, in JSON.
+        value: String,
+    },
+    /// A cost the provider reported (xAI's `cost_in_usd_ticks`,
+    /// OpenRouter's `cost`, Perplexity's `cost.total_cost`) is not a
+    /// non-negative amount of US dollars.
+    #[error(
+        "{format} reported cost `{path}` {problem} (got {value}); \
+         a reported cost must be a non-negative amount of US dollars"
+    )]
+    InvalidCost {
+        /// The format being read.
+        format: UsageFormat,
+        /// The field.
+        path: String,
+        /// What is wrong with it.
+        problem: CostProblem,
         /// The value as the provider sent it, in JSON.
         value: String,
     },

@@ -53,6 +53,11 @@ impl<'a> JsonObject<'a> {
         }
     }
 
+    /// The value at `key`, or `None` when absent or `null`.
+    pub(super) fn field(&self, key: &str) -> Option<&'a Value> {
+        self.fields.get(key).filter(|value| !value.is_null())
+    }
+
     /// The usage object at `key`: absent or `null` is [`UsageError::MissingUsage`].
     pub(super) fn usage(&self, key: &str) -> Result<Self, UsageError> {
         self.optional_object(key)?
