@@ -94,6 +94,17 @@ impl UsageReport {
     }
 }
 
+impl From<Usage> for UsageReport {
+    /// A usage with nothing else reported: a priced tier, no provider cost.
+    fn from(usage: Usage) -> Self {
+        UsageReport {
+            usage,
+            unpriced_tier: None,
+            provider_cost: None,
+        }
+    }
+}
+
 /// Removes the field at a dotted `path` of objects, if it is there.
 fn remove_at(value: &mut Value, path: &str) {
     let (parents, key) = path.rsplit_once('.').unwrap_or(("", path));

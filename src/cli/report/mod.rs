@@ -5,6 +5,7 @@
 
 mod aggregate;
 mod chart;
+mod drift;
 mod json;
 mod merge;
 mod patterns;

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::tokens::{StreamedText, TokenCount, TokenCounter};
-use crate::usage::{AnthropicStreamUsage, Usage, UsageError};
+use crate::usage::{AnthropicStreamUsage, Usage, UsageError, UsageReport};
 
 /// How far past its granted limit the counted output may run before the
 /// provider is taken to be ignoring the limit: a quarter of the limit, and
@@ -26,7 +26,7 @@ pub(super) struct Meter {
     cut_off_above: u64,
     /// The latest usage report (OpenAI, Gemini). Each is cumulative, so the
     /// latest replaces the others.
-    report: Option<Result<Usage, UsageError>>,
+    report: Option<Result<UsageReport, UsageError>>,
     /// Anthropic's reports, merged across `message_start` and `message_delta`.
     anthropic: Option<AnthropicStreamUsage>,
     /// The most output tokens any report has given.
@@ -61,9 +61,11 @@ impl Meter {
     }
 
     /// A cumulative usage report, or one that could not be read.
-    pub(super) fn report(&mut self, report: Result<Usage, UsageError>) {
-        if let Ok(usage) = &report {
-            self.reported_output = self.reported_output.max(usage.billed_output_tokens());
+    pub(super) fn report(&mut self, report: Result<UsageReport, UsageError>) {
+        if let Ok(report) = &report {
+            self.reported_output = self
+                .reported_output
+                .max(report.usage.billed_output_tokens());
         }
         self.report = Some(report);
     }
@@ -161,16 +163,16 @@ impl Meter {
         match (&self.anthropic, &self.report) {
             (_, Some(Err(_))) | (None, None) => None,
             (Some(merged), None) => merged.usage_so_far(),
-            (_, Some(Ok(usage))) => Some(*usage),
+            (_, Some(Ok(report))) => Some(report.usage),
         }
     }
 
     /// The provider's final report: `None` if it sent none, an error if it
     /// sent one that cannot be read (or, for Anthropic, an incomplete one).
-    pub(super) fn final_report(&self) -> Option<Result<Usage, UsageError>> {
+    pub(super) fn final_report(&self) -> Option<Result<UsageReport, UsageError>> {
         match (&self.anthropic, &self.report) {
             (_, Some(report)) => Some(report.clone()),
-            (Some(merged), None) => Some(merged.clone().finish()),
+            (Some(merged), None) => Some(merged.clone().finish().map(UsageReport::from)),
             (None, None) => None,
         }
     }
@@ -223,7 +225,7 @@ mod tests {
     #[test]
     fn a_report_past_the_limit_cuts_off_without_counting() {
         let mut meter = Meter::new(TokenCounter::new(), "gemini-2.5-pro", 1_000);
-        meter.report(Ok(Usage::new(10, 1_251)));
+        meter.report(Ok(UsageReport::from(Usage::new(10, 1_251))));
         assert_eq!(meter.past_output_limit(), Some(1_251));
     }
 
@@ -242,12 +244,12 @@ mod tests {
         assert_eq!(meter.usage_counted(prompt(500)).output_tokens, 30);
         assert_eq!(
             meter.final_report(),
-            Some(Ok(Usage {
+            Some(Ok(UsageReport::from(Usage {
                 input_tokens: 20,
                 cache_read_tokens: 400,
                 output_tokens: 30,
                 ..Usage::default()
-            }))
+            })))
         );
     }
 
