@@ -213,6 +213,80 @@ mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
 
+    /// Pricing speaks through `tracing`: drift on every call, a tier the
+    /// table cannot price once per model and tier.
+    #[cfg(feature = "tracing")]
+    #[test]
+    fn pricing_warns_of_drift_each_time_and_of_an_unpriced_tier_once() {
+        use std::sync::{Arc, Mutex};
+
+        use tracing::field::{Field, Visit};
+        use tracing::span::{Attributes, Id, Record};
+        use tracing::{Event, Metadata, Subscriber};
+
+        use crate::money::PricePerToken;
+        use crate::prices::{PriceTable, Rates};
+
+        #[derive(Clone, Default)]
+        struct Heard(Arc<Mutex<Vec<String>>>);
+        struct Message<'a>(&'a mut String);
+        impl Visit for Message<'_> {
+            fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    *self.0 = format!("{value:?}");
+                }
+            }
+        }
+        impl Subscriber for Heard {
+            fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+                metadata.target() == "spendguard::cost"
+            }
+            fn new_span(&self, _: &Attributes<'_>) -> Id {
+                Id::from_u64(1)
+            }
+            fn record(&self, _: &Id, _: &Record<'_>) {}
+            fn record_follows_from(&self, _: &Id, _: &Id) {}
+            fn event(&self, event: &Event<'_>) {
+                let mut message = String::new();
+                event.record(&mut Message(&mut message));
+                self.0.lock().unwrap().push(message);
+            }
+            fn enter(&self, _: &Id) {}
+            fn exit(&self, _: &Id) {}
+        }
+
+        let per_m = |d| PricePerToken::per_million(d).unwrap();
+        let mut table = PriceTable::new();
+        table.insert(ModelPrice::new(
+            "tracing-test-model",
+            Rates::new(per_m(1.0), per_m(1.0)),
+        ));
+        let resolved = table.resolve("tracing-test-model").unwrap();
+        let drifting = UsageReport {
+            provider_cost: Some(Usd::from_nanos(5_000)),
+            ..UsageReport::from(Usage::new(1_000, 0))
+        };
+        let unpriced = UsageReport {
+            unpriced_tier: Some("scale".into()),
+            ..UsageReport::from(Usage::new(1_000, 0))
+        };
+        let heard = Heard::default();
+        tracing::subscriber::with_default(heard.clone(), || {
+            for report in [&drifting, &drifting, &unpriced, &unpriced] {
+                Pricing::of(report, resolved.price(), &resolved, DriftTolerance::DEFAULT);
+            }
+        });
+        assert_eq!(
+            *heard.0.lock().unwrap(),
+            [
+                "price drift for tracing-test-model: table $0.001, provider $0.000005",
+                "price drift for tracing-test-model: table $0.001, provider $0.000005",
+                "tracing-test-model answered at service tier \"scale\", which the price table \
+                 cannot price; billed at the dearest price the model has",
+            ]
+        );
+    }
+
     #[test]
     fn retry_after_in_seconds_and_milliseconds() {
         let mut headers = HeaderMap::new();
