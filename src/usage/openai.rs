@@ -56,7 +56,9 @@ impl Usage {
     ///   when present, must be the rest of `prompt_tokens`.
     /// - A missing or `null` `service_tier` is the standard tier (Azure and
     ///   compatible servers omit it); a name [`ServiceTier::from_provider_name`]
-    ///   does not know (such as `"scale"`) is [`UsageError::UnknownServiceTier`].
+    ///   does not know (such as `"scale"`) is [`UsageError::UnknownServiceTier`];
+    ///   [`UsageReport`](crate::usage::UsageReport) keeps such a call, to be
+    ///   billed at the dearest price the model has.
     ///
     /// [API reference]: https://platform.openai.com/docs/api-reference/chat/object
     /// [Predicted Outputs]: https://platform.openai.com/docs/guides/predicted-outputs
