@@ -25,7 +25,9 @@ use crate::usage::Usage;
 /// its label ([`LedgerTags::key`]), and a request at most by an opaque
 /// [`request_hash`](LedgerRecord::request_hash) the caller opted in to.
 /// Reading ignores fields it does not know, so a ledger written by a newer
-/// version stays readable.
+/// version stays readable; fields added later (`provider_cost_nanos`,
+/// `table_cost_nanos`, `price_drift`, `unpriced_tier`) are written only when
+/// set and read as absent from older lines.
 ///
 /// ```
 /// use std::time::Duration;

@@ -59,6 +59,7 @@ pub use anthropic::AnthropicStreamUsage;
 pub use error::{CounterProblem, UsageError};
 pub use format::UsageFormat;
 pub use provider_cost::CostProblem;
+pub(crate) use report::without_field;
 pub use report::UsageReport;
 
 /// Token counts of one call, in disjoint buckets.

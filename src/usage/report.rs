@@ -74,8 +74,7 @@ impl UsageReport {
                 // Read again without the tier, so each format's reader stays
                 // the one place that knows its fields. Rare, so the copy is
                 // cheap overall.
-                let mut untiered = body.clone();
-                remove_at(&mut untiered, &path);
+                let untiered = without_field(body, &path);
                 (Usage::from_response(format, &untiered)?, Some(name))
             }
             Err(error) => return Err(error),
@@ -103,6 +102,15 @@ impl From<Usage> for UsageReport {
             provider_cost: None,
         }
     }
+}
+
+/// A copy of `value` without the field at a dotted `path` of objects (the
+/// path an [`UsageError::UnknownServiceTier`] names), to read it again as if
+/// that tier had not been named.
+pub(crate) fn without_field(value: &Value, path: &str) -> Value {
+    let mut copy = value.clone();
+    remove_at(&mut copy, path);
+    copy
 }
 
 /// Removes the field at a dotted `path` of objects, if it is there.

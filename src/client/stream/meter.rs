@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::tokens::{StreamedText, TokenCount, TokenCounter};
-use crate::usage::{AnthropicStreamUsage, Usage, UsageError, UsageReport};
+use crate::usage::{without_field, AnthropicStreamUsage, Usage, UsageError, UsageReport};
 
 /// How far past its granted limit the counted output may run before the
 /// provider is taken to be ignoring the limit: a quarter of the limit, and
@@ -29,6 +29,8 @@ pub(super) struct Meter {
     report: Option<Result<UsageReport, UsageError>>,
     /// Anthropic's reports, merged across `message_start` and `message_delta`.
     anthropic: Option<AnthropicStreamUsage>,
+    /// A service tier Anthropic named that the table cannot price.
+    anthropic_unpriced_tier: Option<String>,
     /// The most output tokens any report has given.
     reported_output: u64,
     /// The provider's final event has arrived.
@@ -47,6 +49,7 @@ impl Meter {
             cut_off_above: granted.saturating_add(slack),
             report: None,
             anthropic: None,
+            anthropic_unpriced_tier: None,
             reported_output: 0,
             finished: false,
             provider_error: None,
@@ -73,7 +76,16 @@ impl Meter {
     /// An Anthropic `message_start` or `message_delta` event.
     pub(super) fn anthropic_usage(&mut self, event: &Value) {
         let merged = self.anthropic.get_or_insert_with(AnthropicStreamUsage::new);
-        match merged.observe(event) {
+        let observed = match merged.observe(event) {
+            // A rejected event leaves the accumulator as it was, so it can
+            // be read again without the tier, which is kept by name.
+            Err(UsageError::UnknownServiceTier { path, name, .. }) => {
+                self.anthropic_unpriced_tier = Some(name);
+                merged.observe(&without_field(event, &path))
+            }
+            other => other,
+        };
+        match observed {
             Ok(()) => {
                 if let Some(usage) = merged.usage_so_far() {
                     self.reported_output = self.reported_output.max(usage.billed_output_tokens());
@@ -172,7 +184,11 @@ impl Meter {
     pub(super) fn final_report(&self) -> Option<Result<UsageReport, UsageError>> {
         match (&self.anthropic, &self.report) {
             (_, Some(report)) => Some(report.clone()),
-            (Some(merged), None) => Some(merged.clone().finish().map(UsageReport::from)),
+            (Some(merged), None) => Some(merged.clone().finish().map(|usage| UsageReport {
+                usage,
+                unpriced_tier: self.anthropic_unpriced_tier.clone(),
+                provider_cost: None,
+            })),
             (None, None) => None,
         }
     }
@@ -251,6 +267,17 @@ mod tests {
                 ..Usage::default()
             })))
         );
+    }
+
+    #[test]
+    fn an_anthropic_stream_at_an_unpriced_tier_is_kept_by_name() {
+        let mut meter = Meter::new(TokenCounter::new(), "claude-sonnet-4-5", 1_000);
+        meter.anthropic_usage(&json!({"type": "message_start", "message": {"usage": {
+            "input_tokens": 20, "output_tokens": 1, "service_tier": "express"}}}));
+        meter.anthropic_usage(&json!({"type": "message_delta", "usage": {"output_tokens": 30}}));
+        let report = meter.final_report().unwrap().unwrap();
+        assert_eq!(report.usage, Usage::new(20, 30));
+        assert_eq!(report.unpriced_tier.as_deref(), Some("express"));
     }
 
     #[test]
