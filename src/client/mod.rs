@@ -20,6 +20,7 @@
 //! [`RetryPolicy`], each attempt checked against the budget like any call.
 
 mod api_key;
+mod drift;
 mod error;
 mod provider;
 mod receipt;
@@ -28,6 +29,7 @@ mod request;
 mod response;
 mod retry;
 mod stream;
+mod unpriced_tier;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -39,6 +41,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use api_key::ApiKey;
+pub use drift::{DriftTolerance, PriceDrift};
 pub use error::{ClientError, CutOffReason};
 pub use provider::Provider;
 pub use receipt::{CallReceipt, CostSource};
@@ -106,6 +109,8 @@ pub struct GuardedClient {
     ledger: Option<Ledger>,
     /// Tags every call carries (the key label).
     tags: Tags,
+    /// How far the provider's own cost may differ from the table's.
+    drift_tolerance: DriftTolerance,
 }
 
 /// A provider's answer to a guarded call.
@@ -151,6 +156,7 @@ pub struct GuardedClientBuilder {
     guard: Option<SpendGuard>,
     tags: Tags,
     ledger: Option<Ledger>,
+    drift_tolerance: DriftTolerance,
 }
 
 impl GuardedClientBuilder {
@@ -184,6 +190,15 @@ impl GuardedClientBuilder {
     /// The price table calls are priced by (default: the bundled one).
     pub fn prices(mut self, prices: Arc<PriceTable>) -> Self {
         self.prices = Some(prices);
+        self
+    }
+
+    /// How far a provider's own cost (xAI, OpenRouter, Perplexity report
+    /// one) may differ from the price table's before the call is marked
+    /// with a [`PriceDrift`] (default 5%). The call is settled at the
+    /// higher of the two either way.
+    pub fn price_drift_tolerance(mut self, tolerance: DriftTolerance) -> Self {
+        self.drift_tolerance = tolerance;
         self
     }
 
@@ -303,6 +318,7 @@ impl GuardedClientBuilder {
             guard: self.guard,
             tags: self.tags,
             ledger: self.ledger,
+            drift_tolerance: self.drift_tolerance,
         })
     }
 }
@@ -336,6 +352,7 @@ impl GuardedClient {
             guard: None,
             tags: Tags::new(),
             ledger: None,
+            drift_tolerance: DriftTolerance::DEFAULT,
         }
     }
 
@@ -498,6 +515,7 @@ impl GuardedClient {
             &call.resolved,
             call.prompt,
             &body,
+            self.drift_tolerance,
         );
         Ok((body, receipt))
     }

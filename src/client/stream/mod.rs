@@ -29,13 +29,16 @@ use crate::client::error::{ClientError, CutOffReason};
 use crate::client::provider::Provider;
 use crate::client::receipt::{CallReceipt, CostSource};
 use crate::client::recorder::CallRecorder;
-use crate::client::{error_chain, response, settle_shared, GuardedClient, PreparedCall};
+use crate::client::response::Pricing;
+use crate::client::{
+    error_chain, response, settle_shared, DriftTolerance, GuardedClient, PreparedCall,
+};
 use crate::guard::{Degraded, SharedHold, SpendGuard};
 use crate::money::Usd;
 use crate::prices::Resolved;
 use crate::tags::Tags;
 use crate::tokens::TokenCount;
-use crate::usage::{ServiceTier, Usage};
+use crate::usage::{ServiceTier, Usage, UsageReport};
 use meter::Meter;
 use sse::SseDecoder;
 
@@ -174,6 +177,7 @@ struct OpenCall {
     reservation: Reservation,
     resolved: Resolved,
     prompt: TokenCount,
+    drift_tolerance: DriftTolerance,
 }
 
 /// How a stream ended.
@@ -325,6 +329,7 @@ impl GuardedClient {
                     reservation: call.reservation,
                     resolved: call.resolved,
                     prompt: call.prompt,
+                    drift_tolerance: self.drift_tolerance,
                 }),
                 reports_usage: call.reports_usage,
                 events: 0,
@@ -602,9 +607,17 @@ impl StreamAccount {
             CallState::Settled(receipt) => return (receipt.clone(), None),
             CallState::Open(call) => call,
         };
-        let (usage, source) = account(&mut self.meter, call, &ending, self.reports_usage);
-        let settled = call.reservation.settle_in_place(&usage);
+        let (usage, source, report) = account(&mut self.meter, call, &ending, self.reports_usage);
+        let pricing = report.map(|report| {
+            let price = call.reservation.price();
+            Pricing::of(&report, price, &call.resolved, call.drift_tolerance)
+        });
+        let floor = pricing.as_ref().map_or(Usd::ZERO, Pricing::floor);
+        let settled = call.reservation.settle_in_place(&usage, floor);
         let mut receipt = response::call_receipt(&call.resolved, settled, source);
+        if let Some(pricing) = pricing {
+            pricing.mark(&mut receipt);
+        }
         receipt.degraded = self.degraded.clone();
         let provider = self.provider;
         let billed = receipt.cost;
@@ -631,18 +644,19 @@ impl StreamAccount {
     }
 }
 
-/// What the call is billed for, and how that is known.
+/// What the call is billed for, how that is known, and the provider's
+/// report when the bill comes from it.
 fn account(
     meter: &mut Meter,
     call: &OpenCall,
     ending: &Ending,
     reports_usage: bool,
-) -> (Usage, CostSource) {
+) -> (Usage, CostSource, Option<UsageReport>) {
     const COUNTED: &str = "billed from the guard's count of the prompt and the output received";
     let reason = match ending {
         Ending::Finished => match meter.final_report() {
-            Some(Ok(usage)) => match response::implausible(&usage, call.prompt) {
-                None => return (usage, CostSource::Reported),
+            Some(Ok(report)) => match response::implausible(&report.usage, call.prompt) {
+                None => return (report.usage, CostSource::Reported, Some(report)),
                 Some(reason) => format!("{reason}; {COUNTED}"),
             },
             Some(Err(error)) => format!("{error}; {COUNTED}"),
@@ -666,7 +680,7 @@ fn account(
                 "the stream ended early ({detail}) while the provider may still be generating; \
                  billed the prompt and the full output limit"
             );
-            return (usage, CostSource::Estimated { reason });
+            return (usage, CostSource::Estimated { reason }, None);
         }
         Ending::CutOff(reason) => format!("cut off because {reason}; {COUNTED}"),
         Ending::Cancelled => format!("the caller stopped reading the stream; {COUNTED}"),
@@ -674,6 +688,7 @@ fn account(
     (
         at_planned_tier(meter.usage_counted(call.prompt), call),
         CostSource::Estimated { reason },
+        None,
     )
 }
 
