@@ -11,8 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use spendguard::prices::ModelPrice;
 use spendguard::prices::Overrides;
-use spendguard::{ModelPrice, PriceTable};
+use spendguard::PriceTable;
 
 const BUNDLED: &str = include_str!("../pricing/litellm_prices.json");
 

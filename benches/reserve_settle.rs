@@ -21,7 +21,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion};
-use spendguard::{CallPlan, ModelPrice, PricePerToken, Rates, TaskBudget, Usage, Usd};
+use spendguard::money::PricePerToken;
+use spendguard::prices::{ModelPrice, Rates};
+use spendguard::{CallPlan, TaskBudget, Usage, Usd};
 
 const THREADS: usize = 8;
 const TIMED_CALLS: u64 = 2_000_000;

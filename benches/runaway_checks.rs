@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, Criterion};
 use serde_json::{json, Value};
 use spendguard::guard::runaway::{RequestFingerprint, RunawayAction, RunawayPolicy};
-use spendguard::{CallPlan, ModelPrice, PricePerToken, Rates, TaskBudget, Usage, Usd};
+use spendguard::money::PricePerToken;
+use spendguard::prices::{ModelPrice, Rates};
+use spendguard::{CallPlan, TaskBudget, Usage, Usd};
 
 const TIMED_CALLS: u32 = 500_000;
 const TIMED_HASHES: u32 = 2_000;

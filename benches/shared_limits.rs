@@ -13,7 +13,8 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion};
-use spendguard::guard::{SharedLimit, SpendGuard, TagKind, Tags, Window};
+use spendguard::guard::{SharedLimit, SpendGuard, Window};
+use spendguard::tags::{TagKind, Tags};
 use spendguard::Usd;
 
 const TIMED_CALLS: u32 = 1_000_000;

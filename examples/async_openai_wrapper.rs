@@ -16,8 +16,10 @@ use async_openai::types::chat::{
     CreateChatCompletionRequest, CreateChatCompletionRequestArgs, CreateChatCompletionResponse,
 };
 use serde_json::json;
+use spendguard::budget::StepError;
 use spendguard::tokens::count_request;
-use spendguard::{CallPlan, PriceTable, StepError, TaskBudget, Usage, UsageError, Usd};
+use spendguard::usage::UsageError;
+use spendguard::{CallPlan, PriceTable, TaskBudget, Usage, Usd};
 
 const MODEL: &str = "gpt-5-mini";
 /// Room for three steps' worst cases, but not four.

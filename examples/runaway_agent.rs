@@ -33,9 +33,10 @@ use std::time::Duration;
 
 use mock_provider::{MockConfig, MockProvider};
 use serde_json::{json, Value};
-use spendguard::guard::{SpendGuard, Tags};
+use spendguard::guard::SpendGuard;
 use spendguard::ledger::{JsonlSink, LedgerSink};
 use spendguard::store::MemoryStore;
+use spendguard::tags::Tags;
 use spendguard::{ApiKey, ClientError, GuardedClient, Provider, TaskBudget, Usd};
 
 const MODEL: &str = "gpt-4o";
@@ -100,7 +101,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .base_url(provider.base_url())
         .api_key(ApiKey::new("sk-demo-not-a-real-key"))
         .key_label("demo-key")
-        .limits(guard)
+        .guard(guard)
         .ledger(ledger.clone())
         .build()?;
     let budget = TaskBudget::builder("overnight-report")

@@ -1,19 +1,39 @@
-// The README, whose examples include the HTTP client, is the crate's
-// documentation; without the `client` feature a shorter page stands in.
-#![cfg_attr(feature = "client", doc = include_str!("../README.md"))]
-#![cfg_attr(
-    not(feature = "client"),
-    doc = "spendguard without its HTTP client: integer money, prices, usage, token \
-           estimates and task budgets. See the README for the whole crate.\n\n\
-           ```\n\
-           use spendguard::{CallPlan, PriceTable, TaskBudget, Usage, Usd};\n\
-           let price = PriceTable::bundled().resolve(\"gpt-4o\")?.into_price();\n\
-           let budget = TaskBudget::new(Usd::from_dollars(1.0)?);\n\
-           let call = budget.reserve(CallPlan::new(&price, 1_000))?;\n\
-           call.settle(&Usage::new(1_000, 200));\n\
-           # Ok::<(), Box<dyn std::error::Error>>(())\n\
-           ```"
-)]
+//! Stop runaway LLM API spend inside the agent's own process: every call
+//! is priced before it is sent, refused with [`BudgetExceeded`] if it could
+//! cross a limit, and settled from the usage the provider reports.
+//!
+//! ```
+//! use spendguard::{CallPlan, PriceTable, TaskBudget, Usage, Usd};
+//!
+//! let price = PriceTable::bundled().resolve("gpt-4o")?.into_price();
+//! let budget = TaskBudget::builder("nightly-report")
+//!     .max_cost(Usd::from_dollars(2.00)?)
+//!     .build()?;
+//!
+//! // Preflight: refused here, with nothing sent, if the worst case could
+//! // cross the limit. Send the request with `max_output_tokens()`.
+//! let call = budget.reserve(CallPlan::new(&price, 1_200))?;
+//! let receipt = call.settle(&Usage::new(1_200, 300)); // what the provider reported
+//! assert_eq!(receipt.cost, Usd::from_dollars(0.006)?); // 1,200 × $2.50/M + 300 × $10/M
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Where to go next:
+//! - [`GuardedClient`] (feature `client`, on by default) does all of this for
+//!   HTTP calls and streams to OpenAI, Anthropic, Gemini and OpenAI-compatible
+//!   servers: prompt counting, the output ceiling, settlement and retries.
+//! - [`SpendGuard`] adds caps shared by many tasks and processes (per key,
+//!   agent or customer, per day or month), a kill switch and runaway
+//!   detection; see [`guard`] and [`store`].
+//! - [`prices`], [`usage`] and [`tokens`] are the parts a hand-rolled client
+//!   needs: resolving a model's price, reading a response's usage, counting a
+//!   prompt. [`ledger`] records every decision.
+//!
+//! The crate's `README.md` is the long tour: every feature with an example,
+//! the guarantees and their exact bounds, and measured overheads. Its
+//! glossary names each concept with one word.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(missing_docs)]
 
 pub mod budget;
 #[cfg(feature = "cli")]
@@ -22,31 +42,26 @@ pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod guard;
+pub mod halt;
 mod json_kind;
 pub mod ledger;
 pub mod money;
 pub mod prices;
 pub mod store;
+pub mod tags;
 pub mod tokens;
 pub mod usage;
 
-pub use budget::{
-    Alert, AlertCallback, Amount, BudgetConfigError, BudgetExceeded, BudgetSnapshot, CallPlan,
-    LimitKind, OutputCeiling, Receipt, Reservation, StepError, StepGrant, TaskBudget,
-    TaskBudgetBuilder,
-};
+pub use budget::{BudgetExceeded, CallPlan, TaskBudget};
 #[cfg(feature = "client")]
-pub use client::{
-    ApiKey, CallReceipt, ClientError, CostSource, CutOffReason, GuardedClient, GuardedResponse,
-    GuardedStream, Provider, RetryPolicy, StreamEvent,
-};
-pub use guard::{GuardError, Halt, KillSwitch, SharedLimit, SpendGuard, TagKind, Tags, Window};
-pub use money::{MoneyError, PricePerToken, Usd};
-pub use prices::{
-    CacheWrite, ModelMode, ModelPrice, PriceError, PriceTable, RateSchedule, Rates, Resolution,
-    Resolved,
-};
-pub use tokens::{TokenCount, TokenCounter};
-pub use usage::{
-    AnthropicStreamUsage, CounterProblem, ServiceTier, Usage, UsageError, UsageFormat,
-};
+pub use client::{ApiKey, ClientError, GuardedClient, Provider};
+pub use guard::SpendGuard;
+pub use money::Usd;
+pub use prices::PriceTable;
+pub use tags::Tags;
+pub use usage::Usage;
+
+/// README's examples, compiled and run as doc tests.
+#[cfg(all(doctest, feature = "client"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

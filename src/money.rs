@@ -7,7 +7,8 @@
 //! finer than the unit instead of rounding silently.
 //!
 //! ```
-//! use spendguard::{PricePerToken, Usd};
+//! use spendguard::Usd;
+//! use spendguard::money::PricePerToken;
 //!
 //! let limit = Usd::from_dollars(2.0)?;
 //! assert_eq!(limit.nanos(), 2_000_000_000);
@@ -18,7 +19,7 @@
 //! let tiny = PricePerToken::per_million(0.0001)?;
 //! assert_eq!(tiny.cost_of(1), Usd::from_nanos(1));
 //! assert_eq!(tiny.cost_of(10), Usd::from_nanos(1));
-//! # Ok::<(), spendguard::MoneyError>(())
+//! # Ok::<(), spendguard::money::MoneyError>(())
 //! ```
 
 use std::fmt;
@@ -95,7 +96,7 @@ pub enum MoneyError {
 /// assert_eq!(spent, Usd::from_dollars(1.75)?);
 /// assert!(Usd::from_dollars(f64::NAN).is_err());
 /// assert!(Usd::from_dollars(-1.0).is_err());
-/// # Ok::<(), spendguard::MoneyError>(())
+/// # Ok::<(), spendguard::money::MoneyError>(())
 /// ```
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
@@ -130,6 +131,32 @@ impl Usd {
     /// places, or more than a billion dollars.
     pub fn from_dollars(dollars: f64) -> Result<Self, MoneyError> {
         let units = decimal_units(dollars, NANO_DIGITS, "dollars", Rounding::Exact)?;
+        Usd::from_nano_units(units, dollars)
+    }
+
+    /// Converts a dollar amount a provider reported as a float, rounded up
+    /// to the next nano-dollar: a charge read this way is never smaller than
+    /// the one reported.
+    ///
+    /// ```
+    /// use spendguard::Usd;
+    ///
+    /// assert_eq!(Usd::from_dollars_rounded_up(0.000_012_345_6)?, Usd::from_nanos(12_346));
+    /// assert!(Usd::from_dollars_rounded_up(-0.01).is_err());
+    /// # Ok::<(), spendguard::money::MoneyError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`MoneyError`] for NaN, infinities, negatives, or more than a billion
+    /// dollars.
+    pub fn from_dollars_rounded_up(dollars: f64) -> Result<Self, MoneyError> {
+        let units = decimal_units(dollars, NANO_DIGITS, "dollars", Rounding::Up)?;
+        Usd::from_nano_units(units, dollars)
+    }
+
+    /// Checks a nano-dollar amount read from `dollars` against the largest
+    /// accepted amount.
+    fn from_nano_units(units: u128, dollars: f64) -> Result<Self, MoneyError> {
         u64::try_from(units)
             .ok()
             .filter(|&nanos| nanos <= MAX_DOLLARS * NANOS_PER_DOLLAR)
@@ -247,12 +274,13 @@ impl fmt::Display for Usd {
 /// million tokens, the unit pricing pages use.
 ///
 /// ```
-/// use spendguard::{PricePerToken, Usd};
+/// use spendguard::Usd;
+/// use spendguard::money::PricePerToken;
 ///
 /// let gpt_4o_input = PricePerToken::per_million(2.50)?;
 /// assert_eq!(gpt_4o_input.cost_of(1_000_000), Usd::from_dollars(2.50)?);
 /// assert_eq!(PricePerToken::from_dollars(2.5e-6)?, gpt_4o_input);
-/// # Ok::<(), spendguard::MoneyError>(())
+/// # Ok::<(), spendguard::money::MoneyError>(())
 /// ```
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
@@ -294,11 +322,11 @@ impl PricePerToken {
     /// [`PricePerToken::from_dollars`] wherever the value should be exact.
     ///
     /// ```
-    /// use spendguard::PricePerToken;
+    /// use spendguard::money::PricePerToken;
     ///
     /// let converted = PricePerToken::from_dollars_rounded_up(8.0 / 7.0 / 1e6)?;
     /// assert_eq!(converted.femtos(), 1_142_857_143);
-    /// # Ok::<(), spendguard::MoneyError>(())
+    /// # Ok::<(), spendguard::money::MoneyError>(())
     /// ```
     ///
     /// # Errors

@@ -13,7 +13,9 @@ pub const DEFAULT_ALERT_PERCENTS: [u8; 2] = [50, 80];
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
-/// use spendguard::{CallPlan, ModelPrice, PricePerToken, Rates, TaskBudget, Usage, Usd};
+/// use spendguard::{CallPlan, TaskBudget, Usage, Usd};
+/// use spendguard::prices::{ModelPrice, Rates};
+/// use spendguard::money::PricePerToken;
 ///
 /// let per_m = |d| PricePerToken::per_million(d).unwrap();
 /// let price = Arc::new(ModelPrice::new("m", Rates::new(per_m(10.0), per_m(10.0))));
@@ -39,7 +41,7 @@ pub const DEFAULT_ALERT_PERCENTS: [u8; 2] = [50, 80];
 #[non_exhaustive]
 pub struct Alert {
     /// The budget, e.g. `task report`.
-    pub scope: String,
+    pub subject: String,
     /// Which limit.
     pub limit: LimitKind,
     /// The threshold crossed, in percent of the limit.
@@ -55,7 +57,7 @@ impl fmt::Display for Alert {
         write!(
             f,
             "{} has used {}% of its {}: {} of {}",
-            self.scope, self.percent, self.limit, self.used, self.max
+            self.subject, self.percent, self.limit, self.used, self.max
         )
     }
 }
@@ -103,7 +105,7 @@ impl AlertRule {
         #[cfg(feature = "tracing")]
         tracing::warn!(
             target: "spendguard::alert",
-            scope = %alert.scope,
+            subject = %alert.subject,
             limit = %alert.limit,
             percent = alert.percent,
             used = %alert.used,

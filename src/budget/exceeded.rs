@@ -79,7 +79,10 @@ impl fmt::Display for Amount {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use spendguard::{Amount, CallPlan, LimitKind, ModelPrice, PricePerToken, Rates, TaskBudget, Usage, Usd};
+/// use spendguard::{CallPlan, TaskBudget, Usage, Usd};
+/// use spendguard::prices::{ModelPrice, Rates};
+/// use spendguard::money::PricePerToken;
+/// use spendguard::budget::{Amount, LimitKind};
 ///
 /// let per_m = |d| PricePerToken::per_million(d).unwrap();
 /// let price = Arc::new(ModelPrice::new("m", Rates::new(per_m(10.0), per_m(10.0))));
@@ -103,7 +106,7 @@ impl fmt::Display for Amount {
 #[non_exhaustive]
 pub struct BudgetExceeded {
     /// The budget that refused, e.g. `task nightly-digest`.
-    pub scope: String,
+    pub subject: String,
     /// Which of its limits.
     pub limit: LimitKind,
     /// The limit.
@@ -120,7 +123,7 @@ pub struct BudgetExceeded {
 impl fmt::Display for BudgetExceeded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let BudgetExceeded {
-            scope,
+            subject,
             limit,
             max,
             spent,
@@ -131,26 +134,26 @@ impl fmt::Display for BudgetExceeded {
             LimitKind::Duration if matches!(requested, Amount::Time(wait) if !wait.is_zero()) => {
                 write!(
                     f,
-                    "{scope} would reach its {limit} of {max} while waiting {requested} to retry: \
+                    "{subject} would reach its {limit} of {max} while waiting {requested} to retry: \
                  it has been running for {spent}"
                 )
             }
             LimitKind::Duration => write!(
                 f,
-                "{scope} reached its {limit} of {max}: it has been running for {spent}"
+                "{subject} reached its {limit} of {max}: it has been running for {spent}"
             ),
             LimitKind::OutputCeiling => write!(
                 f,
-                "{scope} refused a call asking for up to {requested} of output: \
+                "{subject} refused a call asking for up to {requested} of output: \
                  its {limit} is {max} (lower max_tokens, or let the budget clamp it)"
             ),
             LimitKind::Calls => write!(
                 f,
-                "{scope} reached its {limit} of {max}: {spent} settled and {in_flight} in flight"
+                "{subject} reached its {limit} of {max}: {spent} settled and {in_flight} in flight"
             ),
             _ => write!(
                 f,
-                "{scope} would exceed its {limit} of {max}: {spent} is spent and \
+                "{subject} would exceed its {limit} of {max}: {spent} is spent and \
                  {in_flight} is in flight, and this call needs up to {requested}"
             ),
         }
@@ -163,7 +166,7 @@ mod tests {
 
     fn refusal(limit: LimitKind, max: Amount, spent: Amount, requested: Amount) -> String {
         BudgetExceeded {
-            scope: "task t".into(),
+            subject: "task t".into(),
             limit,
             max,
             spent,

@@ -7,8 +7,8 @@ use crate::budget::alert::{Alert, AlertRule};
 use crate::budget::plan::OutputCeiling;
 use crate::budget::TaskBudget;
 use crate::clock::{Clock, SystemClock};
-use crate::guard::Tags;
 use crate::money::Usd;
+use crate::tags::Tags;
 
 /// A budget configuration that cannot work.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,7 +40,8 @@ pub enum BudgetConfigError {
 ///
 /// ```
 /// use std::time::Duration;
-/// use spendguard::{OutputCeiling, TaskBudget, Usd};
+/// use spendguard::{TaskBudget, Usd};
+/// use spendguard::budget::OutputCeiling;
 ///
 /// let budget = TaskBudget::builder("nightly-digest")
 ///     .max_cost(Usd::from_dollars(2.00)?)
@@ -88,7 +89,7 @@ impl TaskBudgetBuilder {
     /// shared limits on them apply; the task tag defaults to the name.
     ///
     /// ```
-    /// use spendguard::guard::{TagKind, Tags};
+    /// use spendguard::tags::{TagKind, Tags};
     /// use spendguard::TaskBudget;
     ///
     /// let budget = TaskBudget::builder("digest-42")

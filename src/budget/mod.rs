@@ -8,7 +8,9 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use spendguard::{CallPlan, ModelPrice, PricePerToken, Rates, TaskBudget, Usage, Usd};
+//! use spendguard::{CallPlan, TaskBudget, Usage, Usd};
+//! use spendguard::prices::{ModelPrice, Rates};
+//! use spendguard::money::PricePerToken;
 //!
 //! let per_m = |d| PricePerToken::per_million(d).unwrap();
 //! let price = Arc::new(ModelPrice::new("gpt-4o", Rates::new(per_m(2.50), per_m(10.0))));
@@ -48,8 +50,8 @@ pub use reservation::{Receipt, Reservation};
 pub use step::{StepError, StepGrant};
 
 use crate::clock::Clock;
-use crate::guard::Tags;
 use crate::money::Usd;
+use crate::tags::Tags;
 use alert::AlertRule;
 use tally::{Refused, Tally};
 
@@ -68,7 +70,7 @@ pub struct TaskBudget {
 pub(crate) struct BudgetState {
     name: String,
     tags: Tags,
-    scope: String,
+    subject: String,
     tallies: Mutex<Tallies>,
     max_duration: Option<Duration>,
     started_at: Duration,
@@ -150,7 +152,7 @@ impl TaskBudget {
         let started_at = builder.clock.now();
         TaskBudget {
             state: Arc::new(BudgetState {
-                scope: format!("task {}", builder.name),
+                subject: format!("task {}", builder.name),
                 tags: builder.tags.or(&Tags::new().task(&builder.name)),
                 name: builder.name,
                 tallies: Mutex::new(Tallies {
@@ -194,7 +196,7 @@ impl TaskBudget {
     /// # Errors
     /// [`BudgetExceeded`] naming the limit that would be crossed; nothing is
     /// reserved then.
-    pub fn reserve<'a>(&'a self, plan: CallPlan<'a>) -> Result<Reservation<'a>, BudgetExceeded> {
+    pub fn reserve(&self, plan: CallPlan) -> Result<Reservation, BudgetExceeded> {
         let state = &self.state;
         state.check_duration(Duration::ZERO)?;
         let max_output_tokens = state
@@ -229,9 +231,9 @@ impl TaskBudget {
         }
         let service_tier = plan.service_tier();
         Ok(Reservation::new(
-            self,
+            self.clone(),
             plan.into_price(),
-            Claim { cost, tokens },
+            CallAmounts { cost, tokens },
             max_output_tokens,
             service_tier,
         ))
@@ -280,7 +282,7 @@ impl BudgetState {
             return Ok(());
         }
         Err(BudgetExceeded {
-            scope: self.scope.clone(),
+            subject: self.subject.clone(),
             limit: LimitKind::Duration,
             max: Amount::Time(max),
             spent: Amount::Time(elapsed),
@@ -291,7 +293,7 @@ impl BudgetState {
 
     fn refusal_ceiling(&self, asked: u64) -> BudgetExceeded {
         BudgetExceeded {
-            scope: self.scope.clone(),
+            subject: self.subject.clone(),
             limit: LimitKind::OutputCeiling,
             max: Amount::Tokens(self.ceiling.max_tokens()),
             spent: Amount::Tokens(0),
@@ -303,7 +305,7 @@ impl BudgetState {
     fn refusal(&self, refused: Refused) -> BudgetExceeded {
         let amount = |n| Amount::of(refused.limit, n);
         BudgetExceeded {
-            scope: self.scope.clone(),
+            subject: self.subject.clone(),
             limit: refused.limit,
             max: amount(refused.max),
             spent: amount(refused.settled),
@@ -315,7 +317,12 @@ impl BudgetState {
     /// Records a settled call, then fires any alert thresholds it crossed
     /// (outside the lock: a callback must not hold up other calls). Returns
     /// the settled spend and what is left.
-    fn record(&self, claim: Claim, actual: Claim, abandoned: bool) -> (Usd, Option<Usd>) {
+    fn record(
+        &self,
+        claim: CallAmounts,
+        actual: CallAmounts,
+        abandoned: bool,
+    ) -> (Usd, Option<Usd>) {
         let mut alerts = Vec::new();
         let (spent, remaining) = {
             let mut tallies = self.tallies.lock();
@@ -345,7 +352,7 @@ impl BudgetState {
         for (index, percent) in self.alerts.crossed(tally.settled, max) {
             if tally.fire_alert_once(index) {
                 alerts.push(Alert {
-                    scope: self.scope.clone(),
+                    subject: self.subject.clone(),
                     limit: kind,
                     percent,
                     used: Amount::of(kind, tally.settled),
@@ -358,7 +365,11 @@ impl BudgetState {
     /// `Err` if a call holding `claim` that has used `actual` so far would
     /// take the dollars or tokens past their limit, counting every other
     /// call as it stands (settled, plus the other claims in flight).
-    fn check_progress(&self, claim: Claim, actual: Claim) -> Result<(), BudgetExceeded> {
+    fn check_progress(
+        &self,
+        claim: CallAmounts,
+        actual: CallAmounts,
+    ) -> Result<(), BudgetExceeded> {
         let tallies = *self.tallies.lock();
         let checks = [
             (
@@ -392,7 +403,7 @@ impl BudgetState {
         Ok(())
     }
 
-    fn release(&self, claim: Claim) {
+    fn release(&self, claim: CallAmounts) {
         let mut tallies = self.tallies.lock();
         tallies.cost.unclaim(claim.cost.nanos());
         tallies.tokens.unclaim(claim.tokens);
@@ -402,7 +413,7 @@ impl BudgetState {
 
 /// Dollars and tokens of one call: held by a reservation, or used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Claim {
+pub(crate) struct CallAmounts {
     pub(crate) cost: Usd,
     pub(crate) tokens: u64,
 }

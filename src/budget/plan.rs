@@ -1,6 +1,5 @@
 //! [`CallPlan`]: what a call is about to consume, before it is sent.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::prices::{CacheWrite, ModelPrice};
@@ -11,7 +10,10 @@ use crate::usage::ServiceTier;
 ///
 /// ```
 /// use std::sync::Arc;
-/// use spendguard::{CallPlan, ModelPrice, PricePerToken, Rates, ServiceTier};
+/// use spendguard::CallPlan;
+/// use spendguard::usage::ServiceTier;
+/// use spendguard::prices::{ModelPrice, Rates};
+/// use spendguard::money::PricePerToken;
 ///
 /// let per_m = |d| PricePerToken::per_million(d).unwrap();
 /// let price = Arc::new(ModelPrice::new("gpt-4o-mini", Rates::new(per_m(0.15), per_m(0.60))));
@@ -22,33 +24,24 @@ use crate::usage::ServiceTier;
 /// assert_eq!(plan.requested_output_tokens(), Some(500));
 /// ```
 ///
-/// A plan borrows the price (`CallPlan::new`), which keeps the hot path free
-/// of reference counting; [`CallPlan::owned`] co-owns it instead, for a plan
-/// that must outlive the price's owner.
+/// A plan co-owns the price (one reference-count increment), so the
+/// [`Reservation`](crate::budget::Reservation) made from it can move into a spawned
+/// task or a stream.
 #[derive(Debug, Clone)]
-pub struct CallPlan<'a> {
-    price: Cow<'a, Arc<ModelPrice>>,
+pub struct CallPlan {
+    price: Arc<ModelPrice>,
     input_tokens: u64,
     max_output_tokens: Option<u64>,
     service_tier: ServiceTier,
     cache_write: Option<CacheWrite>,
 }
 
-impl<'a> CallPlan<'a> {
+impl CallPlan {
     /// A call to the model priced by `price` with a prompt of `input_tokens`
     /// (an exact count or an estimate with its margin already added).
-    pub const fn new(price: &'a Arc<ModelPrice>, input_tokens: u64) -> Self {
-        CallPlan::with_price(Cow::Borrowed(price), input_tokens)
-    }
-
-    /// [`CallPlan::new`], co-owning the price.
-    pub const fn owned(price: Arc<ModelPrice>, input_tokens: u64) -> CallPlan<'static> {
-        CallPlan::with_price(Cow::Owned(price), input_tokens)
-    }
-
-    const fn with_price(price: Cow<'a, Arc<ModelPrice>>, input_tokens: u64) -> Self {
+    pub fn new(price: &Arc<ModelPrice>, input_tokens: u64) -> Self {
         CallPlan {
-            price,
+            price: Arc::clone(price),
             input_tokens,
             max_output_tokens: None,
             service_tier: ServiceTier::Standard,
@@ -101,7 +94,7 @@ impl<'a> CallPlan<'a> {
         self.cache_write
     }
 
-    pub(crate) fn into_price(self) -> Cow<'a, Arc<ModelPrice>> {
+    pub(crate) fn into_price(self) -> Arc<ModelPrice> {
         self.price
     }
 }
@@ -114,7 +107,7 @@ impl<'a> CallPlan<'a> {
 /// [`OutputCeiling::refusing`] to refuse it instead.
 ///
 /// ```
-/// use spendguard::OutputCeiling;
+/// use spendguard::budget::OutputCeiling;
 ///
 /// let ceiling = OutputCeiling::clamping(4_096);
 /// assert_eq!(ceiling.apply(None, None), Ok(4_096));

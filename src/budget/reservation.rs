@@ -1,10 +1,9 @@
 //! [`Reservation`]: money held for one call until its bill is known.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::budget::{BudgetExceeded, Claim, TaskBudget};
+use crate::budget::{BudgetExceeded, CallAmounts, TaskBudget};
 use crate::money::Usd;
 use crate::prices::ModelPrice;
 use crate::usage::{ServiceTier, Usage};
@@ -23,7 +22,9 @@ use crate::usage::{ServiceTier, Usage};
 ///
 /// ```
 /// use std::sync::Arc;
-/// use spendguard::{CallPlan, ModelPrice, PricePerToken, Rates, TaskBudget, Usd};
+/// use spendguard::{CallPlan, TaskBudget, Usd};
+/// use spendguard::prices::{ModelPrice, Rates};
+/// use spendguard::money::PricePerToken;
 ///
 /// let per_m = |d| PricePerToken::per_million(d).unwrap();
 /// let price = Arc::new(ModelPrice::new("m", Rates::new(per_m(1.0), per_m(1.0))));
@@ -40,13 +41,14 @@ use crate::usage::{ServiceTier, Usage};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
-/// A reservation borrows its budget and price; [`into_owned`](Reservation::into_owned)
-/// detaches it from both, to move it into a spawned task or a stream.
+/// A reservation owns a handle on its budget and price, like tokio's
+/// `OwnedSemaphorePermit`: it can move into a spawned task or a stream and
+/// outlive the code that made it.
 #[must_use = "a reservation left unsettled is billed at its worst case when dropped"]
-pub struct Reservation<'a> {
-    budget: Cow<'a, TaskBudget>,
-    price: Cow<'a, Arc<ModelPrice>>,
-    claim: Claim,
+pub struct Reservation {
+    budget: TaskBudget,
+    price: Arc<ModelPrice>,
+    claim: CallAmounts,
     max_output_tokens: u64,
     service_tier: ServiceTier,
     open: bool,
@@ -68,16 +70,16 @@ pub struct Receipt {
     pub remaining: Option<Usd>,
 }
 
-impl<'a> Reservation<'a> {
+impl Reservation {
     pub(crate) fn new(
-        budget: &'a TaskBudget,
-        price: Cow<'a, Arc<ModelPrice>>,
-        claim: Claim,
+        budget: TaskBudget,
+        price: Arc<ModelPrice>,
+        claim: CallAmounts,
         max_output_tokens: u64,
         service_tier: ServiceTier,
     ) -> Self {
         Reservation {
-            budget: Cow::Borrowed(budget),
+            budget,
             price,
             claim,
             max_output_tokens,
@@ -112,20 +114,6 @@ impl<'a> Reservation<'a> {
         &self.price
     }
 
-    /// The same reservation, owning a handle on its budget and price so it
-    /// can outlive them (two reference-count increments).
-    pub fn into_owned(mut self) -> Reservation<'static> {
-        self.open = false;
-        Reservation {
-            budget: Cow::Owned(self.budget.as_ref().clone()),
-            price: Cow::Owned(Arc::clone(&self.price)),
-            claim: self.claim,
-            max_output_tokens: self.max_output_tokens,
-            service_tier: self.service_tier,
-            open: true,
-        }
-    }
-
     /// Records what the call used, priced by the model's price, and frees
     /// the rest of the hold.
     ///
@@ -133,17 +121,40 @@ impl<'a> Reservation<'a> {
     /// recorded in full: the provider's bill is the truth, and the budget
     /// then refuses calls until there is room again.
     pub fn settle(mut self, usage: &Usage) -> Receipt {
-        self.settle_in_place(usage)
+        self.settle_in_place(usage, Usd::ZERO)
     }
 
-    /// [`settle`](Reservation::settle) for a reservation kept inside a
-    /// larger state that cannot hand it over by value. The reservation is
-    /// closed afterwards, so dropping it records nothing more; the caller
-    /// must not settle it again.
-    pub(crate) fn settle_in_place(&mut self, usage: &Usage) -> Receipt {
+    /// [`settle`](Reservation::settle), billed at least `floor`: for a call
+    /// whose provider reported a higher charge than the price says, or
+    /// whose tier must be billed at a dearer price than the usage names.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use spendguard::{CallPlan, TaskBudget, Usage, Usd};
+    /// use spendguard::prices::{ModelPrice, Rates};
+    /// use spendguard::money::PricePerToken;
+    ///
+    /// let per_m = |d| PricePerToken::per_million(d).unwrap();
+    /// let price = Arc::new(ModelPrice::new("m", Rates::new(per_m(1.0), per_m(1.0))));
+    /// let budget = TaskBudget::new(Usd::from_dollars(1.0)?);
+    /// let call = budget.reserve(CallPlan::new(&price, 1_000).with_max_output_tokens(1_000))?;
+    /// // The price says $0.0011; the provider said it charged $0.0015.
+    /// let receipt = call.settle_at_least(&Usage::new(1_000, 100), Usd::from_dollars(0.0015)?);
+    /// assert_eq!(receipt.cost, Usd::from_dollars(0.0015)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn settle_at_least(mut self, usage: &Usage, floor: Usd) -> Receipt {
+        self.settle_in_place(usage, floor)
+    }
+
+    /// [`settle_at_least`](Reservation::settle_at_least) for a reservation
+    /// kept inside a larger state that cannot hand it over by value. The
+    /// reservation is closed afterwards, so dropping it records nothing
+    /// more; the caller must not settle it again.
+    pub(crate) fn settle_in_place(&mut self, usage: &Usage, floor: Usd) -> Receipt {
         self.open = false;
-        let actual = Claim {
-            cost: self.price.cost(usage),
+        let actual = CallAmounts {
+            cost: self.price.cost(usage).max(floor),
             tokens: usage.total_tokens(),
         };
         let (spent, remaining) = self.budget.state.record(self.claim, actual, false);
@@ -167,7 +178,10 @@ impl<'a> Reservation<'a> {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use spendguard::{CallPlan, LimitKind, ModelPrice, PricePerToken, Rates, TaskBudget, Usage, Usd};
+    /// use spendguard::{CallPlan, TaskBudget, Usage, Usd};
+    /// use spendguard::prices::{ModelPrice, Rates};
+    /// use spendguard::money::PricePerToken;
+    /// use spendguard::budget::LimitKind;
     ///
     /// let per_m = |d| PricePerToken::per_million(d).unwrap();
     /// let price = Arc::new(ModelPrice::new("m", Rates::new(per_m(1.0), per_m(1.0))));
@@ -192,7 +206,7 @@ impl<'a> Reservation<'a> {
     /// would pass; its `in_flight` is what the other calls hold and its
     /// `requested` is `used`.
     pub fn check_progress(&self, used: &Usage) -> Result<(), BudgetExceeded> {
-        let actual = Claim {
+        let actual = CallAmounts {
             cost: self.price.cost(used),
             tokens: used.total_tokens(),
         };
@@ -206,7 +220,7 @@ impl<'a> Reservation<'a> {
     }
 }
 
-impl Drop for Reservation<'_> {
+impl Drop for Reservation {
     fn drop(&mut self) {
         if self.open {
             self.budget.state.record(self.claim, self.claim, true);
@@ -214,7 +228,7 @@ impl Drop for Reservation<'_> {
     }
 }
 
-impl fmt::Debug for Reservation<'_> {
+impl fmt::Debug for Reservation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reservation")
             .field("budget", &self.budget.name())

@@ -33,11 +33,13 @@ impl TaskBudget {
     /// fails, or its future is dropped, the call is billed at its worst case:
     /// a step that failed after sending may still have been charged. When you
     /// know a call was never sent, use [`reserve`](TaskBudget::reserve) and
-    /// [`release`](crate::Reservation::release) directly.
+    /// [`release`](crate::budget::Reservation::release) directly.
     ///
     /// ```
     /// # use std::sync::Arc;
-    /// use spendguard::{CallPlan, ModelPrice, PricePerToken, Rates, TaskBudget, Usage, Usd};
+    /// use spendguard::{CallPlan, TaskBudget, Usage, Usd};
+    /// use spendguard::prices::{ModelPrice, Rates};
+    /// use spendguard::money::PricePerToken;
     ///
     /// # let per_m = |d| PricePerToken::per_million(d).unwrap();
     /// # let price = Arc::new(ModelPrice::new("m", Rates::new(per_m(1.0), per_m(4.0))));
@@ -61,7 +63,7 @@ impl TaskBudget {
     /// runs), [`StepError::Step`] if the step fails.
     pub async fn run<T, E, F, Fut>(
         &self,
-        plan: CallPlan<'_>,
+        plan: CallPlan,
         step: F,
     ) -> Result<(T, Receipt), StepError<E>>
     where
@@ -84,7 +86,7 @@ impl TaskBudget {
     /// As [`run`](TaskBudget::run).
     pub fn run_blocking<T, E, F>(
         &self,
-        plan: CallPlan<'_>,
+        plan: CallPlan,
         step: F,
     ) -> Result<(T, Receipt), StepError<E>>
     where

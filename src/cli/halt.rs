@@ -5,7 +5,7 @@ use crate::cli::console::Console;
 use crate::cli::error::CliError;
 use crate::cli::target::{block_on, Target};
 use crate::clock::UtcDateTime;
-use crate::guard::Halt;
+use crate::halt::Halt;
 
 /// `spendguard halt` arguments.
 #[derive(Debug, clap::Args)]

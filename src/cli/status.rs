@@ -12,7 +12,8 @@ use crate::cli::figures::dollars;
 use crate::cli::halt::describe;
 use crate::cli::target::{block_on, Target};
 use crate::clock::{Clock, SystemClock, UtcDateTime};
-use crate::guard::{Halt, Window};
+use crate::guard::{CounterKey, Window};
+use crate::halt::Halt;
 use crate::money::Usd;
 use crate::store::{CounterSummary, WindowRef, WindowUsage};
 
@@ -105,7 +106,7 @@ fn current_windows(
     let mut current = Vec::with_capacity(summaries.len());
     let mut ended = 0;
     for summary in summaries {
-        let Some(window) = Window::of_counter(&summary.counter) else {
+        let Some(window) = CounterKey::parse(&summary.counter).map(|key| key.window()) else {
             // Not a guard's counter: show the window its newest bucket ends.
             let label = format!("bucket {}", summary.newest_bucket);
             current.push((summary, summary.window(), label));

@@ -20,6 +20,7 @@
 //! [`RetryPolicy`], each attempt checked against the budget like any call.
 
 mod api_key;
+mod drift;
 mod error;
 mod provider;
 mod receipt;
@@ -28,6 +29,7 @@ mod request;
 mod response;
 mod retry;
 mod stream;
+mod unpriced_tier;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -39,6 +41,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use api_key::ApiKey;
+pub use drift::{DriftTolerance, PriceDrift};
 pub use error::{ClientError, CutOffReason};
 pub use provider::Provider;
 pub use receipt::{CallReceipt, CostSource};
@@ -46,11 +49,13 @@ pub use retry::{Jitter, RetryPolicy, RetryPolicyError};
 pub use stream::{GuardedStream, StreamEvent};
 
 use crate::budget::{CallPlan, Reservation, TaskBudget};
+use crate::clock::{Clock, SystemClock};
 use crate::guard::runaway::RequestFingerprint;
-use crate::guard::{Degraded, SharedHold, SpendGuard, Tags};
+use crate::guard::{Degraded, SharedHold, SpendGuard};
 use crate::ledger::LedgerSink;
 use crate::money::Usd;
 use crate::prices::{PriceTable, Resolved};
+use crate::tags::Tags;
 use crate::tokens::{CountCache, TokenCount, TokenCounter};
 use recorder::{CallRecorder, Ledger};
 use request::RequestFacts;
@@ -99,11 +104,13 @@ pub struct GuardedClient {
     /// tokenized again on each call.
     counts: Arc<CountCache>,
     /// Shared limits, kill switch and alerts, if any.
-    limits: Option<SpendGuard>,
+    guard: Option<SpendGuard>,
     /// Where each call's decision is written, if anywhere.
     ledger: Option<Ledger>,
     /// Tags every call carries (the key label).
     tags: Tags,
+    /// How far the provider's own cost may differ from the table's.
+    drift_tolerance: DriftTolerance,
 }
 
 /// A provider's answer to a guarded call.
@@ -146,9 +153,10 @@ pub struct GuardedClientBuilder {
     counter: TokenCounter,
     timeout: Duration,
     http: Option<reqwest::Client>,
-    limits: Option<SpendGuard>,
+    guard: Option<SpendGuard>,
     tags: Tags,
     ledger: Option<Ledger>,
+    drift_tolerance: DriftTolerance,
 }
 
 impl GuardedClientBuilder {
@@ -185,6 +193,15 @@ impl GuardedClientBuilder {
         self
     }
 
+    /// How far a provider's own cost (xAI, OpenRouter, Perplexity report
+    /// one) may differ from the price table's before the call is marked
+    /// with a [`PriceDrift`] (default 5%). The call is settled at the
+    /// higher of the two either way.
+    pub fn price_drift_tolerance(mut self, tolerance: DriftTolerance) -> Self {
+        self.drift_tolerance = tolerance;
+        self
+    }
+
     /// The token counter prompts are counted with (to tune estimate margins).
     pub fn token_counter(mut self, counter: TokenCounter) -> Self {
         self.counter = counter;
@@ -208,8 +225,8 @@ impl GuardedClientBuilder {
     /// each call reserves its worst case in the [`SpendGuard`] as well as
     /// in its [`TaskBudget`], tagged with the budget's
     /// [`tags`](TaskBudget::tags) and this client's [`key_label`](Self::key_label).
-    pub fn limits(mut self, guard: SpendGuard) -> Self {
-        self.limits = Some(guard);
+    pub fn guard(mut self, guard: SpendGuard) -> Self {
+        self.guard = Some(guard);
         self
     }
 
@@ -236,7 +253,7 @@ impl GuardedClientBuilder {
     }
 
     /// A label for this client's API key (`prod-1`, `team-a`; never the key
-    /// itself), which its calls carry as their [`TagKind::Key`](crate::guard::TagKind::Key)
+    /// itself), which its calls carry as their [`TagKind::Key`](crate::tags::TagKind::Key)
     /// tag, so per-key caps apply.
     pub fn key_label(mut self, label: impl AsRef<str>) -> Self {
         self.tags = std::mem::take(&mut self.tags).key(label);
@@ -298,16 +315,17 @@ impl GuardedClientBuilder {
             prices: self.prices.unwrap_or_else(PriceTable::bundled),
             counter: self.counter,
             counts: Arc::new(CountCache::new()),
-            limits: self.limits,
+            guard: self.guard,
             tags: self.tags,
             ledger: self.ledger,
+            drift_tolerance: self.drift_tolerance,
         })
     }
 }
 
 /// A call that passed its budget check and is about to be sent.
-pub(crate) struct PreparedCall<'a> {
-    pub(crate) reservation: Reservation<'a>,
+pub(crate) struct PreparedCall {
+    pub(crate) reservation: Reservation,
     /// The model the request names.
     pub(crate) model: String,
     pub(crate) resolved: Resolved,
@@ -331,9 +349,10 @@ impl GuardedClient {
             counter: TokenCounter::new(),
             timeout: DEFAULT_TIMEOUT,
             http: None,
-            limits: None,
+            guard: None,
             tags: Tags::new(),
             ledger: None,
+            drift_tolerance: DriftTolerance::DEFAULT,
         }
     }
 
@@ -385,7 +404,7 @@ impl GuardedClient {
             model,
             body,
             tags.clone(),
-            self.limits.as_ref(),
+            self.guard.as_ref(),
         ))
     }
 
@@ -410,7 +429,7 @@ impl GuardedClient {
     /// Tells runaway detection how a sent call ended: answered, or failed
     /// with a status. Calls that never got a status are not counted.
     pub(crate) fn record_outcome(&self, tags: &Tags, outcome: Result<(), &ClientError>) {
-        let Some(limits) = &self.limits else {
+        let Some(guard) = &self.guard else {
             return;
         };
         let status = match outcome {
@@ -420,7 +439,7 @@ impl GuardedClient {
                 None => return,
             },
         };
-        limits.record_outcome(tags, status);
+        guard.record_outcome(tags, status);
     }
 
     /// The body to send: `body` itself, or, when the shared limits run low
@@ -430,13 +449,13 @@ impl GuardedClient {
         tags: &Tags,
         body: &'b Value,
     ) -> Result<(Cow<'b, Value>, Option<Degraded>), ClientError> {
-        let Some(limits) = &self.limits else {
+        let Some(guard) = &self.guard else {
             return Ok((Cow::Borrowed(body), None));
         };
         let Some(model) = body.get("model").and_then(Value::as_str) else {
             return Ok((Cow::Borrowed(body), None));
         };
-        match limits.degrade(tags, model).await? {
+        match guard.degrade(tags, model).await? {
             Some(degraded) => {
                 let mut cheaper = body.clone();
                 cheaper["model"] = Value::String(degraded.to.clone());
@@ -446,7 +465,7 @@ impl GuardedClient {
         }
     }
 
-    async fn send_prepared(&self, call: PreparedCall<'_>) -> Result<GuardedResponse, ClientError> {
+    async fn send_prepared(&self, call: PreparedCall) -> Result<GuardedResponse, ClientError> {
         let (call, response) = self.dispatch(call, None).await?;
         let bytes = match response.bytes().await {
             Ok(bytes) => bytes,
@@ -458,20 +477,20 @@ impl GuardedClient {
 
     /// Reserves the call's worst case against the shared limits too, if the
     /// client has any; a refusal releases the task's reservation.
-    pub(crate) async fn hold_shared<'a>(
+    pub(crate) async fn hold_shared(
         &self,
         tags: &Tags,
         body: &Value,
-        call: PreparedCall<'a>,
-    ) -> Result<(PreparedCall<'a>, Option<SharedHold>), ClientError> {
-        let Some(limits) = &self.limits else {
+        call: PreparedCall,
+    ) -> Result<(PreparedCall, Option<SharedHold>), ClientError> {
+        let Some(guard) = &self.guard else {
             return Ok((call, None));
         };
-        let request = limits
+        let request = guard
             .detects_runaways()
             .then(|| RequestFingerprint::of(&call.model, body));
         let worst_case = call.reservation.reserved_cost();
-        match limits.reserve_request(tags, request, worst_case).await {
+        match guard.reserve_request(tags, request, worst_case).await {
             Ok(hold) => Ok((call, Some(hold))),
             Err(refusal) => {
                 call.reservation.release();
@@ -484,7 +503,7 @@ impl GuardedClient {
     /// answer that is not JSON was still sent, so it bills the worst case.
     pub(crate) fn settle_json(
         &self,
-        call: PreparedCall<'_>,
+        call: PreparedCall,
         bytes: &[u8],
     ) -> Result<(Value, CallReceipt), ClientError> {
         let Ok(body) = serde_json::from_slice::<Value>(bytes) else {
@@ -496,6 +515,7 @@ impl GuardedClient {
             &call.resolved,
             call.prompt,
             &body,
+            self.drift_tolerance,
         );
         Ok((body, receipt))
     }
@@ -535,11 +555,11 @@ impl GuardedClient {
     /// Sends a prepared call. A successful response comes back with the
     /// call; a failure is a typed error, its reservation released or billed
     /// as the failure warrants.
-    pub(crate) async fn dispatch<'a>(
+    pub(crate) async fn dispatch(
         &self,
-        call: PreparedCall<'a>,
+        call: PreparedCall,
         accept: Option<HeaderValue>,
-    ) -> Result<(PreparedCall<'a>, reqwest::Response), ClientError> {
+    ) -> Result<(PreparedCall, reqwest::Response), ClientError> {
         let mut request = self.http.post(&call.url).json(&call.wire_body);
         if let Some(headers) = &self.per_request_headers {
             request = request.headers(headers.clone());
@@ -559,12 +579,12 @@ impl GuardedClient {
 
     /// Checks `body` against `budget` and reserves its worst case; with
     /// `stream`, the request asks for a stream.
-    pub(crate) fn prepare<'a>(
+    pub(crate) fn prepare(
         &self,
-        budget: &'a TaskBudget,
+        budget: &TaskBudget,
         body: &Value,
         stream: bool,
-    ) -> Result<PreparedCall<'a>, ClientError> {
+    ) -> Result<PreparedCall, ClientError> {
         let RequestFacts {
             model,
             max_output_tokens,
@@ -588,8 +608,8 @@ impl GuardedClient {
             &request::countable_body(self.provider, body),
             &self.counts,
         )?;
-        let mut plan = CallPlan::owned(Arc::clone(resolved.price()), prompt.tokens)
-            .with_service_tier(service_tier);
+        let mut plan =
+            CallPlan::new(resolved.price(), prompt.tokens).with_service_tier(service_tier);
         if let Some(tokens) = max_output_tokens {
             plan = plan.with_max_output_tokens(tokens);
         }
@@ -624,7 +644,7 @@ impl GuardedClient {
     /// machine, billed at its worst case if it may have reached the provider.
     pub(crate) fn transport_failure(
         &self,
-        reservation: Reservation<'_>,
+        reservation: Reservation,
         error: &reqwest::Error,
     ) -> ClientError {
         let detail = self.redact(&error_chain(error));
@@ -638,7 +658,7 @@ impl GuardedClient {
         self.interrupted(reservation, detail)
     }
 
-    pub(crate) fn interrupted(&self, reservation: Reservation<'_>, detail: String) -> ClientError {
+    pub(crate) fn interrupted(&self, reservation: Reservation, detail: String) -> ClientError {
         let billed = reservation.reserved_cost();
         drop(reservation);
         ClientError::Interrupted {
@@ -652,12 +672,12 @@ impl GuardedClient {
     /// bill refused or failed calls) and the status becomes a typed error.
     pub(crate) async fn provider_failure(
         &self,
-        reservation: Reservation<'_>,
+        reservation: Reservation,
         response: reqwest::Response,
     ) -> ClientError {
         reservation.release();
         let status = response.status().as_u16();
-        let retry_after = response::retry_after(response.headers());
+        let retry_after = response::retry_after(response.headers(), SystemClock.now());
         let text = response.text().await.unwrap_or_default();
         let message = self.redact(&response::error_message(&text));
         let provider = self.provider;

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use crate::client::{CallReceipt, ClientError, CostSource, CutOffReason, Provider};
 use crate::clock::{Clock, SystemClock, UtcDateTime};
 use crate::guard::runaway::{RequestFingerprint, RunawayDetected, RunawayKind};
-use crate::guard::{SpendGuard, Tags};
+use crate::guard::SpendGuard;
 use crate::ledger::{
     Decision, LedgerCostSource, LedgerRecord, LedgerSink, LedgerTags, LedgerTokens,
 };
+use crate::tags::Tags;
 
 /// A client's ledger and whether its lines carry request fingerprints.
 #[derive(Clone)]
@@ -80,6 +81,16 @@ impl CallRecorder {
             CostSource::Reported => record.with_cost(receipt.cost, LedgerCostSource::Reported),
             CostSource::Estimated { reason } => record.with_estimated_cost(receipt.cost, reason),
         };
+        if let Some(provider) = receipt.provider_cost {
+            record = record.with_provider_cost(
+                provider,
+                receipt.table_cost,
+                receipt.price_drift.is_some(),
+            );
+        }
+        if let Some(tier) = &receipt.unpriced_tier {
+            record = record.with_unpriced_tier(tier.clone());
+        }
         if let Some(degraded) = &receipt.degraded {
             record = record.with_reason(degraded.to_string());
         }
@@ -97,7 +108,7 @@ impl CallRecorder {
                 Decision::Refused,
                 Some(format!(
                     "{}: {} of {}",
-                    exceeded.scope, exceeded.limit, exceeded.max
+                    exceeded.subject, exceeded.limit, exceeded.max
                 )),
             ),
             ClientError::Halted(halt) => {

@@ -7,11 +7,14 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 
 use crate::budget::{Receipt, Reservation};
+use crate::client::drift::{self, DriftTolerance, PriceDrift};
 use crate::client::provider::Provider;
 use crate::client::receipt::{CallReceipt, CostSource};
-use crate::prices::Resolved;
+use crate::client::unpriced_tier;
+use crate::money::Usd;
+use crate::prices::{ModelPrice, Resolved};
 use crate::tokens::TokenCount;
-use crate::usage::{ServiceTier, Usage};
+use crate::usage::{ServiceTier, Usage, UsageReport};
 
 /// Longest provider error message quoted in a [`ClientError`](crate::client::ClientError).
 const MAX_MESSAGE_CHARS: usize = 500;
@@ -21,24 +24,29 @@ const MAX_MESSAGE_CHARS: usize = 500;
 /// answered is never recorded as free.
 pub(crate) fn settle(
     provider: Provider,
-    reservation: Reservation<'_>,
+    reservation: Reservation,
     resolved: &Resolved,
     prompt: TokenCount,
     body: &Value,
+    tolerance: DriftTolerance,
 ) -> CallReceipt {
     let granted_output = reservation.max_output_tokens();
     let tier = reservation.service_tier();
-    let (usage, source) = match Usage::from_response(provider.usage_format(), body) {
-        Ok(usage) => match implausible(&usage, prompt) {
-            None => (usage, CostSource::Reported),
+    let (usage, source, pricing) = match UsageReport::from_response(provider.usage_format(), body) {
+        Ok(report) => match implausible(&report.usage, prompt) {
+            None => {
+                let pricing = Pricing::of(&report, reservation.price(), resolved, tolerance);
+                (report.usage, CostSource::Reported, Some(pricing))
+            }
             Some(reason) => {
-                let output = match usage.billed_output_tokens() {
+                let output = match report.usage.billed_output_tokens() {
                     0 => granted_output,
                     reported => reported,
                 };
                 (
                     estimated_usage(prompt, output, tier),
                     CostSource::Estimated { reason },
+                    None,
                 )
             }
         },
@@ -47,10 +55,76 @@ pub(crate) fn settle(
             CostSource::Estimated {
                 reason: format!("{error}; output billed at the granted maximum"),
             },
+            None,
         ),
     };
-    let receipt = reservation.settle(&usage);
-    call_receipt(resolved, receipt, source)
+    let floor = pricing.as_ref().map_or(Usd::ZERO, Pricing::floor);
+    let receipt = reservation.settle_at_least(&usage, floor);
+    let mut receipt = call_receipt(resolved, receipt, source);
+    if let Some(pricing) = pricing {
+        pricing.mark(&mut receipt);
+    }
+    receipt
+}
+
+/// How a readable usage report is billed: the table's price (the dearest
+/// the model has, for a tier the table cannot price) beside the provider's
+/// own figure, settled at the higher of the two.
+pub(crate) struct Pricing {
+    table: Usd,
+    provider: Option<Usd>,
+    unpriced_tier: Option<String>,
+    drift: Option<PriceDrift>,
+}
+
+impl Pricing {
+    /// Prices `report` by `price`, and says so in tracing when the tier
+    /// cannot be priced or the two figures drift apart.
+    pub(crate) fn of(
+        report: &UsageReport,
+        price: &ModelPrice,
+        resolved: &Resolved,
+        tolerance: DriftTolerance,
+    ) -> Pricing {
+        let model = resolved.listed_id();
+        let table = match &report.unpriced_tier {
+            Some(tier) => {
+                unpriced_tier::announce_once(model, tier);
+                price.dearest_cost(&report.usage)
+            }
+            None => price.cost(&report.usage),
+        };
+        let drift = report
+            .provider_cost
+            .filter(|&provider| tolerance.drifts(table, provider))
+            .map(|provider| PriceDrift {
+                model: model.to_owned(),
+                table,
+                provider,
+            });
+        if let Some(drift) = &drift {
+            drift::announce(drift);
+        }
+        Pricing {
+            table,
+            provider: report.provider_cost,
+            unpriced_tier: report.unpriced_tier.clone(),
+            drift,
+        }
+    }
+
+    /// The least the call is settled at: the higher of the two figures.
+    pub(crate) fn floor(&self) -> Usd {
+        self.table.max(self.provider.unwrap_or(Usd::ZERO))
+    }
+
+    /// Writes how the call was priced into its receipt.
+    pub(crate) fn mark(self, receipt: &mut CallReceipt) {
+        receipt.table_cost = self.table;
+        receipt.provider_cost = self.provider;
+        receipt.unpriced_tier = self.unpriced_tier;
+        receipt.price_drift = self.drift;
+    }
 }
 
 /// Why a readable usage report still cannot be believed, if it cannot: 0
@@ -67,6 +141,8 @@ pub(crate) fn estimated_usage(prompt: TokenCount, output_tokens: u64, tier: Serv
     Usage::new(prompt.tokens, output_tokens).with_service_tier(tier)
 }
 
+/// The receipt of a settled call, priced by the table alone until
+/// [`Pricing::mark`] says otherwise.
 pub(crate) fn call_receipt(
     resolved: &Resolved,
     receipt: Receipt,
@@ -81,13 +157,17 @@ pub(crate) fn call_receipt(
         spent: receipt.spent,
         remaining: receipt.remaining,
         degraded: None,
+        table_cost: receipt.cost,
+        provider_cost: None,
+        unpriced_tier: None,
+        price_drift: None,
     }
 }
 
 /// How long a refusal asks the caller to wait: OpenAI's `retry-after-ms`,
-/// or `Retry-After` in seconds. (The HTTP-date form is not used by LLM
-/// providers and is ignored.)
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+/// or `Retry-After` in seconds or as an HTTP date (measured from `now`, the
+/// time since the Unix epoch; a date already past asks for no wait).
+pub(crate) fn retry_after(headers: &HeaderMap, now: Duration) -> Option<Duration> {
     let header = |name: &str| {
         headers
             .get(name)
@@ -97,13 +177,23 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     if let Some(ms) = header("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
         return finite_non_negative(ms / 1_000.0);
     }
-    header("retry-after")
-        .and_then(|v| v.parse::<f64>().ok())
-        .and_then(finite_non_negative)
+    let value = header("retry-after")?;
+    match value.parse::<f64>() {
+        Ok(seconds) => finite_non_negative(seconds),
+        Err(_) => {
+            let date = httpdate::parse_http_date(value).ok()?;
+            let at = date.duration_since(std::time::UNIX_EPOCH).ok()?;
+            Some(at.saturating_sub(now).min(MAX_RETRY_AFTER))
+        }
+    }
 }
 
+/// The longest wait a provider can ask for; anything longer is read as this.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
+
 fn finite_non_negative(seconds: f64) -> Option<Duration> {
-    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(86_400.0)))
+    (seconds.is_finite() && seconds >= 0.0)
+        .then(|| Duration::from_secs_f64(seconds.min(MAX_RETRY_AFTER.as_secs_f64())))
 }
 
 /// The human message of a provider's error body: OpenAI's and Gemini's
@@ -133,21 +223,130 @@ mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
 
+    /// 2015-10-21T07:28:00Z.
+    const OCT_21_2015: Duration = Duration::from_secs(1_445_412_480);
+
+    /// Pricing speaks through `tracing`: drift on every call, a tier the
+    /// table cannot price once per model and tier.
+    #[cfg(feature = "tracing")]
+    #[test]
+    fn pricing_warns_of_drift_each_time_and_of_an_unpriced_tier_once() {
+        use std::sync::{Arc, Mutex};
+
+        use tracing::field::{Field, Visit};
+        use tracing::span::{Attributes, Id, Record};
+        use tracing::{Event, Metadata, Subscriber};
+
+        use crate::money::PricePerToken;
+        use crate::prices::{PriceTable, Rates};
+
+        #[derive(Clone, Default)]
+        struct Heard(Arc<Mutex<Vec<String>>>);
+        struct Message<'a>(&'a mut String);
+        impl Visit for Message<'_> {
+            fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    *self.0 = format!("{value:?}");
+                }
+            }
+        }
+        impl Subscriber for Heard {
+            fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+                metadata.target() == "spendguard::cost"
+            }
+            fn new_span(&self, _: &Attributes<'_>) -> Id {
+                Id::from_u64(1)
+            }
+            fn record(&self, _: &Id, _: &Record<'_>) {}
+            fn record_follows_from(&self, _: &Id, _: &Id) {}
+            fn event(&self, event: &Event<'_>) {
+                let mut message = String::new();
+                event.record(&mut Message(&mut message));
+                self.0.lock().unwrap().push(message);
+            }
+            fn enter(&self, _: &Id) {}
+            fn exit(&self, _: &Id) {}
+        }
+
+        let per_m = |d| PricePerToken::per_million(d).unwrap();
+        let mut table = PriceTable::new();
+        table.insert(ModelPrice::new(
+            "tracing-test-model",
+            Rates::new(per_m(1.0), per_m(1.0)),
+        ));
+        let resolved = table.resolve("tracing-test-model").unwrap();
+        let drifting = UsageReport {
+            provider_cost: Some(Usd::from_nanos(5_000)),
+            ..UsageReport::from(Usage::new(1_000, 0))
+        };
+        let unpriced = UsageReport {
+            unpriced_tier: Some("scale".into()),
+            ..UsageReport::from(Usage::new(1_000, 0))
+        };
+        let heard = Heard::default();
+        tracing::subscriber::with_default(heard.clone(), || {
+            for report in [&drifting, &drifting, &unpriced, &unpriced] {
+                Pricing::of(report, resolved.price(), &resolved, DriftTolerance::DEFAULT);
+            }
+        });
+        assert_eq!(
+            *heard.0.lock().unwrap(),
+            [
+                "price drift for tracing-test-model: table $0.001, provider $0.000005",
+                "price drift for tracing-test-model: table $0.001, provider $0.000005",
+                "tracing-test-model answered at service tier \"scale\", which the price table \
+                 cannot price; billed at the dearest price the model has",
+            ]
+        );
+    }
+
     #[test]
     fn retry_after_in_seconds_and_milliseconds() {
         let mut headers = HeaderMap::new();
         headers.insert("retry-after", HeaderValue::from_static("7"));
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        assert_eq!(
+            retry_after(&headers, OCT_21_2015),
+            Some(Duration::from_secs(7))
+        );
         headers.insert("retry-after-ms", HeaderValue::from_static("1500"));
-        assert_eq!(retry_after(&headers), Some(Duration::from_millis(1_500)));
+        assert_eq!(
+            retry_after(&headers, OCT_21_2015),
+            Some(Duration::from_millis(1_500))
+        );
         let mut bad = HeaderMap::new();
+        bad.insert("retry-after", HeaderValue::from_static("-3"));
+        assert_eq!(retry_after(&bad, OCT_21_2015), None);
+        bad.insert("retry-after", HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&bad, OCT_21_2015), None);
         bad.insert(
+            "retry-after",
+            HeaderValue::from_static("Wed, 32 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&bad, OCT_21_2015), None);
+    }
+
+    #[test]
+    fn retry_after_as_an_http_date_counts_from_now() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
             "retry-after",
             HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
         );
-        assert_eq!(retry_after(&bad), None);
-        bad.insert("retry-after", HeaderValue::from_static("-3"));
-        assert_eq!(retry_after(&bad), None);
+        let ten_seconds_before = OCT_21_2015 - Duration::from_secs(10);
+        assert_eq!(
+            retry_after(&headers, ten_seconds_before),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            retry_after(&headers, OCT_21_2015 + Duration::from_secs(5)),
+            Some(Duration::ZERO),
+            "a date already past asks for no wait"
+        );
+        assert_eq!(
+            retry_after(&headers, Duration::ZERO),
+            Some(MAX_RETRY_AFTER),
+            "a date years away is capped at a day"
+        );
     }
 
     #[test]

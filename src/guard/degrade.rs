@@ -13,7 +13,8 @@ use crate::guard::GuardConfigError;
 /// ```
 /// use std::sync::Arc;
 /// use spendguard::clock::{FakeClock, UtcDateTime};
-/// use spendguard::guard::{Degrade, SharedLimit, SpendGuard, Tags, Window};
+/// use spendguard::guard::{Degrade, SharedLimit, SpendGuard, Window};
+/// use spendguard::tags::Tags;
 /// use spendguard::Usd;
 ///
 /// # #[tokio::main(flavor = "current_thread")]

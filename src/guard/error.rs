@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::budget::BudgetExceeded;
 use crate::guard::runaway::RunawayDetected;
-use crate::guard::Halt;
+use crate::halt::Halt;
 use crate::store::StoreError;
 
 /// A call the guard refused; nothing was sent.

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use crate::budget::alert::Alert;
 use crate::budget::{Amount, LimitKind};
-use crate::guard::{SpendGuard, Tags};
+use crate::guard::SpendGuard;
 use crate::money::Usd;
 use crate::store::{Settled, Settlement, StoreError, WindowRef};
+use crate::tags::Tags;
 
 /// A call's worst case, held in every shared limit that applies to it.
 ///
@@ -107,7 +108,7 @@ impl SharedHold {
             for percent in rule.newly_crossed(s.before.nanos(), s.after.nanos(), max) {
                 let value = limit.applies_to(&self.tags).unwrap_or_default();
                 rule.announce(&Alert {
-                    scope: limit.scope_at(value, now),
+                    subject: limit.subject_at(value, now),
                     limit: LimitKind::Cost,
                     percent,
                     used: Amount::Usd(s.after),

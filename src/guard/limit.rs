@@ -1,20 +1,21 @@
-//! [`SharedLimit`]: a dollar cap on a scope (everything, each agent, one
+//! [`SharedLimit`]: a dollar cap on a target (everything, each agent, one
 //! customer…) within a window (a UTC day, a month, a rolling hour, all time).
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::guard::tags::{TagKind, Tags};
+use crate::guard::counter_key::{window_suffix, CounterKey};
 use crate::guard::window::Window;
 use crate::guard::GuardConfigError;
 use crate::money::Usd;
 use crate::store::WindowRef;
+use crate::tags::{TagKind, Tags};
 
 /// What a shared limit counts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum Scope {
+pub enum LimitTarget {
     /// Every call through the guard.
     Global,
     /// Each value of a tag separately: every agent gets its own cap.
@@ -23,13 +24,26 @@ pub enum Scope {
     Tagged(TagKind, Arc<str>),
 }
 
-/// A dollar cap on a [`Scope`] within a [`Window`], kept in the guard's
+impl LimitTarget {
+    /// The tag a call with tag value `value` is counted under: none for a
+    /// global limit, the limit's own value for a one-value limit.
+    fn tag_with<'v>(&'v self, value: &'v str) -> Option<(TagKind, &'v str)> {
+        match self {
+            LimitTarget::Global => None,
+            LimitTarget::Each(kind) => Some((*kind, value)),
+            LimitTarget::Tagged(kind, own) => Some((*kind, own)),
+        }
+    }
+}
+
+/// A dollar cap on a [`LimitTarget`] within a [`Window`], kept in the guard's
 /// [`SpendStore`](crate::store::SpendStore) so that every task, and every
 /// process sharing the store, counts against it.
 ///
 /// ```
 /// use std::time::Duration;
-/// use spendguard::guard::{SharedLimit, TagKind, Window};
+/// use spendguard::guard::{SharedLimit, Window};
+/// use spendguard::tags::TagKind;
 /// use spendguard::Usd;
 ///
 /// let fleet = SharedLimit::global(Usd::from_dollars(200.0)?, Window::Month);
@@ -47,7 +61,7 @@ pub enum Scope {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SharedLimit {
-    scope: Scope,
+    target: LimitTarget,
     window: Window,
     max: Usd,
     /// `|day`, `|month`…: the window part of every counter name.
@@ -60,29 +74,34 @@ pub struct SharedLimit {
 impl SharedLimit {
     /// A cap on everything through the guard.
     pub fn global(max: Usd, window: Window) -> Self {
-        SharedLimit::new(Scope::Global, max, window)
+        SharedLimit::new(LimitTarget::Global, max, window)
     }
 
     /// A separate cap for each value of `kind`: each key, each agent, each
     /// customer. A call without that tag is not counted by this limit.
     pub fn each(kind: TagKind, max: Usd, window: Window) -> Self {
-        SharedLimit::new(Scope::Each(kind), max, window)
+        SharedLimit::new(LimitTarget::Each(kind), max, window)
     }
 
     /// A cap on calls whose `kind` tag is `value`.
     pub fn tagged(kind: TagKind, value: impl AsRef<str>, max: Usd, window: Window) -> Self {
-        SharedLimit::new(Scope::Tagged(kind, Arc::from(value.as_ref())), max, window)
+        SharedLimit::new(
+            LimitTarget::Tagged(kind, Arc::from(value.as_ref())),
+            max,
+            window,
+        )
     }
 
-    fn new(scope: Scope, max: Usd, window: Window) -> Self {
-        let suffix: Arc<str> = format!("|{}", window.counter_suffix()).into();
-        let fixed_counter = match &scope {
-            Scope::Global => Some(counter_name(&scope, "", &suffix)),
-            Scope::Tagged(_, value) => Some(counter_name(&scope, value, &suffix)),
-            Scope::Each(_) => None,
+    fn new(target: LimitTarget, max: Usd, window: Window) -> Self {
+        let suffix: Arc<str> = window_suffix(window).into();
+        let fixed_counter = match &target {
+            LimitTarget::Each(_) => None,
+            LimitTarget::Global | LimitTarget::Tagged(..) => {
+                Some(CounterKey::name_of(target.tag_with(""), &suffix))
+            }
         };
         SharedLimit {
-            scope,
+            target,
             window,
             max,
             suffix,
@@ -91,8 +110,8 @@ impl SharedLimit {
     }
 
     /// What it counts.
-    pub fn scope(&self) -> &Scope {
-        &self.scope
+    pub fn target(&self) -> &LimitTarget {
+        &self.target
     }
 
     /// Over which period.
@@ -111,7 +130,7 @@ impl SharedLimit {
                 return Err(GuardConfigError::RollingWindowTooShort { period });
             }
         }
-        if let Scope::Tagged(_, value) = &self.scope {
+        if let LimitTarget::Tagged(_, value) = &self.target {
             if value.is_empty() {
                 return Err(GuardConfigError::EmptyTagValue {
                     limit: self.to_string(),
@@ -124,10 +143,10 @@ impl SharedLimit {
     /// The tag value this limit counts a call under, or `None` if it does
     /// not apply to the call (`""` for a global limit).
     pub(crate) fn applies_to<'t>(&self, tags: &'t Tags) -> Option<&'t str> {
-        match &self.scope {
-            Scope::Global => Some(""),
-            Scope::Each(kind) => tags.get(*kind),
-            Scope::Tagged(kind, value) => tags.get(*kind).filter(|v| *v == &**value),
+        match &self.target {
+            LimitTarget::Global => Some(""),
+            LimitTarget::Each(kind) => tags.get(*kind),
+            LimitTarget::Tagged(kind, value) => tags.get(*kind).filter(|v| *v == &**value),
         }
     }
 
@@ -137,7 +156,7 @@ impl SharedLimit {
         let slot = self.window.slot(now);
         let counter = match &self.fixed_counter {
             Some(fixed) => Arc::clone(fixed),
-            None => counter_name(&self.scope, value, &self.suffix),
+            None => CounterKey::name_of(self.target.tag_with(value), &self.suffix),
         };
         WindowRef {
             counter,
@@ -150,15 +169,15 @@ impl SharedLimit {
     /// Who this limit counts for a call with tag value `value`, for people:
     /// `agent researcher`, `everything`.
     pub(crate) fn subject(&self, value: &str) -> String {
-        match &self.scope {
-            Scope::Global => "everything".into(),
-            Scope::Each(kind) | Scope::Tagged(kind, _) => format!("{kind} {value}"),
+        match &self.target {
+            LimitTarget::Global => "everything".into(),
+            LimitTarget::Each(kind) | LimitTarget::Tagged(kind, _) => format!("{kind} {value}"),
         }
     }
 
-    /// The scope and period as alerts and refusals name them, e.g.
+    /// The subject and period as alerts and refusals name them, e.g.
     /// `agent researcher on 2026-11-25 (UTC)`.
-    pub(crate) fn scope_at(&self, value: &str, now: Duration) -> String {
+    pub(crate) fn subject_at(&self, value: &str, now: Duration) -> String {
         let period = self.window.describe_at(now);
         let joiner = match self.window {
             Window::Day => "on",
@@ -169,42 +188,13 @@ impl SharedLimit {
     }
 }
 
-/// The counter a call with tag value `value` is charged to under `scope`:
-/// `global|day`, `agent=researcher|day`.
-fn counter_name(scope: &Scope, value: &str, suffix: &str) -> Arc<str> {
-    let mut name = String::with_capacity(value.len() + suffix.len() + 12);
-    match scope {
-        Scope::Global => name.push_str("global"),
-        Scope::Each(kind) | Scope::Tagged(kind, _) => {
-            name.push_str(kind.name());
-            name.push('=');
-            escape_into(&mut name, value);
-        }
-    }
-    name.push_str(suffix);
-    Arc::from(name)
-}
-
-/// Tag values go into counter names as they are, but for `%` and `|`, which
-/// are escaped so no value can pose as another counter's name.
-fn escape_into(name: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '%' => name.push_str("%25"),
-            '|' => name.push_str("%7C"),
-            c if c.is_control() => name.push_str(&format!("%{:02X}", u32::from(c))),
-            c => name.push(c),
-        }
-    }
-}
-
 impl fmt::Display for SharedLimit {
     /// `each agent: $5.00 per UTC day`, `everything: $200.00 per UTC month`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.scope {
-            Scope::Global => f.write_str("everything")?,
-            Scope::Each(kind) => write!(f, "each {kind}")?,
-            Scope::Tagged(kind, value) => write!(f, "{kind} {value}")?,
+        match &self.target {
+            LimitTarget::Global => f.write_str("everything")?,
+            LimitTarget::Each(kind) => write!(f, "each {kind}")?,
+            LimitTarget::Tagged(kind, value) => write!(f, "{kind} {value}")?,
         }
         write!(f, ": {} {}", self.max, self.window)
     }
@@ -217,7 +207,7 @@ mod tests {
     const NOW: Duration = Duration::from_secs(1_795_608_000);
 
     #[test]
-    fn counters_are_named_by_scope_value_and_window() {
+    fn counters_are_named_by_target_value_and_window() {
         let tags = Tags::new().agent("a|b").key("prod");
         let limit = SharedLimit::each(TagKind::Agent, Usd::from_cents(500), Window::Day);
         let value = limit.applies_to(&tags).unwrap();
@@ -240,14 +230,14 @@ mod tests {
     }
 
     #[test]
-    fn scopes_read_as_phrases() {
+    fn subjects_read_as_phrases() {
         let limit = SharedLimit::each(TagKind::Agent, Usd::from_cents(500), Window::Day);
         assert_eq!(
-            limit.scope_at("researcher", NOW),
+            limit.subject_at("researcher", NOW),
             "agent researcher on 2026-11-25 (UTC)"
         );
         let all = SharedLimit::global(Usd::from_cents(500), Window::Lifetime);
-        assert_eq!(all.scope_at("", NOW), "everything over all time");
+        assert_eq!(all.subject_at("", NOW), "everything over all time");
     }
 
     #[test]

@@ -11,11 +11,13 @@
 //! Each call reserves its worst case against every limit that applies to
 //! its [`Tags`], all or none, and settles its actual cost afterwards;
 //! [`GuardedClient`](crate::GuardedClient) does both when built with
-//! [`limits`](crate::client::GuardedClientBuilder::limits).
+//! [`guard`](crate::client::GuardedClientBuilder::guard).
 //!
 //! ```
-//! use spendguard::guard::{SharedLimit, SpendGuard, TagKind, Tags, Window};
-//! use spendguard::{GuardError, Usd};
+//! use spendguard::guard::{SharedLimit, SpendGuard, Window};
+//! use spendguard::tags::{TagKind, Tags};
+//! use spendguard::Usd;
+//! use spendguard::guard::GuardError;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -34,31 +36,31 @@
 //! # }
 //! ```
 
+mod counter_key;
 mod degrade;
 mod error;
-mod halt;
 mod hold;
 mod limit;
 pub mod runaway;
-mod tags;
 mod window;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use counter_key::CounterKey;
 pub use degrade::{Degrade, Degraded};
 pub use error::{GuardConfigError, GuardError};
-pub use halt::{Halt, KillSwitch};
 pub use hold::SharedHold;
-pub use limit::{Scope, SharedLimit};
-pub use tags::{TagKind, Tags};
+pub use limit::{LimitTarget, SharedLimit};
 pub use window::{Window, ROLLING_SLOTS};
 
 use crate::budget::alert::{Alert, AlertRule};
 use crate::budget::{Amount, BudgetExceeded, LimitKind};
 use crate::clock::{Clock, SystemClock};
+use crate::halt::{Halt, KillSwitch};
 use crate::money::Usd;
 use crate::store::{Claim, MemoryStore, Reserved, SpendStore, StoreError, WindowUsage};
+use crate::tags::{TagKind, Tags};
 use runaway::{RequestFingerprint, RunawayAction, RunawayPolicy};
 
 /// Shared limits, their store, the kill switch and alerts. Cheap to clone;
@@ -202,14 +204,14 @@ impl SpendGuardBuilder {
     }
 }
 
-/// How much of one limit a scope has used, from [`SpendGuard::status`].
+/// How much of one limit a subject has used, from [`SpendGuard::status`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LimitStatus {
     /// The limit.
     pub limit: SharedLimit,
     /// Who and which period, e.g. `agent researcher on 2026-11-25 (UTC)`.
-    pub scope: String,
+    pub subject: String,
     /// Spent and held in the current window.
     pub usage: WindowUsage,
 }
@@ -293,7 +295,7 @@ impl SpendGuard {
                 let limit = &self.inner.limits[limits[claim]];
                 let value = limit.applies_to(tags).unwrap_or_default();
                 Err(GuardError::Exceeded(BudgetExceeded {
-                    scope: limit.scope_at(value, now),
+                    subject: limit.subject_at(value, now),
                     limit: LimitKind::Cost,
                     max: Amount::Usd(limit.max()),
                     spent: Amount::Usd(usage.spent),
@@ -413,7 +415,7 @@ impl SpendGuard {
             .zip(usage)
             .map(|((limit, value), usage)| LimitStatus {
                 limit: limit.clone(),
-                scope: limit.scope_at(value, now),
+                subject: limit.subject_at(value, now),
                 usage,
             })
             .collect())
@@ -442,7 +444,7 @@ impl SpendGuard {
                     to: cheaper.to_owned(),
                     reason: format!(
                         "{} has {}% of its {} left",
-                        status.scope,
+                        status.subject,
                         left_bp / 100,
                         status.limit.max()
                     ),

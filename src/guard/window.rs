@@ -37,46 +37,6 @@ pub(crate) struct Slot {
 }
 
 impl Window {
-    /// The short name used in counter names: `all`, `day`, `month`, or
-    /// `rolling=3600s`.
-    pub(crate) fn counter_suffix(&self) -> String {
-        match self {
-            Window::Lifetime => "all".into(),
-            Window::Day => "day".into(),
-            Window::Month => "month".into(),
-            Window::Rolling(period) => format!("rolling={}ms", period.as_millis()),
-        }
-    }
-
-    /// The window a store's counter counts over, read back from its name
-    /// (as [`SpendStore::counters`](crate::store::SpendStore::counters)
-    /// lists them); `None` for a name the guard did not make.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use spendguard::guard::Window;
-    ///
-    /// assert_eq!(Window::of_counter("agent=a|day"), Some(Window::Day));
-    /// assert_eq!(
-    ///     Window::of_counter("global|rolling=3600000ms"),
-    ///     Some(Window::Rolling(Duration::from_secs(3600)))
-    /// );
-    /// assert_eq!(Window::of_counter("not a counter"), None);
-    /// ```
-    pub fn of_counter(counter: &str) -> Option<Window> {
-        let (_, suffix) = counter.rsplit_once('|')?;
-        match suffix {
-            "all" => Some(Window::Lifetime),
-            "day" => Some(Window::Day),
-            "month" => Some(Window::Month),
-            rolling => {
-                let millis = rolling.strip_prefix("rolling=")?.strip_suffix("ms")?;
-                let millis: u64 = millis.parse().ok()?;
-                (millis > 0).then(|| Window::Rolling(Duration::from_millis(millis)))
-            }
-        }
-    }
-
     /// The bucket `now` falls in, and when it stops mattering.
     pub(crate) fn slot(&self, now: Duration) -> Slot {
         let secs = now.as_secs();
@@ -157,22 +117,6 @@ mod tests {
 
     fn at(text: &str) -> Duration {
         UtcDateTime::parse(text).unwrap().unix()
-    }
-
-    #[test]
-    fn a_counter_name_says_its_window() {
-        for window in [
-            Window::Lifetime,
-            Window::Day,
-            Window::Month,
-            Window::Rolling(Duration::from_secs(3_600)),
-        ] {
-            let name = format!("agent=a|b%7C|{}", window.counter_suffix());
-            assert_eq!(Window::of_counter(&name), Some(window));
-        }
-        for name in ["plain", "k|week", "k|rolling=0ms", "k|rolling=5s"] {
-            assert_eq!(Window::of_counter(name), None, "{name}");
-        }
     }
 
     #[test]

@@ -67,7 +67,9 @@ pub enum CacheWrite {
 /// The price of one model, at every service tier it is sold at.
 ///
 /// ```
-/// use spendguard::{ModelPrice, PricePerToken, Rates, Usage, Usd};
+/// use spendguard::{Usage, Usd};
+/// use spendguard::prices::{ModelPrice, Rates};
+/// use spendguard::money::PricePerToken;
 ///
 /// let per_m = |d| PricePerToken::per_million(d).unwrap();
 /// // A self-hosted or negotiated price:
@@ -75,7 +77,7 @@ pub enum CacheWrite {
 ///     .with_max_output_tokens(8_192);
 /// assert_eq!(price.cost(&Usage::new(1_000_000, 0)), Usd::from_dollars(0.20)?);
 /// assert_eq!(price.max_output_tokens(), Some(8_192));
-/// # Ok::<(), spendguard::MoneyError>(())
+/// # Ok::<(), spendguard::money::MoneyError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelPrice {
@@ -203,12 +205,45 @@ impl ModelPrice {
         self.schedule(usage.service_tier).cost(usage)
     }
 
+    /// What `usage` would cost at the dearest tier the model is billed at
+    /// (its listed tiers, and priority at its conservative fallback): for a
+    /// call at a tier the table cannot price, never billed below what any
+    /// known tier would charge.
+    ///
+    /// ```
+    /// use spendguard::{Usage, Usd};
+    /// use spendguard::usage::ServiceTier;
+    /// use spendguard::prices::{ModelPrice, RateSchedule, Rates};
+    /// use spendguard::money::PricePerToken;
+    ///
+    /// let per_m = |d| PricePerToken::per_million(d).unwrap();
+    /// let price = ModelPrice::new("m", Rates::new(per_m(1.0), per_m(4.0)))
+    ///     .with_tier(ServiceTier::Priority, RateSchedule::new(Rates::new(per_m(2.0), per_m(8.0))));
+    /// assert_eq!(price.dearest_cost(&Usage::new(1_000_000, 0)), Usd::from_dollars(2.0)?);
+    /// # Ok::<(), spendguard::money::MoneyError>(())
+    /// ```
+    pub fn dearest_cost(&self, usage: &Usage) -> Usd {
+        [
+            ServiceTier::Standard,
+            ServiceTier::Batch,
+            ServiceTier::Flex,
+            ServiceTier::Priority,
+        ]
+        .into_iter()
+        .map(|tier| self.schedule(tier).cost(usage))
+        .max()
+        .unwrap_or(Usd::MAX)
+    }
+
     /// The most a call can cost: `input_tokens` of prompt (at the cache-write
     /// rate if the request writes to a cache) and `max_output_tokens` of
     /// output at the dearest output rate, in the band the prompt selects.
     ///
     /// ```
-    /// use spendguard::{CacheWrite, ModelPrice, PricePerToken, Rates, ServiceTier, Usd};
+    /// use spendguard::Usd;
+    /// use spendguard::usage::ServiceTier;
+    /// use spendguard::prices::{CacheWrite, ModelPrice, Rates};
+    /// use spendguard::money::PricePerToken;
     ///
     /// let per_m = |d| PricePerToken::per_million(d).unwrap();
     /// let sonnet = ModelPrice::new(
@@ -219,7 +254,7 @@ impl ModelPrice {
     /// assert_eq!(plain, Usd::from_dollars(0.045)?);
     /// let caching = sonnet.worst_case(10_000, 1_000, ServiceTier::Standard, Some(CacheWrite::Default));
     /// assert_eq!(caching, Usd::from_dollars(0.0525)?);
-    /// # Ok::<(), spendguard::MoneyError>(())
+    /// # Ok::<(), spendguard::money::MoneyError>(())
     /// ```
     pub fn worst_case(
         &self,

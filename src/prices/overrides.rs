@@ -54,7 +54,7 @@ const BUNDLED_OVERRIDES: &str = include_str!("../../pricing/overrides.json");
 /// let table = PriceTable::from_litellm_json_with_overrides(upstream, &corrections)?;
 /// let price = table.resolve("claude-x")?.into_price();
 /// assert_eq!(price.standard().base().cache_write_1h_rate().per_million_f64(), 6.0);
-/// # Ok::<(), spendguard::PriceError>(())
+/// # Ok::<(), spendguard::prices::PriceError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Overrides {

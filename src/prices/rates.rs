@@ -12,14 +12,16 @@ use crate::usage::Usage;
 /// five-minute one, reasoning and audio output to the output rate.
 ///
 /// ```
-/// use spendguard::{PricePerToken, Rates, Usage, Usd};
+/// use spendguard::{Usage, Usd};
+/// use spendguard::prices::Rates;
+/// use spendguard::money::PricePerToken;
 ///
 /// let rates = Rates::new(PricePerToken::per_million(3.0)?, PricePerToken::per_million(15.0)?)
 ///     .with_cache_read(PricePerToken::per_million(0.30)?);
 /// let usage = Usage { input_tokens: 1_000, cache_read_tokens: 10_000, output_tokens: 500, ..Usage::default() };
 /// // 1k × $3/M + 10k × $0.30/M + 500 × $15/M = $0.003 + $0.003 + $0.0075
 /// assert_eq!(rates.cost(&usage), Usd::from_dollars(0.0135)?);
-/// # Ok::<(), spendguard::MoneyError>(())
+/// # Ok::<(), spendguard::money::MoneyError>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rates {
@@ -169,7 +171,8 @@ impl Rates {
 /// included, and then applies to the whole call.
 ///
 /// ```
-/// use spendguard::{PricePerToken, Rates, RateSchedule};
+/// use spendguard::prices::{Rates, RateSchedule};
+/// use spendguard::money::PricePerToken;
 ///
 /// let per_m = |d| PricePerToken::per_million(d).unwrap();
 /// let schedule = RateSchedule::new(Rates::new(per_m(1.25), per_m(10.0)))

@@ -102,7 +102,8 @@ impl fmt::Display for Resolution {
 /// an HTTP call while the table is replaced.
 ///
 /// ```
-/// use spendguard::{PriceTable, Resolution};
+/// use spendguard::PriceTable;
+/// use spendguard::prices::Resolution;
 ///
 /// let table = PriceTable::bundled();
 /// let found = table.resolve("openai/gpt-4o-2099-01-01")?;
@@ -116,7 +117,7 @@ impl fmt::Display for Resolution {
 /// );
 /// let price = found.into_price(); // Arc<ModelPrice>
 /// assert_eq!(price.model(), "gpt-4o");
-/// # Ok::<(), spendguard::PriceError>(())
+/// # Ok::<(), spendguard::prices::PriceError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {

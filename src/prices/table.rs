@@ -35,7 +35,9 @@ enum Slot {
 /// unless you opt in to a fallback price with [`PriceTable::with_fallback`].
 ///
 /// ```
-/// use spendguard::{ModelPrice, PriceTable, PricePerToken, Rates, Resolution, Usage, Usd};
+/// use spendguard::{PriceTable, Usage, Usd};
+/// use spendguard::prices::{ModelPrice, Rates, Resolution};
+/// use spendguard::money::PricePerToken;
 ///
 /// // The bundled table is parsed once per process and shared.
 /// let bundled = PriceTable::bundled();
@@ -51,7 +53,7 @@ enum Slot {
 /// assert_eq!(found.listed_id(), "azure/gpt-4o");
 /// assert_eq!(found.steps(), [Resolution::Alias { alias: "prod-4o".into() }]);
 /// assert_eq!(table.resolve("my-llama")?.price().cost(&Usage::new(1_000_000, 0)), Usd::from_cents(10));
-/// # Ok::<(), spendguard::PriceError>(())
+/// # Ok::<(), spendguard::prices::PriceError>(())
 /// ```
 #[derive(Clone, Default)]
 pub struct PriceTable {

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::guard::Halt;
+use crate::halt::Halt;
 use crate::store::StoreError;
 
 /// A halt flag kept as a file: while the file exists, spend is halted.
@@ -14,7 +14,7 @@ use crate::store::StoreError;
 /// hurry needs nothing but a shell.
 ///
 /// ```
-/// use spendguard::guard::Halt;
+/// use spendguard::halt::Halt;
 /// use spendguard::store::HaltFile;
 ///
 /// let dir = std::env::temp_dir().join(format!("spendguard-doc-{}", std::process::id()));

@@ -5,11 +5,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use parking_lot::Mutex;
 
-use crate::guard::{Halt, KillSwitch};
+use crate::halt::{Halt, KillSwitch};
 use crate::store::counters::Counters;
 use crate::store::{
-    Claim, CounterSummary, HaltFile, Reserved, Settled, Settlement, SpendStore, StoreError,
-    WindowRef, WindowUsage,
+    Claim, CounterSummary, HaltFile, HaltFlag, Reserved, Settled, Settlement, SpendStore,
+    StoreError, WindowRef, WindowUsage,
 };
 
 /// Shared limits for one process: every task and client holding the same
@@ -81,7 +81,10 @@ impl SpendStore for MemoryStore {
     async fn counters(&self) -> Result<Vec<CounterSummary>, StoreError> {
         Ok(self.counters.lock().summaries())
     }
+}
 
+#[async_trait]
+impl HaltFlag for MemoryStore {
     async fn halt(&self, halt: &Halt) -> Result<(), StoreError> {
         if let Some(file) = &self.halt_file {
             file.write(halt)?;

@@ -41,9 +41,9 @@ mod error;
 mod file;
 mod halt_file;
 mod memory;
+mod protocol;
 #[cfg(feature = "redis")]
 mod redis;
-mod window_ref;
 
 use std::time::Duration;
 
@@ -54,22 +54,22 @@ pub use error::StoreError;
 pub use file::{Durability, FileStore, FileStoreOptions, DEFAULT_COMPACT_AT};
 pub use halt_file::HaltFile;
 pub use memory::MemoryStore;
+pub use protocol::{Claim, CounterSummary, Reserved, Settled, Settlement, WindowRef, WindowUsage};
 #[cfg(feature = "redis")]
 pub use redis::{RedisStore, RedisStoreBuilder};
-pub use window_ref::{
-    Claim, CounterSummary, Reserved, Settled, Settlement, WindowRef, WindowUsage,
-};
 
-use crate::guard::Halt;
+use crate::halt::Halt;
 
-/// Counters for shared limits, and the fleet's halt flag.
+/// Counters for shared limits. Every store also keeps the halt flag
+/// ([`HaltFlag`]), so that a reservation can check it in the same atomic
+/// step as the counters.
 ///
 /// Implementations must make [`reserve`](SpendStore::reserve) atomic across
 /// all its claims and across every process sharing the store: two racing
 /// reservations can never both pass a check that only one fits. An
 /// acknowledged reservation or settlement must not be lost.
 #[async_trait]
-pub trait SpendStore: Send + Sync + std::fmt::Debug {
+pub trait SpendStore: HaltFlag {
     /// Checks every claim against its window and, if all fit, holds each
     /// claim's amount; otherwise changes nothing and says which claim did
     /// not fit. A halted store refuses with [`Reserved::Halted`]. `now` is
@@ -93,8 +93,13 @@ pub trait SpendStore: Send + Sync + std::fmt::Debug {
     /// `spendguard status` lists. Buckets past their expiry may still be
     /// listed until the store forgets them.
     async fn counters(&self) -> Result<Vec<CounterSummary>, StoreError>;
+}
 
-    /// Halts all spend through this store until [`resume`](SpendStore::resume).
+/// The halt flag of everything that shares a store: one call stops all
+/// spend through it, in every process, until it is lifted.
+#[async_trait]
+pub trait HaltFlag: Send + Sync + std::fmt::Debug {
+    /// Halts all spend through this store until [`resume`](HaltFlag::resume).
     async fn halt(&self, halt: &Halt) -> Result<(), StoreError>;
 
     /// Lifts a halt; returns the halt that was lifted, if any.

@@ -63,8 +63,9 @@ impl Conversation {
         Conversation::with_counter(model, TokenCounter::new())
     }
 
-    /// An empty conversation with `model`, counted by `counter`.
-    pub(crate) fn with_counter(model: &str, counter: TokenCounter) -> Self {
+    /// An empty conversation with `model`, counted by `counter` (to tune
+    /// its estimate margins).
+    pub fn with_counter(model: &str, counter: TokenCounter) -> Self {
         Conversation {
             counter,
             tokenizer: Tokenizer::for_model(model),
@@ -277,7 +278,7 @@ mod tests {
             } else {
                 Vec::new()
             };
-            let mut conversation = counter.conversation(model).with_tools(&tools);
+            let mut conversation = Conversation::with_counter(model, counter).with_tools(&tools);
             let mut messages: Vec<Message> = Vec::new();
             for edit in edits {
                 match edit {

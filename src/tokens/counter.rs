@@ -3,7 +3,6 @@
 use serde_json::Value;
 
 use super::cache::CountCache;
-use super::conversation::Conversation;
 use super::count::{Exactness, RawCount, TokenCount};
 use super::estimate::{add_margin, EstimatedFamily, MarginError, MAX_MARGIN_PERCENT};
 use super::message::{Message, REPLY_PRIMER_TOKENS};
@@ -189,11 +188,6 @@ impl TokenCounter {
     ) -> Result<TokenCount, RequestShapeError> {
         let input = read_body(body)?;
         Ok(self.count_chat_with(model, &input.messages, &input.tools, Some(cache)))
-    }
-
-    /// An empty conversation with `model`, counted by this counter.
-    pub fn conversation(&self, model: &str) -> Conversation {
-        Conversation::with_counter(model, *self)
     }
 
     /// Turns a raw count into what the caller sees: the margin added for an

@@ -3,8 +3,8 @@
 
 use serde_json::{Map, Value};
 
+use super::chat_input::ChatInput;
 use super::message::{Message, Part};
-use super::request::ChatInput;
 use super::shape::{
     either_key, expect_array, expect_object, required_str, FieldPath, RequestShapeError,
 };

@@ -42,6 +42,7 @@
 //! Tokenizer tables are loaded once per process, on first use.
 
 mod cache;
+mod chat_input;
 mod conversation;
 mod count;
 mod counter;

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::json_kind::json_kind;
 
+use super::chat_input::ChatInput;
 use super::gemini;
 use super::message::{Message, Part};
 use super::shape::{
@@ -14,15 +15,6 @@ use super::tool::Tool;
 
 /// Message fields read for what they are rather than counted as plain text.
 const MESSAGE_KEYS: [&str; 5] = ["role", "name", "content", "tool_calls", "function_call"];
-
-/// What a request body asks the model to read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ChatInput {
-    /// The messages, any top-level system prompt first.
-    pub(crate) messages: Vec<Message>,
-    /// The declared tools.
-    pub(crate) tools: Vec<Tool>,
-}
 
 /// Reads the messages and tools of a request body in OpenAI's, Anthropic's or
 /// Gemini's shape.

@@ -73,7 +73,7 @@ impl Usage {
     /// assert_eq!(usage.cache_read_tokens, 1800);
     /// assert_eq!((usage.cache_write_tokens, usage.cache_write_1h_tokens), (148, 100));
     /// assert_eq!(usage.prompt_tokens(), 2048 + 1800 + 248);
-    /// # Ok::<(), spendguard::UsageError>(())
+    /// # Ok::<(), spendguard::usage::UsageError>(())
     /// ```
     pub fn from_anthropic(body: &Value) -> Result<Usage, UsageError> {
         let body = JsonObject::root(FORMAT, body)?;
@@ -105,7 +105,8 @@ impl Usage {
 ///
 /// ```
 /// use serde_json::json;
-/// use spendguard::{AnthropicStreamUsage, Usage};
+/// use spendguard::Usage;
+/// use spendguard::usage::AnthropicStreamUsage;
 ///
 /// let mut stream = AnthropicStreamUsage::new();
 /// stream.observe(&json!({
@@ -118,7 +119,7 @@ impl Usage {
 ///     "delta": { "stop_reason": "end_turn" }, "usage": { "output_tokens": 15 } }))?;
 /// stream.observe(&json!({ "type": "message_stop" }))?;
 /// assert_eq!(stream.finish()?, Usage::new(25, 15));
-/// # Ok::<(), spendguard::UsageError>(())
+/// # Ok::<(), spendguard::usage::UsageError>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AnthropicStreamUsage {

@@ -34,7 +34,7 @@
 //! let usage = Usage::try_from(&reported)?;
 //! assert_eq!((usage.input_tokens, usage.cache_read_tokens), (86, 1_920));
 //! assert_eq!(usage.total_tokens(), 2_306);
-//! # Ok::<(), spendguard::UsageError>(())
+//! # Ok::<(), spendguard::usage::UsageError>(())
 //! ```
 //!
 //! [async-openai]: https://docs.rs/async-openai
@@ -59,10 +59,11 @@ impl TryFrom<&CompletionUsage> for Usage {
         let completion_details = usage.completion_tokens_details.as_ref();
         let counts = ChatCounts {
             prompt: count("prompt_tokens", Some(usage.prompt_tokens)),
-            cached: count(
-                "prompt_tokens_details.cached_tokens",
-                prompt_details.and_then(|details| details.cached_tokens),
-            ),
+            cached: prompt_details
+                .and_then(|details| details.cached_tokens)
+                .map(|tokens| count("prompt_tokens_details.cached_tokens", Some(tokens))),
+            cache_hit: None,
+            cache_miss: None,
             input_audio: count(
                 "prompt_tokens_details.audio_tokens",
                 prompt_details.and_then(|details| details.audio_tokens),

@@ -47,14 +47,15 @@ impl Usage {
     ///
     /// ```
     /// use serde_json::json;
-    /// use spendguard::{Usage, UsageFormat};
+    /// use spendguard::Usage;
+    /// use spendguard::usage::UsageFormat;
     ///
     /// let body = json!({
     ///     "usageMetadata": { "promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15 }
     /// });
     /// let usage = Usage::from_response(UsageFormat::Gemini, &body)?;
     /// assert_eq!(usage, Usage::new(10, 5));
-    /// # Ok::<(), spendguard::UsageError>(())
+    /// # Ok::<(), spendguard::usage::UsageError>(())
     /// ```
     pub fn from_response(format: UsageFormat, body: &Value) -> Result<Usage, UsageError> {
         match format {

@@ -82,7 +82,7 @@ impl Usage {
     /// assert_eq!((usage.output_tokens, usage.reasoning_tokens), (359, 661));
     /// assert_eq!(usage.billed_output_tokens(), 1020);
     /// assert_eq!(usage.total_tokens(), 1035);
-    /// # Ok::<(), spendguard::UsageError>(())
+    /// # Ok::<(), spendguard::usage::UsageError>(())
     /// ```
     pub fn from_gemini(body: &Value) -> Result<Usage, UsageError> {
         let body = JsonObject::root(FORMAT, body)?;

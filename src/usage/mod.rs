@@ -15,6 +15,11 @@
 //! they cannot read exactly with a [`UsageError`] rather than count it as
 //! zero.
 //!
+//! A [`UsageReport`] reads the same body for settling a call: the usage, a
+//! service tier spendguard cannot price (kept by name rather than refused),
+//! and the provider's own charge where it reports one (xAI, OpenRouter,
+//! Perplexity).
+//!
 //! With the `async-openai` feature, async-openai's `CompletionUsage`,
 //! `CreateChatCompletionResponse` and `CreateChatCompletionStreamResponse`
 //! convert with `Usage::try_from(&…)`, by the same rules as
@@ -43,6 +48,8 @@ mod format;
 mod gemini;
 mod json;
 mod openai;
+mod provider_cost;
+mod report;
 
 use std::fmt;
 
@@ -51,6 +58,9 @@ use serde::{Deserialize, Serialize};
 pub use anthropic::AnthropicStreamUsage;
 pub use error::{CounterProblem, UsageError};
 pub use format::UsageFormat;
+pub use provider_cost::CostProblem;
+pub(crate) use report::without_field;
+pub use report::UsageReport;
 
 /// Token counts of one call, in disjoint buckets.
 ///
@@ -181,43 +191,4 @@ impl fmt::Display for ServiceTier {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn buckets_add_up_without_overlap() {
-        let usage = Usage {
-            input_tokens: 1,
-            cache_read_tokens: 2,
-            cache_write_tokens: 4,
-            cache_write_1h_tokens: 8,
-            input_audio_tokens: 16,
-            output_tokens: 32,
-            reasoning_tokens: 64,
-            output_audio_tokens: 128,
-            service_tier: ServiceTier::Standard,
-        };
-        assert_eq!(usage.prompt_tokens(), 31);
-        assert_eq!(usage.billed_output_tokens(), 224);
-        assert_eq!(usage.total_tokens(), 255);
-    }
-
-    #[test]
-    fn counts_saturate_instead_of_wrapping() {
-        let usage = Usage::new(u64::MAX, u64::MAX);
-        assert_eq!(usage.total_tokens(), u64::MAX);
-    }
-
-    #[test]
-    fn provider_tier_names() {
-        assert_eq!(
-            ServiceTier::from_provider_name("default"),
-            Some(ServiceTier::Standard)
-        );
-        assert_eq!(
-            ServiceTier::from_provider_name("FLEX"),
-            Some(ServiceTier::Flex)
-        );
-        assert_eq!(ServiceTier::from_provider_name("scale"), None);
-    }
-}
+mod tests;

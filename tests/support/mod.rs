@@ -1,5 +1,7 @@
 //! Fixtures shared by the integration tests.
 
+#[cfg(feature = "cli")]
+pub mod cli;
 #[cfg(feature = "client")]
 pub mod guarded;
 pub mod mock_provider;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use crate::cli::figures::{dollars, hour_label};
-use crate::cli::report::aggregate::Hour;
+use crate::cli::report::breakdown::Hour;
 use crate::cli::report::patterns::Spike;
 use crate::money::Usd;
 

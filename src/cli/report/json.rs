@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::cli::figures::dollars;
-use crate::cli::report::aggregate::Breakdown;
+use crate::cli::report::breakdown::Breakdown;
 use crate::cli::report::{pattern_sentence, Report};
 use crate::clock::UtcDateTime;
 use crate::ledger::Decision;
@@ -67,6 +67,12 @@ pub(crate) fn to_json(report: &Report) -> Value {
             "last": rfc3339(incident.last),
         })).collect::<Vec<_>>(),
         "ungrouped_incidents": aggregate.ungrouped_incidents,
+        "price_drift": aggregate.drift.by_difference().iter().map(|(model, drift)| json!({
+            "model": model,
+            "calls": drift.calls,
+            "table_cost_nanos": drift.table.nanos(),
+            "provider_cost_nanos": drift.provider.nanos(),
+        })).collect::<Vec<_>>(),
     })
 }
 

@@ -4,7 +4,9 @@
 //! however long the ledger.
 
 mod aggregate;
+mod breakdown;
 mod chart;
+mod drift;
 mod json;
 mod merge;
 mod patterns;

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::cli::report::aggregate::{Breakdown, Hour, Slot};
+use crate::cli::report::breakdown::{Breakdown, Hour, Slot};
 use crate::money::Usd;
 
 /// Calls of one agent less than this apart belong to one burst: one

@@ -29,12 +29,16 @@ use crate::client::error::{ClientError, CutOffReason};
 use crate::client::provider::Provider;
 use crate::client::receipt::{CallReceipt, CostSource};
 use crate::client::recorder::CallRecorder;
-use crate::client::{error_chain, response, settle_shared, GuardedClient, PreparedCall};
-use crate::guard::{Degraded, SharedHold, SpendGuard, Tags};
+use crate::client::response::Pricing;
+use crate::client::{
+    error_chain, response, settle_shared, DriftTolerance, GuardedClient, PreparedCall,
+};
+use crate::guard::{Degraded, SharedHold, SpendGuard};
 use crate::money::Usd;
 use crate::prices::Resolved;
+use crate::tags::Tags;
 use crate::tokens::TokenCount;
-use crate::usage::{ServiceTier, Usage};
+use crate::usage::{ServiceTier, Usage, UsageReport};
 use meter::Meter;
 use sse::SseDecoder;
 
@@ -102,7 +106,7 @@ pub struct StreamEvent {
 ///    may have grown by 256 tokens (256 bytes of text, or 256 reported
 ///    tokens), the budget is asked whether it still covers this call at what
 ///    it has used so far, counting every other call as it stands
-///    ([`Reservation::check_progress`](crate::Reservation::check_progress)).
+///    ([`Reservation::check_progress`](crate::budget::Reservation::check_progress)).
 ///    While the stream stays within its reservation this fails only if
 ///    another call's bill ran over its own reservation and took the budget
 ///    past its dollar or token limit; the stream then stops before adding
@@ -138,7 +142,7 @@ pub struct GuardedStream {
     /// `None` once reading has stopped: dropping it closes the connection.
     body: Option<Body>,
     decoder: SseDecoder,
-    guard: Guard,
+    account: StreamAccount,
     /// The item to yield before anything else: the error that ends a
     /// stream cut off after its last event, or a whole JSON answer.
     queued: Option<Result<StreamEvent, ClientError>>,
@@ -149,7 +153,7 @@ pub struct GuardedStream {
 }
 
 /// Everything about the call but the bytes.
-struct Guard {
+struct StreamAccount {
     provider: Provider,
     meter: Meter,
     state: CallState,
@@ -157,7 +161,7 @@ struct Guard {
     /// Events decoded so far.
     events: u64,
     /// Shared limits, whose halt stops the stream.
-    limits: Option<SpendGuard>,
+    spend_guard: Option<SpendGuard>,
     /// Set when the call was sent to a cheaper model.
     degraded: Option<Degraded>,
     /// Writes the call's ledger line when it settles.
@@ -170,9 +174,10 @@ enum CallState {
 }
 
 struct OpenCall {
-    reservation: Reservation<'static>,
+    reservation: Reservation,
     resolved: Resolved,
     prompt: TokenCount,
+    drift_tolerance: DriftTolerance,
 }
 
 /// How a stream ended.
@@ -245,13 +250,13 @@ impl GuardedClient {
         let recorder = self.recorder(&tags, body);
         match self.stream_guarded(budget, &tags, body).await {
             Ok(mut stream) => {
-                match &stream.guard.state {
+                match &stream.account.state {
                     CallState::Settled(receipt) => {
                         if let Some(recorder) = &recorder {
                             recorder.settled(receipt, None);
                         }
                     }
-                    CallState::Open(_) => stream.guard.recorder = recorder,
+                    CallState::Open(_) => stream.account.recorder = recorder,
                 }
                 Ok(stream)
             }
@@ -277,8 +282,8 @@ impl GuardedClient {
         self.record_outcome(tags, opened.as_ref().map(|_| ()));
         match opened {
             Ok(mut stream) => {
-                stream.guard.degraded = degraded;
-                Ok(stream.share(hold, self.limits.clone()).await)
+                stream.account.degraded = degraded;
+                Ok(stream.share(hold, self.guard.clone()).await)
             }
             Err(error) => {
                 settle_shared(hold, Err(&error)).await;
@@ -287,7 +292,7 @@ impl GuardedClient {
         }
     }
 
-    async fn open_stream(&self, call: PreparedCall<'_>) -> Result<GuardedStream, ClientError> {
+    async fn open_stream(&self, call: PreparedCall) -> Result<GuardedStream, ClientError> {
         let accept = HeaderValue::from_static("text/event-stream");
         let (call, response) = self.dispatch(call, Some(accept)).await?;
         if is_json(response.headers().get(CONTENT_TYPE)) {
@@ -308,7 +313,7 @@ impl GuardedClient {
     }
 
     /// A stream over `body`, accounted against `call`.
-    pub(crate) fn guard_stream(&self, call: PreparedCall<'_>, body: Body) -> GuardedStream {
+    pub(crate) fn guard_stream(&self, call: PreparedCall, body: Body) -> GuardedStream {
         let meter = Meter::new(
             self.counter,
             &call.model,
@@ -317,17 +322,18 @@ impl GuardedClient {
         GuardedStream {
             body: Some(body),
             decoder: SseDecoder::new(),
-            guard: Guard {
+            account: StreamAccount {
                 provider: self.provider,
                 meter,
                 state: CallState::Open(OpenCall {
-                    reservation: call.reservation.into_owned(),
+                    reservation: call.reservation,
                     resolved: call.resolved,
                     prompt: call.prompt,
+                    drift_tolerance: self.drift_tolerance,
                 }),
                 reports_usage: call.reports_usage,
                 events: 0,
-                limits: None,
+                spend_guard: None,
                 degraded: None,
                 recorder: None,
             },
@@ -339,11 +345,7 @@ impl GuardedClient {
 
     /// A stream request answered with a whole JSON body: settled as `send`
     /// settles it, and yielded as the stream's only event.
-    fn whole_answer(
-        &self,
-        call: PreparedCall<'_>,
-        bytes: &[u8],
-    ) -> Result<GuardedStream, ClientError> {
+    fn whole_answer(&self, call: PreparedCall, bytes: &[u8]) -> Result<GuardedStream, ClientError> {
         let model = call.model.clone();
         let reports_usage = call.reports_usage;
         let (body, receipt) = self.settle_json(call, bytes)?;
@@ -351,13 +353,13 @@ impl GuardedClient {
         Ok(GuardedStream {
             body: None,
             decoder: SseDecoder::new(),
-            guard: Guard {
+            account: StreamAccount {
                 provider: self.provider,
                 meter,
                 state: CallState::Settled(receipt),
                 reports_usage,
                 events: 1,
-                limits: None,
+                spend_guard: None,
                 degraded: None,
                 recorder: None,
             },
@@ -386,7 +388,7 @@ impl GuardedStream {
     /// What the call cost, once it has been settled: after the stream's
     /// last item, or after a cut-off.
     pub fn receipt(&self) -> Option<&CallReceipt> {
-        match &self.guard.state {
+        match &self.account.state {
             CallState::Settled(receipt) => Some(receipt),
             CallState::Open(_) => None,
         }
@@ -399,12 +401,12 @@ impl GuardedStream {
     /// over the text since the last count (hence `&mut`); each piece of
     /// text is tokenized only once however often this is called.
     pub fn cost_so_far(&mut self) -> Usd {
-        match &self.guard.state {
+        match &self.account.state {
             CallState::Settled(receipt) => receipt.cost,
             CallState::Open(call) => call
                 .reservation
                 .price()
-                .cost(&self.guard.meter.usage_counted(call.prompt)),
+                .cost(&self.account.meter.usage_counted(call.prompt)),
         }
     }
 
@@ -414,7 +416,7 @@ impl GuardedStream {
     /// Dropping the stream does the same, without the receipt.
     pub fn cancel(mut self) -> CallReceipt {
         self.body = None;
-        self.guard.close(Ending::Cancelled).0
+        self.account.close(Ending::Cancelled).0
     }
 
     /// Settles the call on `ending` and stops reading; the error the caller
@@ -422,7 +424,7 @@ impl GuardedStream {
     /// is finished by the next poll, before the stream's last item.
     fn stop(&mut self, ending: Ending) -> Option<ClientError> {
         self.body = None;
-        let (receipt, error) = self.guard.close(ending);
+        let (receipt, error) = self.account.close(ending);
         if let Some(hold) = self.shared.take() {
             self.settling = Some(Box::pin(async move {
                 // A store that cannot record it leaves the worst case held.
@@ -434,11 +436,11 @@ impl GuardedStream {
 
     /// Gives the stream its hold on the shared limits, settling it at once
     /// if the call is already settled (a whole JSON answer).
-    async fn share(mut self, hold: Option<SharedHold>, limits: Option<SpendGuard>) -> Self {
-        self.guard.limits = limits;
-        match &mut self.guard.state {
+    async fn share(mut self, hold: Option<SharedHold>, spend_guard: Option<SpendGuard>) -> Self {
+        self.account.spend_guard = spend_guard;
+        match &mut self.account.state {
             CallState::Settled(receipt) => {
-                receipt.degraded = self.guard.degraded.clone();
+                receipt.degraded = self.account.degraded.clone();
                 settle_shared(hold, Ok(receipt.cost)).await;
             }
             CallState::Open(_) => self.shared = hold,
@@ -466,7 +468,7 @@ impl Stream for GuardedStream {
                 return Poll::Ready(None);
             };
             if let Some(event) = this.decoder.next_event() {
-                match this.guard.read(event.event, event.data) {
+                match this.account.read(event.event, event.data) {
                     Step::Yield(event) => return Poll::Ready(Some(Ok(event))),
                     Step::YieldThenStop(event, ending) => {
                         this.queued = this.stop(ending).map(Err);
@@ -486,7 +488,7 @@ impl Stream for GuardedStream {
                     Ending::Broken(format!("the connection failed: {detail}"))
                 }
                 Poll::Ready(None) => this
-                    .guard
+                    .account
                     .end_of_body(this.decoder.has_partial_event(), "the body ended"),
             };
             this.queued = this.stop(ending).map(Err);
@@ -502,7 +504,7 @@ impl FusedStream for GuardedStream {
 
 impl Drop for GuardedStream {
     fn drop(&mut self) {
-        if matches!(self.guard.state, CallState::Open(_)) {
+        if matches!(self.account.state, CallState::Open(_)) {
             self.stop(Ending::Cancelled);
         }
         if let Some(settling) = self.settling.take() {
@@ -518,15 +520,15 @@ impl Drop for GuardedStream {
 impl fmt::Debug for GuardedStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GuardedStream")
-            .field("provider", &self.guard.provider)
+            .field("provider", &self.account.provider)
             .field("reading", &self.body.is_some())
-            .field("events", &self.guard.events)
+            .field("events", &self.account.events)
             .field("receipt", &self.receipt())
             .finish_non_exhaustive()
     }
 }
 
-impl Guard {
+impl StreamAccount {
     /// Takes in one decoded event.
     fn read(&mut self, name: Option<String>, data: &[u8]) -> Step {
         self.events += 1;
@@ -560,7 +562,7 @@ impl Guard {
         let CallState::Open(call) = &self.state else {
             return None;
         };
-        if let Some(halt) = self.limits.as_ref().and_then(SpendGuard::halted_now) {
+        if let Some(halt) = self.spend_guard.as_ref().and_then(SpendGuard::halted_now) {
             return Some(CutOffReason::Halted(halt));
         }
         if let Some(counted) = self.meter.past_output_limit() {
@@ -605,9 +607,17 @@ impl Guard {
             CallState::Settled(receipt) => return (receipt.clone(), None),
             CallState::Open(call) => call,
         };
-        let (usage, source) = account(&mut self.meter, call, &ending, self.reports_usage);
-        let settled = call.reservation.settle_in_place(&usage);
+        let (usage, source, report) = account(&mut self.meter, call, &ending, self.reports_usage);
+        let pricing = report.map(|report| {
+            let price = call.reservation.price();
+            Pricing::of(&report, price, &call.resolved, call.drift_tolerance)
+        });
+        let floor = pricing.as_ref().map_or(Usd::ZERO, Pricing::floor);
+        let settled = call.reservation.settle_in_place(&usage, floor);
         let mut receipt = response::call_receipt(&call.resolved, settled, source);
+        if let Some(pricing) = pricing {
+            pricing.mark(&mut receipt);
+        }
         receipt.degraded = self.degraded.clone();
         let provider = self.provider;
         let billed = receipt.cost;
@@ -634,18 +644,19 @@ impl Guard {
     }
 }
 
-/// What the call is billed for, and how that is known.
+/// What the call is billed for, how that is known, and the provider's
+/// report when the bill comes from it.
 fn account(
     meter: &mut Meter,
     call: &OpenCall,
     ending: &Ending,
     reports_usage: bool,
-) -> (Usage, CostSource) {
+) -> (Usage, CostSource, Option<UsageReport>) {
     const COUNTED: &str = "billed from the guard's count of the prompt and the output received";
     let reason = match ending {
         Ending::Finished => match meter.final_report() {
-            Some(Ok(usage)) => match response::implausible(&usage, call.prompt) {
-                None => return (usage, CostSource::Reported),
+            Some(Ok(report)) => match response::implausible(&report.usage, call.prompt) {
+                None => return (report.usage, CostSource::Reported, Some(report)),
                 Some(reason) => format!("{reason}; {COUNTED}"),
             },
             Some(Err(error)) => format!("{error}; {COUNTED}"),
@@ -669,7 +680,7 @@ fn account(
                 "the stream ended early ({detail}) while the provider may still be generating; \
                  billed the prompt and the full output limit"
             );
-            return (usage, CostSource::Estimated { reason });
+            return (usage, CostSource::Estimated { reason }, None);
         }
         Ending::CutOff(reason) => format!("cut off because {reason}; {COUNTED}"),
         Ending::Cancelled => format!("the caller stopped reading the stream; {COUNTED}"),
@@ -677,6 +688,7 @@ fn account(
     (
         at_planned_tier(meter.usage_counted(call.prompt), call),
         CostSource::Estimated { reason },
+        None,
     )
 }
 

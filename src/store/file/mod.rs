@@ -18,11 +18,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use parking_lot::Mutex;
 
-use crate::guard::Halt;
+use crate::halt::Halt;
 use crate::store::counters::Limit;
 use crate::store::{
-    Claim, CounterSummary, HaltFile, Reserved, Settled, Settlement, SpendStore, StoreError,
-    WindowRef, WindowUsage,
+    Claim, CounterSummary, HaltFile, HaltFlag, Reserved, Settled, Settlement, SpendStore,
+    StoreError, WindowRef, WindowUsage,
 };
 
 use self::log::{Log, Settings};
@@ -73,7 +73,8 @@ pub const DEFAULT_COMPACT_AT: u64 = 8 << 20;
 ///
 /// ```
 /// use std::time::Duration;
-/// use spendguard::guard::{SharedLimit, SpendGuard, Tags, Window};
+/// use spendguard::guard::{SharedLimit, SpendGuard, Window};
+/// use spendguard::tags::Tags;
 /// use spendguard::store::FileStore;
 /// use spendguard::Usd;
 ///
@@ -321,7 +322,10 @@ impl SpendStore for FileStore {
         let mut locked = log.lock()?;
         Ok(locked.counters().summaries())
     }
+}
 
+#[async_trait]
+impl HaltFlag for FileStore {
     /// Writes the halt file, under the lock: once this returns, no
     /// reservation that has not yet been granted will be.
     async fn halt(&self, halt: &Halt) -> Result<(), StoreError> {

@@ -11,8 +11,9 @@ use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 use serde_json::Value;
+use spendguard::prices::ModelPrice;
 use spendguard::tokens::count_request;
-use spendguard::{ModelPrice, PriceTable};
+use spendguard::PriceTable;
 
 use super::anthropic::AnthropicMessages;
 use super::dialect::{Dialect, Incoming, Refusal};

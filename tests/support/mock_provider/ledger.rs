@@ -5,7 +5,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use spendguard::{ModelPrice, Usage};
+use spendguard::prices::ModelPrice;
+use spendguard::Usage;
 use tokio::sync::watch;
 
 use super::{Api, Behaviour, Bill, ReceivedRequest};

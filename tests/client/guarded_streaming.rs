@@ -1,0 +1,276 @@
+//! Guarded streams against a real HTTP server on loopback: the usage report
+//! is asked for and billed, and a stream that ends early, breaks, garbles
+//! or is abandoned is billed from what was counted, never $0.
+
+use crate::support;
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use spendguard::client::{CostSource, GuardedStream};
+use spendguard::{ClientError, Provider, TaskBudget, Usd};
+use support::guarded::{client_for as client, start_mock as mock};
+use support::mock_provider::{Behaviour, MockConfig};
+
+fn budget() -> TaskBudget {
+    TaskBudget::new(Usd::from_dollars(1.0).unwrap())
+}
+
+fn request(provider: Provider, model: &str) -> Value {
+    let text = "Tell me a story about a retry loop that never ends.";
+    match provider {
+        Provider::OpenAiResponses => json!({"model": model, "input": text}),
+        Provider::Anthropic => {
+            json!({"model": model, "messages": [{"role": "user", "content": text}]})
+        }
+        Provider::Gemini => {
+            json!({"model": model, "contents": [{"role": "user", "parts": [{"text": text}]}]})
+        }
+        _ => json!({"model": model, "messages": [{"role": "user", "content": text}]}),
+    }
+}
+
+/// Reads a stream to its end: the number of events, and the error that
+/// ended it, if any.
+async fn drain(stream: &mut GuardedStream) -> (usize, Option<ClientError>) {
+    let mut events = 0;
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(_) => events += 1,
+            Err(error) => return (events, Some(error)),
+        }
+    }
+    (events, None)
+}
+
+#[tokio::test]
+async fn every_flavour_streams_and_is_billed_from_its_report() {
+    for (provider, model) in [
+        (Provider::OpenAiChat, "gpt-4o"),
+        (Provider::OpenAiCompatible, "gpt-4o-mini"),
+        (Provider::OpenAiResponses, "gpt-5"),
+        (Provider::Anthropic, "claude-sonnet-4-5"),
+        (Provider::Gemini, "gemini-2.5-flash"),
+    ] {
+        let mock = mock(MockConfig {
+            reply_tokens: 60,
+            cached_percent: 25,
+            reasoning_tokens: 20,
+            ..MockConfig::default()
+        })
+        .await;
+        let budget = budget();
+        let mut stream = client(provider, &mock)
+            .stream(&budget, &request(provider, model))
+            .await
+            .unwrap_or_else(|e| panic!("{provider}: {e}"));
+        let (events, error) = drain(&mut stream).await;
+        assert!(error.is_none(), "{provider}: {error:?}");
+        assert!(events >= 5, "{provider}: only {events} events");
+        mock.idle().await;
+        let receipt = stream.receipt().expect("settled at the end").clone();
+        assert_eq!(receipt.source, CostSource::Reported, "{provider}");
+        assert_eq!(receipt.cost, mock.billed(), "{provider}");
+        assert_eq!(budget.snapshot().spent, receipt.cost, "{provider}");
+        assert_eq!(budget.snapshot().in_flight, Usd::ZERO, "{provider}");
+        let received = &mock.received_requests()[0];
+        assert!(received.stream, "{provider}: asked for a stream");
+        assert_eq!(
+            received.max_output_tokens,
+            Some(4_096),
+            "{provider}: ceiling"
+        );
+        if matches!(provider, Provider::OpenAiChat | Provider::OpenAiCompatible) {
+            assert_eq!(received.body["stream_options"]["include_usage"], true);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_stream_that_ends_early_breaks_or_garbles_is_billed_from_what_was_counted() {
+    for behaviour in [
+        Behaviour::TruncateStream { after_chunks: 2 },
+        Behaviour::Disconnect { after_chunks: 2 },
+        Behaviour::MalformedChunk { after_chunks: 2 },
+    ] {
+        for (provider, model) in [
+            (Provider::OpenAiChat, "gpt-4o"),
+            (Provider::Anthropic, "claude-sonnet-4-5"),
+            (Provider::Gemini, "gemini-2.5-flash"),
+        ] {
+            let mock = mock(MockConfig {
+                reply_tokens: 100,
+                stream_chunks: 5,
+                ..MockConfig::default()
+            })
+            .await;
+            mock.push(behaviour.clone());
+            let budget = budget();
+            let mut stream = client(provider, &mock)
+                .stream(&budget, &request(provider, model))
+                .await
+                .unwrap();
+            let (_, error) = drain(&mut stream).await;
+            let case = format!("{provider} {behaviour:?}");
+            let Some(ClientError::StreamEndedEarly { billed, .. }) = error else {
+                panic!("{case}: expected StreamEndedEarly, got {error:?}");
+            };
+            mock.idle().await;
+            assert!(billed > Usd::ZERO, "{case}");
+            // Billed for the prompt and every chunk received: at least what the
+            // provider billed for the chunks it sent.
+            assert!(
+                billed >= mock.billed(),
+                "{case}: billed {billed}, provider {}",
+                mock.billed()
+            );
+            assert_eq!(budget.snapshot().spent, billed, "{case}");
+            assert_eq!(budget.snapshot().in_flight, Usd::ZERO, "{case}");
+            let receipt = stream.receipt().expect("settled");
+            assert!(
+                matches!(receipt.source, CostSource::Estimated { .. }),
+                "{case}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_implausible_or_missing_stream_report_is_billed_from_the_count() {
+    for behaviour in [Behaviour::ZeroUsage, Behaviour::NoUsage] {
+        let mock = mock(MockConfig::default()).await;
+        mock.push(behaviour.clone());
+        let budget = budget();
+        let mut stream = client(Provider::OpenAiChat, &mock)
+            .stream(&budget, &request(Provider::OpenAiChat, "gpt-4o"))
+            .await
+            .unwrap();
+        let (_, error) = drain(&mut stream).await;
+        assert!(error.is_none(), "{behaviour:?}: {error:?}");
+        mock.idle().await;
+        let receipt = stream.receipt().unwrap();
+        assert!(
+            matches!(receipt.source, CostSource::Estimated { .. }),
+            "{behaviour:?}"
+        );
+        assert!(receipt.cost >= mock.billed(), "{behaviour:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_refusal_before_streaming_releases_the_reservation() {
+    let mock = mock(MockConfig::default()).await;
+    mock.push(Behaviour::Status {
+        code: 429,
+        retry_after: Some(Duration::from_secs(3)),
+        body: None,
+    });
+    let budget = budget();
+    let error = client(Provider::Anthropic, &mock)
+        .stream(&budget, &request(Provider::Anthropic, "claude-sonnet-4-5"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ClientError::RateLimited { .. }), "{error}");
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(3)));
+    assert_eq!(budget.snapshot().spent, Usd::ZERO);
+    assert_eq!(budget.snapshot().in_flight, Usd::ZERO);
+}
+
+#[tokio::test]
+async fn a_stream_refused_by_the_budget_is_never_sent() {
+    let mock = mock(MockConfig::default()).await;
+    let budget = TaskBudget::new(Usd::from_nanos(1));
+    let error = client(Provider::OpenAiChat, &mock)
+        .stream(&budget, &request(Provider::OpenAiChat, "gpt-4o"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ClientError::Budget(_)), "{error}");
+    assert_eq!(mock.requests(), 0);
+}
+
+#[tokio::test]
+async fn an_abandoned_stream_is_billed_for_what_it_received_not_its_worst_case() {
+    let mock = mock(MockConfig {
+        reply_tokens: 400,
+        stream_chunks: 40,
+        ..MockConfig::default()
+    })
+    .await;
+    mock.push(Behaviour::SlowStream {
+        chunk_delay: Duration::from_millis(30),
+    });
+    let budget = budget();
+    let mut stream = client(Provider::OpenAiChat, &mock)
+        .stream(&budget, &request(Provider::OpenAiChat, "gpt-4o"))
+        .await
+        .unwrap();
+    for _ in 0..4 {
+        stream.next().await.unwrap().unwrap();
+    }
+    let receipt = stream.cancel();
+    mock.idle().await;
+    assert!(matches!(receipt.source, CostSource::Estimated { .. }));
+    assert!(receipt.cost > Usd::ZERO);
+    assert!(receipt.cost < receipt.reserved, "billed at the worst case");
+    assert_eq!(budget.snapshot().spent, receipt.cost);
+    assert_eq!(budget.snapshot().abandoned, 0);
+    // The provider stopped soon after: it billed at most a few chunks more
+    // than were read (10 tokens a chunk at gpt-4o's $10/M output price),
+    // far from the 400-token answer.
+    let few_chunks = Usd::from_nanos(6 * 10 * 10_000);
+    assert!(
+        mock.billed() <= receipt.cost + few_chunks,
+        "provider billed {}, guard recorded {}",
+        mock.billed(),
+        receipt.cost
+    );
+}
+
+#[tokio::test]
+async fn a_provider_that_ignores_max_tokens_is_cut_off_and_billed_for_what_it_sent() {
+    let mock = mock(MockConfig {
+        reply_tokens: 2_000,
+        stream_chunks: 200,
+        ..MockConfig::default()
+    })
+    .await;
+    mock.push(Behaviour::IgnoreMaxTokens {
+        chunk_delay: Duration::from_millis(15),
+    });
+    let budget = budget();
+    let mut body = request(Provider::OpenAiChat, "gpt-4o");
+    body["max_tokens"] = json!(200);
+    let mut stream = client(Provider::OpenAiChat, &mock)
+        .stream(&budget, &body)
+        .await
+        .unwrap();
+    let (events, error) = drain(&mut stream).await;
+    let Some(ClientError::StreamCutOff { reason, billed, .. }) = error else {
+        panic!("expected a cut-off, got {error:?}");
+    };
+    assert!(
+        matches!(
+            reason,
+            spendguard::client::CutOffReason::OutputLimitIgnored { granted: 200, .. }
+        ),
+        "{reason}"
+    );
+    // Reading stopped soon after the limit and its slack (250 tokens, at 10
+    // tokens an event), long before the 2,000-token answer was over.
+    assert!(events < 40, "{events} events were read");
+    let receipt = stream.receipt().unwrap();
+    assert!(receipt.usage.billed_output_tokens() >= 250);
+    assert_eq!(budget.snapshot().spent, billed);
+    mock.idle().await;
+    // The provider stopped a few chunks after the connection closed: it
+    // billed at most a few chunks (10 tokens each at $10/M; a loaded machine
+    // may deschedule the reader for a chunk or two) more than the guard
+    // recorded, far from the 2,000-token answer.
+    let few_chunks = Usd::from_nanos(6 * 10 * 10_000);
+    assert!(
+        mock.billed() <= billed + few_chunks,
+        "the provider billed {}, the guard {billed}",
+        mock.billed()
+    );
+}

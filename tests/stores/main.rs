@@ -1,0 +1,13 @@
+//! Stores shared between processes: a FileStore across processes and a SIGKILL, and a real Redis server.
+//!
+//! One test binary for the area (tests/<area>/main.rs), so the crate is
+//! linked once for all of them.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+#[cfg(feature = "redis")]
+mod redis_store;
+#[cfg(feature = "client")]
+mod shared_caps_across_processes;
+mod spend_survives_a_kill;
