@@ -170,7 +170,8 @@ struct StreamAccount {
 
 enum CallState {
     Open(OpenCall),
-    Settled(CallReceipt),
+    // Boxed: a receipt is several times the size of an open call.
+    Settled(Box<CallReceipt>),
 }
 
 struct OpenCall {
@@ -356,7 +357,7 @@ impl GuardedClient {
             account: StreamAccount {
                 provider: self.provider,
                 meter,
-                state: CallState::Settled(receipt),
+                state: CallState::Settled(Box::new(receipt)),
                 reports_usage,
                 events: 1,
                 spend_guard: None,
@@ -604,7 +605,7 @@ impl StreamAccount {
     /// receipt, and the error the caller is to see last, if any.
     fn close(&mut self, ending: Ending) -> (CallReceipt, Option<ClientError>) {
         let call = match &mut self.state {
-            CallState::Settled(receipt) => return (receipt.clone(), None),
+            CallState::Settled(receipt) => return ((**receipt).clone(), None),
             CallState::Open(call) => call,
         };
         let (usage, source, report) = account(&mut self.meter, call, &ending, self.reports_usage);
@@ -639,7 +640,7 @@ impl StreamAccount {
         if let Some(recorder) = &self.recorder {
             recorder.settled(&receipt, error.as_ref());
         }
-        self.state = CallState::Settled(receipt.clone());
+        self.state = CallState::Settled(Box::new(receipt.clone()));
         (receipt, error)
     }
 }
