@@ -73,5 +73,19 @@ impl Clock for FakeClock {
     }
 }
 
+/// `YYYY-MM-DD`, digits where digits go: the form of a "checked" date in
+/// the price files.
+pub(crate) fn is_iso_date(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 10
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(position, byte)| match position {
+                4 | 7 => *byte == b'-',
+                _ => byte.is_ascii_digit(),
+            })
+}
+
 #[cfg(test)]
 mod tests;

@@ -4,9 +4,9 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::clock::is_iso_date;
 use crate::prices::error::PriceError;
 use crate::prices::litellm::{entry, PriceFile};
-use crate::prices::overrides::is_iso_date;
 
 /// A model the price list does not have, written as a LiteLLM entry, with
 /// its evidence:

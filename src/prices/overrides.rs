@@ -29,6 +29,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::clock::is_iso_date;
 use crate::prices::addition::Addition;
 use crate::prices::error::PriceError;
 use crate::prices::litellm::{Entry, PriceFile};
@@ -234,19 +235,6 @@ impl Overrides {
         }
         Ok(())
     }
-}
-
-/// `YYYY-MM-DD`, digits where digits go.
-pub(crate) fn is_iso_date(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    bytes.len() == 10
-        && bytes
-            .iter()
-            .enumerate()
-            .all(|(position, byte)| match position {
-                4 | 7 => *byte == b'-',
-                _ => byte.is_ascii_digit(),
-            })
 }
 
 #[cfg(test)]

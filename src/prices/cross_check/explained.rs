@@ -108,7 +108,7 @@ pub(crate) fn parse_checked(json: &str) -> Result<Vec<Checked>, PriceError> {
         if !entry.source.starts_with("https://") {
             return fail("its source must be an https:// link");
         }
-        if !crate::prices::overrides::is_iso_date(&entry.checked) {
+        if !crate::clock::is_iso_date(&entry.checked) {
             return fail("its checked date must be written YYYY-MM-DD");
         }
         if entry.why.trim().is_empty() {
