@@ -6,6 +6,8 @@
 //! fail-closed: an unknown model is an error, never a price of $0.
 
 mod addition;
+// Only the `spendguard prices check` command compares lists.
+#[cfg(feature = "cli")]
 pub(crate) mod cross_check;
 mod error;
 pub mod litellm;

@@ -65,7 +65,9 @@ impl RateKind {
         self as usize
     }
 
-    /// The rate `rates` bills this kind at, fallbacks included.
+    /// The rate `rates` bills this kind at, fallbacks included (what
+    /// `spendguard prices check` compares).
+    #[cfg(feature = "cli")]
     pub(crate) fn billed_at(self, rates: &Rates) -> PricePerToken {
         match self {
             RateKind::Input => rates.input,
