@@ -5,6 +5,7 @@ use std::fmt;
 use crate::client::PriceDrift;
 use crate::guard::Degraded;
 use crate::money::Usd;
+use crate::prices::PriceTableVersion;
 use crate::usage::Usage;
 
 /// Where a call's cost came from.
@@ -35,6 +36,8 @@ pub struct CallReceipt {
     pub reserved: Usd,
     /// The usage it was billed for.
     pub usage: Usage,
+    /// The price table that priced it (its data and date).
+    pub price_table: PriceTableVersion,
     /// The budget's settled spend after this call.
     pub spent: Usd,
     /// Dollars left for new reservations, if the budget has a dollar limit.

@@ -76,7 +76,8 @@ impl CallRecorder {
         };
         let mut record = self
             .record(&receipt.model, decision)
-            .with_tokens(LedgerTokens::from(&receipt.usage));
+            .with_tokens(LedgerTokens::from(&receipt.usage))
+            .with_price_table(receipt.price_table.label());
         record = match &receipt.source {
             CostSource::Reported => record.with_cost(receipt.cost, LedgerCostSource::Reported),
             CostSource::Estimated { reason } => record.with_estimated_cost(receipt.cost, reason),

@@ -154,6 +154,7 @@ pub(crate) fn call_receipt(
         source,
         reserved: receipt.reserved,
         usage: receipt.usage,
+        price_table: resolved.table_version().clone(),
         spent: receipt.spent,
         remaining: receipt.remaining,
         degraded: None,

@@ -112,6 +112,10 @@ pub struct LedgerRecord {
     /// price it; the call was billed at the dearest price the model has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unpriced_tier: Option<String>,
+    /// The price table that priced the call
+    /// ([`PriceTableVersion`](crate::prices::PriceTableVersion)'s label).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_table: Option<String>,
 }
 
 impl LedgerRecord {
@@ -140,6 +144,7 @@ impl LedgerRecord {
             table_cost: None,
             price_drift: false,
             unpriced_tier: None,
+            price_table: None,
         }
     }
 
@@ -188,6 +193,12 @@ impl LedgerRecord {
         self.provider_cost = Some(provider);
         self.table_cost = Some(table);
         self.price_drift = drift;
+        self
+    }
+
+    /// The same record, naming the price table that priced the call.
+    pub fn with_price_table(mut self, label: impl Into<String>) -> Self {
+        self.price_table = Some(label.into());
         self
     }
 

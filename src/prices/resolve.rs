@@ -15,6 +15,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::prices::model_price::ModelPrice;
+use crate::prices::version::PriceTableVersion;
 
 /// One step from the name asked for to the listed id that priced it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -124,14 +125,38 @@ pub struct Resolved {
     price: Arc<ModelPrice>,
     /// Empty for an exact match, so the common lookup allocates nothing.
     steps: Vec<Resolution>,
+    /// The data the price came from.
+    table_version: PriceTableVersion,
 }
 
 /// The steps of an exact match.
 const EXACT: &[Resolution] = &[Resolution::Exact];
 
 impl Resolved {
-    pub(crate) fn new(price: Arc<ModelPrice>, steps: Vec<Resolution>) -> Self {
-        Resolved { price, steps }
+    pub(crate) fn new(
+        price: Arc<ModelPrice>,
+        steps: Vec<Resolution>,
+        table_version: PriceTableVersion,
+    ) -> Self {
+        Resolved {
+            price,
+            steps,
+            table_version,
+        }
+    }
+
+    /// The version of the table the price came from, which receipts and
+    /// ledger lines name.
+    ///
+    /// ```
+    /// use spendguard::PriceTable;
+    ///
+    /// let found = PriceTable::bundled().resolve("gpt-4o")?;
+    /// assert!(found.table_version().label().starts_with("litellm "));
+    /// # Ok::<(), spendguard::prices::PriceError>(())
+    /// ```
+    pub fn table_version(&self) -> &PriceTableVersion {
+        &self.table_version
     }
 
     /// The price to bill by.

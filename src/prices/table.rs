@@ -327,9 +327,13 @@ impl PriceTable {
                 return found;
             }
         }
-        self.fallback
-            .as_ref()
-            .map(|price| Resolved::new(Arc::clone(price), vec![Resolution::Fallback]))
+        self.fallback.as_ref().map(|price| {
+            Resolved::new(
+                Arc::clone(price),
+                vec![Resolution::Fallback],
+                self.version.clone(),
+            )
+        })
     }
 
     /// How many prices are listed (aliases not counted).
@@ -387,7 +391,11 @@ impl PriceTable {
                 alias: listed_name.to_owned(),
             });
         }
-        Some(Resolved::new(Arc::clone(price), steps))
+        Some(Resolved::new(
+            Arc::clone(price),
+            steps,
+            self.version.clone(),
+        ))
     }
 
     /// The name as the table holds it, and what it points at.

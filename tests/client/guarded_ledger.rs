@@ -269,3 +269,55 @@ async fn an_unpriced_tier_is_billed_at_the_dearest_price_and_marked() {
     assert_eq!(line.cost, Usd::from_nanos(5_950_000));
     assert_eq!(line.decision, Decision::Allowed);
 }
+
+#[tokio::test]
+async fn receipts_and_ledger_lines_name_the_price_table_that_priced_them() {
+    use spendguard::prices::PriceTableVersion;
+    use spendguard::PriceTable;
+
+    let mock = start_mock(MockConfig::default()).await;
+    let sink = Arc::new(MemorySink::new());
+    let march = PriceTableVersion::new("negotiated prices, March", Some("2027-03-01")).unwrap();
+    let prices = (*PriceTable::bundled()).clone().with_version(march.clone());
+    let client = GuardedClient::builder(Provider::OpenAiChat)
+        .base_url(mock.base_url())
+        .api_key(ApiKey::new(TEST_KEY))
+        .prices(Arc::new(prices))
+        .ledger(Arc::clone(&sink) as _)
+        .build()
+        .unwrap();
+    let answer = client.send(&budget(), &request(1)).await.unwrap();
+    assert_eq!(answer.receipt.price_table, march);
+    let records = sink.records();
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        records[0].price_table.as_deref(),
+        Some("negotiated prices, March")
+    );
+
+    // The bundled table names LiteLLM's release and the overrides' date.
+    let bundled = start_client_with_bundled_prices(&mock, &sink);
+    let answer = bundled.send(&budget(), &request(2)).await.unwrap();
+    assert!(
+        answer
+            .receipt
+            .price_table
+            .label()
+            .starts_with("litellm 1.110.2"),
+        "{}",
+        answer.receipt.price_table
+    );
+    assert_eq!(
+        sink.records()[1].price_table.as_deref(),
+        Some(answer.receipt.price_table.label())
+    );
+}
+
+fn start_client_with_bundled_prices(mock: &MockProvider, sink: &Arc<MemorySink>) -> GuardedClient {
+    GuardedClient::builder(Provider::OpenAiChat)
+        .base_url(mock.base_url())
+        .api_key(ApiKey::new(TEST_KEY))
+        .ledger(Arc::clone(sink) as _)
+        .build()
+        .unwrap()
+}
