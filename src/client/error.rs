@@ -202,6 +202,35 @@ fn retry_hint(retry_after: Option<Duration>) -> String {
 }
 
 impl ClientError {
+    /// The error for a provider that answered with HTTP `status` (not a
+    /// success): nothing was billed.
+    pub(crate) fn from_status(
+        provider: Provider,
+        status: u16,
+        retry_after: Option<Duration>,
+        message: String,
+    ) -> ClientError {
+        match status {
+            402 => ClientError::PaymentRequired { provider, message },
+            429 => ClientError::RateLimited {
+                provider,
+                retry_after,
+                message,
+            },
+            500..=599 => ClientError::ProviderFailed {
+                provider,
+                status,
+                retry_after,
+                message,
+            },
+            _ => ClientError::Rejected {
+                provider,
+                status,
+                message,
+            },
+        }
+    }
+
     /// `true` for failures a later attempt may not meet: rate limits,
     /// provider outages and unreachable servers.
     pub fn is_retryable(&self) -> bool {

@@ -20,16 +20,16 @@
 //! [`RetryPolicy`], each attempt checked against the budget like any call.
 
 mod api_key;
+mod engine;
 mod error;
+mod http;
 mod provider;
 mod receipt;
 mod recorder;
-mod request;
 mod response;
 mod retry;
 mod stream;
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,17 +45,16 @@ pub use receipt::{CallReceipt, CostSource};
 pub use retry::{Jitter, RetryPolicy, RetryPolicyError};
 pub use stream::{GuardedStream, StreamEvent};
 
-use crate::budget::{CallPlan, Reservation, TaskBudget};
-use crate::clock::{Clock, SystemClock};
-use crate::guard::runaway::RequestFingerprint;
-use crate::guard::{Degraded, SharedHold, SpendGuard};
+use crate::budget::TaskBudget;
+use crate::guard::SpendGuard;
 use crate::ledger::LedgerSink;
-use crate::money::Usd;
-use crate::prices::{PriceTable, Resolved};
+use crate::prices::PriceTable;
 use crate::tags::Tags;
-use crate::tokens::{CountCache, TokenCount, TokenCounter};
-use recorder::{CallRecorder, Ledger};
-use request::RequestFacts;
+use crate::tokens::{CountCache, TokenCounter};
+#[cfg(test)]
+use engine::PreparedCall;
+use engine::{Engine, JsonAnswer, Request};
+use recorder::Ledger;
 
 /// The Anthropic API version sent when none is configured.
 const ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -95,17 +94,9 @@ pub struct GuardedClient {
     /// here and already sends them by default (no copy per call).
     per_request_headers: Option<HeaderMap>,
     api_key: Option<ApiKey>,
-    prices: Arc<PriceTable>,
-    counter: TokenCounter,
-    /// Message counts shared by every clone, so a resent history is not
-    /// tokenized again on each call.
-    counts: Arc<CountCache>,
-    /// Shared limits, kill switch and alerts, if any.
-    guard: Option<SpendGuard>,
-    /// Where each call's decision is written, if anywhere.
-    ledger: Option<Ledger>,
-    /// Tags every call carries (the key label).
-    tags: Tags,
+    /// Prices, prompt counts, shared limits, ledger and the key label: the
+    /// guarded-call engine every call runs through.
+    engine: Engine,
 }
 
 /// A provider's answer to a guarded call.
@@ -297,27 +288,16 @@ impl GuardedClientBuilder {
             base_url: self.base_url,
             per_request_headers,
             api_key: self.api_key,
-            prices: self.prices.unwrap_or_else(PriceTable::bundled),
-            counter: self.counter,
-            counts: Arc::new(CountCache::new()),
-            guard: self.guard,
-            tags: self.tags,
-            ledger: self.ledger,
+            engine: Engine {
+                prices: self.prices.unwrap_or_else(PriceTable::bundled),
+                counter: self.counter,
+                counts: Arc::new(CountCache::new()),
+                guard: self.guard,
+                ledger: self.ledger,
+                tags: self.tags,
+            },
         })
     }
-}
-
-/// A call that passed its budget check and is about to be sent.
-pub(crate) struct PreparedCall {
-    pub(crate) reservation: Reservation,
-    /// The model the request names.
-    pub(crate) model: String,
-    pub(crate) resolved: Resolved,
-    pub(crate) prompt: TokenCount,
-    pub(crate) url: String,
-    pub(crate) wire_body: Value,
-    /// A streamed call will end with a usage report (it was not turned off).
-    pub(crate) reports_usage: bool,
 }
 
 impl GuardedClient {
@@ -356,150 +336,21 @@ impl GuardedClient {
         budget: &TaskBudget,
         body: &Value,
     ) -> Result<GuardedResponse, ClientError> {
-        let tags = self.call_tags(budget);
-        let recorder = self.recorder(&tags, body);
-        let outcome = self.send_guarded(budget, &tags, body).await;
-        if let Some(recorder) = recorder {
-            match &outcome {
-                Ok(answer) => recorder.settled(&answer.receipt, None),
-                Err(error) => recorder.failed(error),
-            }
-        }
-        outcome
-    }
-
-    /// The tags a call under `budget` carries: the budget's, with this
-    /// client's key label.
-    pub(crate) fn call_tags(&self, budget: &TaskBudget) -> Tags {
-        budget.tags().or(&self.tags)
-    }
-
-    /// What writes this call's ledger line, if the client keeps a ledger.
-    pub(crate) fn recorder(&self, tags: &Tags, body: &Value) -> Option<CallRecorder> {
-        let ledger = self.ledger.as_ref()?;
-        let model = body
-            .get("model")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        Some(CallRecorder::new(
-            ledger,
-            self.provider,
-            model,
+        let request = Request::Body {
             body,
-            tags.clone(),
-            self.guard.as_ref(),
-        ))
-    }
-
-    async fn send_guarded(
-        &self,
-        budget: &TaskBudget,
-        tags: &Tags,
-        body: &Value,
-    ) -> Result<GuardedResponse, ClientError> {
-        let (body, degraded) = self.degrade(tags, body).await?;
-        let call = self.prepare(budget, &body, false)?;
-        let (call, hold) = self.hold_shared(tags, &body, call).await?;
-        let mut outcome = self.send_prepared(call).await;
-        self.record_outcome(tags, outcome.as_ref().map(|_| ()));
-        settle_shared(hold, outcome.as_ref().map(|answer| answer.receipt.cost)).await;
-        if let Ok(answer) = &mut outcome {
-            answer.receipt.degraded = degraded;
-        }
-        outcome
-    }
-
-    /// Tells runaway detection how a sent call ended: answered, or failed
-    /// with a status. Calls that never got a status are not counted.
-    pub(crate) fn record_outcome(&self, tags: &Tags, outcome: Result<(), &ClientError>) {
-        let Some(guard) = &self.guard else {
-            return;
+            stream: false,
         };
-        let status = match outcome {
-            Ok(()) => None,
-            Err(error) => match error.status() {
-                Some(status) => Some(status),
-                None => return,
-            },
-        };
-        guard.record_outcome(tags, status);
-    }
-
-    /// The body to send: `body` itself, or, when the shared limits run low
-    /// and degrade its model, a copy asking for the cheaper one.
-    pub(crate) async fn degrade<'b>(
-        &self,
-        tags: &Tags,
-        body: &'b Value,
-    ) -> Result<(Cow<'b, Value>, Option<Degraded>), ClientError> {
-        let Some(guard) = &self.guard else {
-            return Ok((Cow::Borrowed(body), None));
-        };
-        let Some(model) = body.get("model").and_then(Value::as_str) else {
-            return Ok((Cow::Borrowed(body), None));
-        };
-        match guard.degrade(tags, model).await? {
-            Some(degraded) => {
-                let mut cheaper = body.clone();
-                cheaper["model"] = Value::String(degraded.to.clone());
-                Ok((Cow::Owned(cheaper), Some(degraded)))
-            }
-            None => Ok((Cow::Borrowed(body), None)),
-        }
-    }
-
-    async fn send_prepared(&self, call: PreparedCall) -> Result<GuardedResponse, ClientError> {
-        let (call, response) = self.dispatch(call, None).await?;
-        let bytes = match response.bytes().await {
-            Ok(bytes) => bytes,
-            Err(error) => return Err(self.transport_failure(call.reservation, &error)),
-        };
-        let (body, receipt) = self.settle_json(call, &bytes)?;
+        let (body, receipt) = self
+            .engine
+            .call(self.provider, budget, request, |outgoing| async move {
+                let response = self.post(&outgoing, false).await?;
+                match response.bytes().await {
+                    Ok(bytes) => Ok(JsonAnswer(bytes)),
+                    Err(error) => Err(self.transport_failure(&error)),
+                }
+            })
+            .await?;
         Ok(GuardedResponse { body, receipt })
-    }
-
-    /// Reserves the call's worst case against the shared limits too, if the
-    /// client has any; a refusal releases the task's reservation.
-    pub(crate) async fn hold_shared(
-        &self,
-        tags: &Tags,
-        body: &Value,
-        call: PreparedCall,
-    ) -> Result<(PreparedCall, Option<SharedHold>), ClientError> {
-        let Some(guard) = &self.guard else {
-            return Ok((call, None));
-        };
-        let request = guard
-            .detects_runaways()
-            .then(|| RequestFingerprint::of(&call.model, body));
-        let worst_case = call.reservation.reserved_cost();
-        match guard.reserve_request(tags, request, worst_case).await {
-            Ok(hold) => Ok((call, Some(hold))),
-            Err(refusal) => {
-                call.reservation.release();
-                Err(refusal.into())
-            }
-        }
-    }
-
-    /// Reads a whole JSON answer and settles the call from its usage; an
-    /// answer that is not JSON was still sent, so it bills the worst case.
-    pub(crate) fn settle_json(
-        &self,
-        call: PreparedCall,
-        bytes: &[u8],
-    ) -> Result<(Value, CallReceipt), ClientError> {
-        let Ok(body) = serde_json::from_slice::<Value>(bytes) else {
-            return Err(self.interrupted(call.reservation, "the response body is not JSON".into()));
-        };
-        let receipt = response::settle(
-            self.provider,
-            call.reservation,
-            &call.resolved,
-            call.prompt,
-            &body,
-        );
-        Ok((body, receipt))
     }
 
     /// [`send`](GuardedClient::send) with typed request and response
@@ -534,185 +385,22 @@ impl GuardedClient {
         }
     }
 
-    /// Sends a prepared call. A successful response comes back with the
-    /// call; a failure is a typed error, its reservation released or billed
-    /// as the failure warrants.
-    pub(crate) async fn dispatch(
-        &self,
-        call: PreparedCall,
-        accept: Option<HeaderValue>,
-    ) -> Result<(PreparedCall, reqwest::Response), ClientError> {
-        let mut request = self.http.post(&call.url).json(&call.wire_body);
-        if let Some(headers) = &self.per_request_headers {
-            request = request.headers(headers.clone());
-        }
-        if let Some(accept) = accept {
-            request = request.header(reqwest::header::ACCEPT, accept);
-        }
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(error) => return Err(self.transport_failure(call.reservation, &error)),
-        };
-        if !response.status().is_success() {
-            return Err(self.provider_failure(call.reservation, response).await);
-        }
-        Ok((call, response))
-    }
-
-    /// Checks `body` against `budget` and reserves its worst case; with
-    /// `stream`, the request asks for a stream.
+    /// Checks `body` against `budget` alone and reserves its worst case;
+    /// with `stream`, the request asks for a stream.
+    #[cfg(test)]
     pub(crate) fn prepare(
         &self,
         budget: &TaskBudget,
         body: &Value,
         stream: bool,
     ) -> Result<PreparedCall, ClientError> {
-        let RequestFacts {
-            model,
-            max_output_tokens,
-            service_tier,
-            cache_write,
-        } = request::read_facts(self.provider, body)?;
-        if !stream && body.get("stream") == Some(&Value::Bool(true)) {
-            // The answer would be an event stream `send` cannot read, and a
-            // call it cannot read is billed at its worst case.
-            return Err(ClientError::InvalidRequest {
-                field: "stream",
-                problem: "is true: send streamed calls with `GuardedClient::stream`, which \
-                          accounts for them as they arrive"
-                    .into(),
-            });
-        }
-        let reports_usage = !stream || request::stream_reports_usage(self.provider, body)?;
-        let resolved = self.prices.resolve(&model)?;
-        let prompt = self.counter.count_request_cached(
-            &model,
-            &request::countable_body(self.provider, body),
-            &self.counts,
+        let mut call = engine::prepare(
+            &self.engine,
+            self.provider,
+            budget,
+            Request::Body { body, stream },
         )?;
-        let mut plan =
-            CallPlan::new(resolved.price(), prompt.tokens).with_service_tier(service_tier);
-        if let Some(tokens) = max_output_tokens {
-            plan = plan.with_max_output_tokens(tokens);
-        }
-        if let Some(cache) = cache_write {
-            plan = plan.with_cache_write(cache);
-        }
-        let reservation = budget.reserve(plan)?;
-        let mut wire_body =
-            request::wire_body(self.provider, body, reservation.max_output_tokens());
-        if stream {
-            request::ask_to_stream(self.provider, &mut wire_body, reports_usage);
-        }
-        Ok(PreparedCall {
-            url: self.provider.endpoint(&self.base_url, &model, stream),
-            model,
-            reservation,
-            resolved,
-            prompt,
-            wire_body,
-            reports_usage,
-        })
+        call.url = self.provider.endpoint(&self.base_url, &call.model, stream);
+        Ok(call)
     }
-
-    /// `text` with the API key cut out, for errors that quote the provider.
-    pub(crate) fn redact(&self, text: &str) -> String {
-        self.api_key
-            .as_ref()
-            .map_or_else(|| text.to_owned(), |key| key.redact(text))
-    }
-
-    /// A request that failed in transport: released if it never left this
-    /// machine, billed at its worst case if it may have reached the provider.
-    pub(crate) fn transport_failure(
-        &self,
-        reservation: Reservation,
-        error: &reqwest::Error,
-    ) -> ClientError {
-        let detail = self.redact(&error_chain(error));
-        if error.is_connect() || error.is_builder() {
-            reservation.release();
-            return ClientError::Unreachable {
-                provider: self.provider,
-                detail,
-            };
-        }
-        self.interrupted(reservation, detail)
-    }
-
-    pub(crate) fn interrupted(&self, reservation: Reservation, detail: String) -> ClientError {
-        let billed = reservation.reserved_cost();
-        drop(reservation);
-        ClientError::Interrupted {
-            provider: self.provider,
-            detail,
-            billed,
-        }
-    }
-
-    /// A non-success status: the reservation is released (providers do not
-    /// bill refused or failed calls) and the status becomes a typed error.
-    pub(crate) async fn provider_failure(
-        &self,
-        reservation: Reservation,
-        response: reqwest::Response,
-    ) -> ClientError {
-        reservation.release();
-        let status = response.status().as_u16();
-        let retry_after = response::retry_after(response.headers(), SystemClock.now());
-        let text = response.text().await.unwrap_or_default();
-        let message = self.redact(&response::error_message(&text));
-        let provider = self.provider;
-        match status {
-            402 => ClientError::PaymentRequired { provider, message },
-            429 => ClientError::RateLimited {
-                provider,
-                retry_after,
-                message,
-            },
-            500..=599 => ClientError::ProviderFailed {
-                provider,
-                status,
-                retry_after,
-                message,
-            },
-            _ => ClientError::Rejected {
-                provider,
-                status,
-                message,
-            },
-        }
-    }
-}
-
-/// Settles a call's shared hold from how the call ended: its cost, or
-/// what a failure was billed (nothing, for a refused or rejected call).
-///
-/// A store that cannot record the settlement leaves the worst case held,
-/// which the limits count just the same; the call's own result stands.
-pub(crate) async fn settle_shared(hold: Option<SharedHold>, outcome: Result<Usd, &ClientError>) {
-    let Some(hold) = hold else {
-        return;
-    };
-    let billed = match outcome {
-        Ok(cost) => cost,
-        Err(error) => error.billed(),
-    };
-    let _ = if billed.is_zero() && outcome.is_err() {
-        hold.release().await
-    } else {
-        hold.settle(billed).await
-    };
-}
-
-/// An error and its causes on one line, e.g. `error sending request: connection closed`.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -1,88 +1,13 @@
-//! Reading a provider's answer: settling from its usage report (or from the
-//! estimate when the report cannot be trusted), and its error replies.
+//! Reading a provider's error replies over HTTP: how long it asks to wait,
+//! and its message.
 
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
-use crate::budget::{Receipt, Reservation};
-use crate::client::provider::Provider;
-use crate::client::receipt::{CallReceipt, CostSource};
-use crate::prices::Resolved;
-use crate::tokens::TokenCount;
-use crate::usage::{ServiceTier, Usage};
-
 /// Longest provider error message quoted in a [`ClientError`](crate::client::ClientError).
 const MAX_MESSAGE_CHARS: usize = 500;
-
-/// Settles `reservation` from the usage in `body`, or from the estimate if
-/// the report is missing, unreadable or implausible: a call the provider
-/// answered is never recorded as free.
-pub(crate) fn settle(
-    provider: Provider,
-    reservation: Reservation,
-    resolved: &Resolved,
-    prompt: TokenCount,
-    body: &Value,
-) -> CallReceipt {
-    let granted_output = reservation.max_output_tokens();
-    let tier = reservation.service_tier();
-    let (usage, source) = match Usage::from_response(provider.usage_format(), body) {
-        Ok(usage) => match implausible(&usage, prompt) {
-            None => (usage, CostSource::Reported),
-            Some(reason) => {
-                let output = match usage.billed_output_tokens() {
-                    0 => granted_output,
-                    reported => reported,
-                };
-                (
-                    estimated_usage(prompt, output, tier),
-                    CostSource::Estimated { reason },
-                )
-            }
-        },
-        Err(error) => (
-            estimated_usage(prompt, granted_output, tier),
-            CostSource::Estimated {
-                reason: format!("{error}; output billed at the granted maximum"),
-            },
-        ),
-    };
-    let receipt = reservation.settle(&usage);
-    call_receipt(resolved, receipt, source)
-}
-
-/// Why a readable usage report still cannot be believed, if it cannot: 0
-/// input tokens for a prompt that was not empty (some compatible servers
-/// report zeros rather than nothing).
-pub(crate) fn implausible(usage: &Usage, prompt: TokenCount) -> Option<String> {
-    (usage.prompt_tokens() == 0 && prompt.tokens > 0)
-        .then(|| format!("the provider reported 0 input tokens for a prompt of {prompt}"))
-}
-
-/// A usage built from the guard's own counts, billed at the tier the call
-/// asked for.
-pub(crate) fn estimated_usage(prompt: TokenCount, output_tokens: u64, tier: ServiceTier) -> Usage {
-    Usage::new(prompt.tokens, output_tokens).with_service_tier(tier)
-}
-
-pub(crate) fn call_receipt(
-    resolved: &Resolved,
-    receipt: Receipt,
-    source: CostSource,
-) -> CallReceipt {
-    CallReceipt {
-        model: resolved.listed_id().to_owned(),
-        cost: receipt.cost,
-        source,
-        reserved: receipt.reserved,
-        usage: receipt.usage,
-        spent: receipt.spent,
-        remaining: receipt.remaining,
-        degraded: None,
-    }
-}
 
 /// How long a refusal asks the caller to wait: OpenAI's `retry-after-ms`,
 /// or `Retry-After` in seconds or as an HTTP date (measured from `now`, the
