@@ -28,6 +28,7 @@ mod receipt;
 mod recorder;
 mod response;
 mod retry;
+mod step;
 mod stream;
 
 use std::sync::Arc;
@@ -43,6 +44,7 @@ pub use error::{ClientError, CutOffReason};
 pub use provider::Provider;
 pub use receipt::{CallReceipt, CostSource};
 pub use retry::{Jitter, RetryPolicy, RetryPolicyError};
+pub use step::{GuardedGrant, GuardedStep, GuardedStepError, HttpFailure, StepFailure};
 pub use stream::{GuardedStream, StreamEvent};
 
 use crate::budget::TaskBudget;

@@ -10,6 +10,7 @@ mod guarded_client;
 mod guarded_ledger;
 mod guarded_runaway;
 mod guarded_shared_limits;
+mod guarded_step;
 mod guarded_streaming;
 mod mock_provider;
 mod retry;

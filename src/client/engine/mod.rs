@@ -93,11 +93,13 @@ pub(crate) struct Described {
     pub(crate) fingerprint: Option<RequestFingerprint>,
 }
 
-/// What the transport sends: the model (after any degrade) and, for a
-/// body, the body to send.
+/// What the transport sends: the model (after any degrade), the output
+/// limit granted, the call's tags and, for a body, the body to send.
 #[derive(Debug, Clone)]
 pub(crate) struct Outgoing {
     pub(crate) model: String,
+    pub(crate) max_output_tokens: u64,
+    pub(crate) tags: Tags,
     /// The body with the output limit written in (and a stream asked for);
     /// `None` for a described call.
     pub(crate) body: Option<Value>,

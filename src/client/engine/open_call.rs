@@ -46,6 +46,8 @@ impl OpenCall {
         };
         let outgoing = Outgoing {
             model: call.model.clone(),
+            max_output_tokens: call.reservation.max_output_tokens(),
+            tags: tags.clone(),
             body,
         };
         let open = OpenCall {
