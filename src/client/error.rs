@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::budget::BudgetExceeded;
 use crate::client::provider::Provider;
+#[cfg(feature = "client")]
 use crate::client::retry::RetryPolicyError;
 use crate::clock::UtcDateTime;
 use crate::guard::runaway::RunawayDetected;
@@ -130,6 +131,7 @@ pub enum ClientError {
         detail: String,
     },
     /// The retry policy cannot work; nothing was sent.
+    #[cfg(feature = "client")]
     #[error("the retry policy cannot be used: {0}; nothing was sent")]
     RetryPolicy(#[from] RetryPolicyError),
     /// Spending is halted by a kill switch; nothing was sent.

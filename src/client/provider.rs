@@ -59,6 +59,7 @@ impl Provider {
     }
 
     /// The URL of one call, for `model`, streamed or not.
+    #[cfg(feature = "client")]
     pub(crate) fn endpoint(self, base_url: &str, model: &str, stream: bool) -> String {
         let base = base_url.trim_end_matches('/');
         match self {
@@ -91,6 +92,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(feature = "client")]
     fn endpoints() {
         assert_eq!(
             Provider::OpenAiChat.endpoint("http://x/", "gpt-4o", false),

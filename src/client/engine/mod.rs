@@ -50,6 +50,7 @@ pub(crate) use open_call::OpenCall;
 #[cfg(test)]
 pub(crate) use plan::prepare;
 pub(crate) use plan::PreparedCall;
+#[cfg(feature = "client")]
 pub(crate) use settle::implausible;
 
 /// What a front end's calls share: prices, the prompt counter and its
@@ -130,8 +131,10 @@ pub(crate) trait Answer: Sized {
 }
 
 /// A whole answer's body: JSON with a usage report, settled from it.
+#[cfg(feature = "client")]
 pub(crate) struct JsonAnswer<B>(pub(crate) B);
 
+#[cfg(feature = "client")]
 impl<B: AsRef<[u8]> + Send> Answer for JsonAnswer<B> {
     type Guarded = (Value, crate::client::receipt::CallReceipt);
 

@@ -8,7 +8,9 @@ use serde_json::Value;
 use crate::client::engine::{settle, Failure, Outgoing, PreparedCall};
 use crate::client::error::ClientError;
 use crate::client::provider::Provider;
-use crate::client::receipt::{CallReceipt, CostSource};
+use crate::client::receipt::CallReceipt;
+#[cfg(feature = "client")]
+use crate::client::receipt::CostSource;
 use crate::client::recorder::CallRecorder;
 use crate::guard::{Degraded, SharedHold, SpendGuard};
 use crate::tags::Tags;
@@ -116,6 +118,7 @@ impl OpenCall {
 
     /// Ends a call answered with a whole JSON body, settled from the usage
     /// it reports; an answer that is not JSON bills the worst case.
+    #[cfg(feature = "client")]
     pub(crate) async fn settle_json(
         self,
         bytes: &[u8],

@@ -23,6 +23,8 @@ pub(crate) struct PreparedCall {
     /// described call, which has no body.
     pub(crate) wire_body: Value,
     /// A streamed call will end with a usage report (it was not turned off).
+    /// Only streams read it, and only the `client` feature streams.
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
     pub(crate) reports_usage: bool,
     /// Where the front end sends it, for tests of a front end's shim.
     #[cfg(test)]
