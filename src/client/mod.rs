@@ -18,6 +18,14 @@
 //!
 //! [`GuardedClient::send_with_retry`] retries rate limits and outages under a
 //! [`RetryPolicy`], each attempt checked against the budget like any call.
+//!
+//! [`SpendGuard::step`](crate::guard::SpendGuard::step) guards a call made by
+//! any other client the same way ([`GuardedStep`]); it needs no `client`
+//! feature.
+//!
+//! Both are front ends of one engine (`engine/`), which runs a guarded
+//! call's pipeline in the order it is written: plan, hold, send, settle,
+//! circuit breaker, ledger.
 
 #[cfg(feature = "client")]
 mod api_key;

@@ -24,8 +24,11 @@ pub(super) struct StreamAccount {
     pub(super) events: u64,
 }
 
+// One per stream, and the open call is the state it spends its life in:
+// boxing either variant would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum CallState {
-    Open(Box<OpenCall>),
+    Open(OpenCall),
     Settled(CallReceipt),
 }
 

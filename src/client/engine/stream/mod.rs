@@ -80,7 +80,7 @@ where
             account: StreamAccount {
                 provider: call.provider,
                 meter,
-                state: CallState::Open(Box::new(call)),
+                state: CallState::Open(call),
                 events: 0,
             },
             queued: None,
