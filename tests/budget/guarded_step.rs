@@ -4,33 +4,19 @@
 //! HTTP status its worst case too. The step against the loopback mock
 //! provider is tested in `tests/client/guarded_step.rs`.
 
+use crate::support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use spendguard::client::{GuardedGrant, GuardedStepError, HttpFailure};
 use spendguard::guard::{SharedLimit, SpendGuard, Window};
 use spendguard::money::PricePerToken;
 use spendguard::prices::{ModelPrice, PriceTable, Rates};
-use spendguard::tags::Tags;
-use spendguard::{ClientError, Provider, TaskBudget, Usage, Usd};
-
-fn request(n: usize) -> Value {
-    json!({
-        "model": "gpt-4o",
-        "max_tokens": 300,
-        "messages": [{"role": "user", "content": format!("Step {n}: summarise the incident report.")}],
-    })
-}
-
-fn budget() -> TaskBudget {
-    TaskBudget::builder("nightly")
-        .max_cost(Usd::from_cents(1_000))
-        .tags(Tags::new().agent("researcher"))
-        .build()
-        .unwrap()
-}
+use spendguard::{ClientError, Provider, Usage, Usd};
+use support::step::{budget, request};
 
 #[tokio::test]
 async fn a_halt_stops_the_step_before_it_runs() {

@@ -10,33 +10,18 @@ use crate::support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use spendguard::client::{GuardedGrant, GuardedStepError, HttpFailure};
 use spendguard::guard::runaway::{RunawayAction, RunawayKind, RunawayPolicy};
 use spendguard::guard::{SharedLimit, SpendGuard, Window};
 use spendguard::ledger::{Decision, MemorySink};
 use spendguard::tags::{TagKind, Tags};
-use spendguard::{ApiKey, ClientError, GuardedClient, Provider, TaskBudget, Usage, Usd};
+use spendguard::{ApiKey, ClientError, GuardedClient, Provider, Usage, Usd};
 use support::guarded::{start_mock, TEST_KEY};
 use support::mock_provider::{Behaviour, MockConfig, MockProvider};
+use support::step::{budget, request};
 
 const MINUTE: Duration = Duration::from_secs(60);
-
-fn request(n: usize) -> Value {
-    json!({
-        "model": "gpt-4o",
-        "max_tokens": 300,
-        "messages": [{"role": "user", "content": format!("Step {n}: summarise the incident report.")}],
-    })
-}
-
-fn budget() -> TaskBudget {
-    TaskBudget::builder("nightly")
-        .max_cost(Usd::from_cents(1_000))
-        .tags(Tags::new().agent("researcher"))
-        .build()
-        .unwrap()
-}
 
 /// A hand-written client: posts the grant's body to the mock and reads the
 /// usage from its answer, failing with the status the mock answered with.

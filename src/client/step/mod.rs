@@ -67,7 +67,6 @@ impl SpendGuard {
             provider,
             input: StepInput::Missing,
             prices: None,
-            counter: TokenCounter::new(),
             ledger: None,
             tags: Tags::new(),
         }
@@ -96,7 +95,6 @@ pub struct GuardedStep<'a> {
     provider: Provider,
     input: StepInput<'a>,
     prices: Option<Arc<PriceTable>>,
-    counter: TokenCounter,
     ledger: Option<Ledger>,
     tags: Tags,
 }
@@ -205,12 +203,6 @@ impl<'a> GuardedStep<'a> {
         self
     }
 
-    /// The token counter the prompt is counted with.
-    pub fn token_counter(mut self, counter: TokenCounter) -> Self {
-        self.counter = counter;
-        self
-    }
-
     /// Writes the step's decision to `sink`: allowed (with tokens and
     /// cost), refused and by which limit, killed, runaway, or failed.
     pub fn ledger(mut self, sink: Arc<dyn LedgerSink>) -> Self {
@@ -244,7 +236,7 @@ impl<'a> GuardedStep<'a> {
     {
         let engine = Engine {
             prices: self.prices.unwrap_or_else(PriceTable::bundled),
-            counter: self.counter,
+            counter: TokenCounter::new(),
             counts: Arc::new(CountCache::new()),
             guard: Some(self.guard.clone()),
             ledger: self.ledger,
