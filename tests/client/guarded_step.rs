@@ -76,12 +76,11 @@ async fn a_step_is_granted_its_ceiling_and_settled_from_its_usage() {
 
 #[tokio::test]
 async fn a_step_shares_its_guards_caps_with_a_guarded_client() {
+    // The month's cap on one API key, used by a client and by steps.
+    let per_key = SharedLimit::each(TagKind::Key, Usd::from_cents(3), Window::Month);
+    let cap = per_key.max();
+    let guard = SpendGuard::builder().limit(per_key).build().unwrap();
     let mock = start_mock(MockConfig::default()).await;
-    let cap = Usd::from_cents(3);
-    let guard = SpendGuard::builder()
-        .limit(SharedLimit::each(TagKind::Key, cap, Window::Day))
-        .build()
-        .unwrap();
     let client = GuardedClient::builder(Provider::OpenAiChat)
         .base_url(mock.base_url())
         .api_key(ApiKey::new(TEST_KEY))
@@ -114,7 +113,7 @@ async fn a_step_shares_its_guards_caps_with_a_guarded_client() {
     let ClientError::Budget(exceeded) = refusal else {
         panic!("expected the key's cap to refuse, got {refusal}");
     };
-    assert!(exceeded.subject.starts_with("key prod-1 on "), "{exceeded}");
+    assert!(exceeded.subject.starts_with("key prod-1 in "), "{exceeded}");
     assert!(by_client >= 1 && by_step >= 1, "both sent calls");
     mock.idle().await;
     assert_eq!(
