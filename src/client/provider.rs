@@ -87,12 +87,11 @@ impl fmt::Display for Provider {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "client"))]
 mod tests {
     use super::*;
 
     #[test]
-    #[cfg(feature = "client")]
     fn endpoints() {
         assert_eq!(
             Provider::OpenAiChat.endpoint("http://x/", "gpt-4o", false),

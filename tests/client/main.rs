@@ -1,4 +1,4 @@
-//! GuardedClient against the loopback mock provider: calls, streams, retries, shared limits, runaway detection and the ledger.
+//! GuardedClient and guarded steps against the loopback mock provider: calls, streams, retries, shared limits, runaway detection and the ledger.
 //!
 //! One test binary for the area (tests/<area>/main.rs), so the crate is
 //! linked once for all of them.

@@ -47,7 +47,7 @@ use crate::tags::Tags;
 use crate::tokens::{CountCache, TokenCounter};
 
 pub(crate) use open_call::OpenCall;
-#[cfg(test)]
+#[cfg(all(test, feature = "client"))]
 pub(crate) use plan::prepare;
 pub(crate) use plan::PreparedCall;
 #[cfg(feature = "client")]

@@ -65,7 +65,7 @@ impl OpenCall {
     }
 
     /// A call reserved only in its task budget: no shared limits, no ledger.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "client"))]
     pub(crate) fn unshared(provider: Provider, call: PreparedCall) -> OpenCall {
         OpenCall {
             provider,

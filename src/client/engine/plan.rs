@@ -27,7 +27,7 @@ pub(crate) struct PreparedCall {
     #[cfg_attr(not(feature = "client"), allow(dead_code))]
     pub(crate) reports_usage: bool,
     /// Where the front end sends it, for tests of a front end's shim.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "client"))]
     pub(crate) url: String,
 }
 
@@ -91,7 +91,7 @@ fn prepare_body(
         prompt,
         wire_body,
         reports_usage,
-        #[cfg(test)]
+        #[cfg(all(test, feature = "client"))]
         url: String::new(),
     })
 }
@@ -119,7 +119,7 @@ fn prepare_described(
         prompt,
         wire_body: Value::Null,
         reports_usage: true,
-        #[cfg(test)]
+        #[cfg(all(test, feature = "client"))]
         url: String::new(),
     })
 }
