@@ -7,7 +7,7 @@
 mod failure;
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
@@ -237,7 +237,7 @@ impl<'a> GuardedStep<'a> {
         let engine = Engine {
             prices: self.prices.unwrap_or_else(PriceTable::bundled),
             counter: TokenCounter::new(),
-            counts: Arc::new(CountCache::new()),
+            counts: step_counts(),
             guard: Some(self.guard.clone()),
             ledger: self.ledger,
             tags: self.tags,
@@ -278,6 +278,14 @@ impl<'a> GuardedStep<'a> {
             Err(refused) => Err(GuardedStepError::Refused(refused)),
         }
     }
+}
+
+/// The message counts every step in the process shares, so an agent that
+/// resends its growing history step after step tokenizes only what is new
+/// (a step is built for one call, so it cannot keep a cache of its own).
+fn step_counts() -> Arc<CountCache> {
+    static COUNTS: OnceLock<Arc<CountCache>> = OnceLock::new();
+    Arc::clone(COUNTS.get_or_init(|| Arc::new(CountCache::new())))
 }
 
 fn grant(outgoing: Outgoing) -> GuardedGrant {
