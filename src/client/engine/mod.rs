@@ -170,7 +170,7 @@ impl Engine {
 
     /// Steps 1 to 4: the call reserved everywhere, or refused with its
     /// ledger line written and nothing held.
-    pub(crate) async fn admit(
+    async fn admit(
         &self,
         provider: Provider,
         budget: &TaskBudget,
@@ -263,7 +263,7 @@ impl Engine {
 
 /// The request as it is planned: after any degrade, a body may be a copy.
 #[derive(Debug, Clone)]
-pub(crate) enum Planned<'r> {
+enum Planned<'r> {
     Body { body: Cow<'r, Value>, stream: bool },
     Described(Cow<'r, Described>),
 }
