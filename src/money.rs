@@ -131,6 +131,32 @@ impl Usd {
     /// places, or more than a billion dollars.
     pub fn from_dollars(dollars: f64) -> Result<Self, MoneyError> {
         let units = decimal_units(dollars, NANO_DIGITS, "dollars", Rounding::Exact)?;
+        Usd::from_nano_units(units, dollars)
+    }
+
+    /// Converts a dollar amount a provider reported as a float, rounded up
+    /// to the next nano-dollar: a charge read this way is never smaller than
+    /// the one reported.
+    ///
+    /// ```
+    /// use spendguard::Usd;
+    ///
+    /// assert_eq!(Usd::from_dollars_rounded_up(0.000_012_345_6)?, Usd::from_nanos(12_346));
+    /// assert!(Usd::from_dollars_rounded_up(-0.01).is_err());
+    /// # Ok::<(), spendguard::money::MoneyError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`MoneyError`] for NaN, infinities, negatives, or more than a billion
+    /// dollars.
+    pub fn from_dollars_rounded_up(dollars: f64) -> Result<Self, MoneyError> {
+        let units = decimal_units(dollars, NANO_DIGITS, "dollars", Rounding::Up)?;
+        Usd::from_nano_units(units, dollars)
+    }
+
+    /// Checks a nano-dollar amount read from `dollars` against the largest
+    /// accepted amount.
+    fn from_nano_units(units: u128, dollars: f64) -> Result<Self, MoneyError> {
         u64::try_from(units)
             .ok()
             .filter(|&nanos| nanos <= MAX_DOLLARS * NANOS_PER_DOLLAR)

@@ -121,17 +121,40 @@ impl Reservation {
     /// recorded in full: the provider's bill is the truth, and the budget
     /// then refuses calls until there is room again.
     pub fn settle(mut self, usage: &Usage) -> Receipt {
-        self.settle_in_place(usage)
+        self.settle_in_place(usage, Usd::ZERO)
     }
 
-    /// [`settle`](Reservation::settle) for a reservation kept inside a
-    /// larger state that cannot hand it over by value. The reservation is
-    /// closed afterwards, so dropping it records nothing more; the caller
-    /// must not settle it again.
-    pub(crate) fn settle_in_place(&mut self, usage: &Usage) -> Receipt {
+    /// [`settle`](Reservation::settle), billed at least `floor`: for a call
+    /// whose provider reported a higher charge than the price says, or
+    /// whose tier must be billed at a dearer price than the usage names.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use spendguard::{CallPlan, TaskBudget, Usage, Usd};
+    /// use spendguard::prices::{ModelPrice, Rates};
+    /// use spendguard::money::PricePerToken;
+    ///
+    /// let per_m = |d| PricePerToken::per_million(d).unwrap();
+    /// let price = Arc::new(ModelPrice::new("m", Rates::new(per_m(1.0), per_m(1.0))));
+    /// let budget = TaskBudget::new(Usd::from_dollars(1.0)?);
+    /// let call = budget.reserve(CallPlan::new(&price, 1_000).with_max_output_tokens(1_000))?;
+    /// // The price says $0.0011; the provider said it charged $0.0015.
+    /// let receipt = call.settle_at_least(&Usage::new(1_000, 100), Usd::from_dollars(0.0015)?);
+    /// assert_eq!(receipt.cost, Usd::from_dollars(0.0015)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn settle_at_least(mut self, usage: &Usage, floor: Usd) -> Receipt {
+        self.settle_in_place(usage, floor)
+    }
+
+    /// [`settle_at_least`](Reservation::settle_at_least) for a reservation
+    /// kept inside a larger state that cannot hand it over by value. The
+    /// reservation is closed afterwards, so dropping it records nothing
+    /// more; the caller must not settle it again.
+    pub(crate) fn settle_in_place(&mut self, usage: &Usage, floor: Usd) -> Receipt {
         self.open = false;
         let actual = CallAmounts {
-            cost: self.price.cost(usage),
+            cost: self.price.cost(usage).max(floor),
             tokens: usage.total_tokens(),
         };
         let (spent, remaining) = self.budget.state.record(self.claim, actual, false);

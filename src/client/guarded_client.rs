@@ -14,7 +14,7 @@ use crate::budget::TaskBudget;
 use crate::client::engine::{self, PreparedCall};
 use crate::client::engine::{Engine, JsonAnswer, Request};
 use crate::client::recorder::Ledger;
-use crate::client::{ApiKey, CallReceipt, ClientError, Provider};
+use crate::client::{ApiKey, CallReceipt, ClientError, DriftTolerance, Provider};
 use crate::guard::SpendGuard;
 use crate::ledger::LedgerSink;
 use crate::prices::PriceTable;
@@ -107,6 +107,7 @@ pub struct GuardedClientBuilder {
     guard: Option<SpendGuard>,
     tags: Tags,
     ledger: Option<Ledger>,
+    drift_tolerance: DriftTolerance,
 }
 
 impl GuardedClientBuilder {
@@ -140,6 +141,15 @@ impl GuardedClientBuilder {
     /// The price table calls are priced by (default: the bundled one).
     pub fn prices(mut self, prices: Arc<PriceTable>) -> Self {
         self.prices = Some(prices);
+        self
+    }
+
+    /// How far a provider's own cost (xAI, OpenRouter, Perplexity report
+    /// one) may differ from the price table's before the call is marked
+    /// with a [`PriceDrift`](crate::client::PriceDrift) (default 5%). The
+    /// call is settled at the higher of the two either way.
+    pub fn price_drift_tolerance(mut self, tolerance: DriftTolerance) -> Self {
+        self.drift_tolerance = tolerance;
         self
     }
 
@@ -260,6 +270,7 @@ impl GuardedClientBuilder {
                 guard: self.guard,
                 ledger: self.ledger,
                 tags: self.tags,
+                drift_tolerance: self.drift_tolerance,
             },
         })
     }
@@ -281,6 +292,7 @@ impl GuardedClient {
             guard: None,
             tags: Tags::new(),
             ledger: None,
+            drift_tolerance: DriftTolerance::DEFAULT,
         }
     }
 

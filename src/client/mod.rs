@@ -29,6 +29,7 @@
 
 #[cfg(feature = "client")]
 mod api_key;
+mod drift;
 mod engine;
 mod error;
 #[cfg(feature = "client")]
@@ -45,9 +46,11 @@ mod retry;
 mod step;
 #[cfg(feature = "client")]
 mod stream;
+mod unpriced_tier;
 
 #[cfg(feature = "client")]
 pub use api_key::ApiKey;
+pub use drift::{DriftTolerance, PriceDrift};
 pub use error::{ClientError, CutOffReason};
 #[cfg(feature = "client")]
 pub use guarded_client::{ClientConfigError, GuardedClient, GuardedClientBuilder, GuardedResponse};

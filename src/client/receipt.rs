@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::client::PriceDrift;
 use crate::guard::Degraded;
 use crate::money::Usd;
 use crate::usage::Usage;
@@ -41,6 +42,20 @@ pub struct CallReceipt {
     /// Set when a shared limit ran low and the call was sent to a cheaper
     /// model than it asked for ([`Degrade`](crate::guard::Degrade)).
     pub degraded: Option<Degraded>,
+    /// What the price table says the call cost; at the dearest price the
+    /// model has when `unpriced_tier` is set. `cost` is the higher of this
+    /// and `provider_cost`, so a call is never billed below either.
+    pub table_cost: Usd,
+    /// What the provider says it charged, where its response says so (xAI,
+    /// OpenRouter, Perplexity; see [`UsageReport`](crate::usage::UsageReport)).
+    pub provider_cost: Option<Usd>,
+    /// The service tier the provider named when the price table cannot
+    /// price it (OpenAI's `scale`, a new name): the call was billed at the
+    /// dearest price the model has.
+    pub unpriced_tier: Option<String>,
+    /// Set when `table_cost` and `provider_cost` differ by more than the
+    /// client's [`DriftTolerance`](crate::client::DriftTolerance).
+    pub price_drift: Option<PriceDrift>,
 }
 
 impl CallReceipt {
@@ -58,6 +73,12 @@ impl fmt::Display for CallReceipt {
         }
         if let CostSource::Estimated { reason } = &self.source {
             write!(f, " (estimated: {reason})")?;
+        }
+        if let Some(tier) = &self.unpriced_tier {
+            write!(f, " (tier {tier:?} billed at the dearest price)")?;
+        }
+        if let Some(drift) = &self.price_drift {
+            write!(f, " ({drift})")?;
         }
         write!(f, "; spent {}", self.spent)?;
         if let Some(remaining) = self.remaining {

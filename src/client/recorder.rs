@@ -81,6 +81,16 @@ impl CallRecorder {
             CostSource::Reported => record.with_cost(receipt.cost, LedgerCostSource::Reported),
             CostSource::Estimated { reason } => record.with_estimated_cost(receipt.cost, reason),
         };
+        if let Some(provider) = receipt.provider_cost {
+            record = record.with_provider_cost(
+                provider,
+                receipt.table_cost,
+                receipt.price_drift.is_some(),
+            );
+        }
+        if let Some(tier) = &receipt.unpriced_tier {
+            record = record.with_unpriced_tier(tier.clone());
+        }
         if let Some(degraded) = &receipt.degraded {
             record = record.with_reason(degraded.to_string());
         }

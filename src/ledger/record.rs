@@ -25,7 +25,9 @@ use crate::usage::Usage;
 /// its label ([`LedgerTags::key`]), and a request at most by an opaque
 /// [`request_hash`](LedgerRecord::request_hash) the caller opted in to.
 /// Reading ignores fields it does not know, so a ledger written by a newer
-/// version stays readable.
+/// version stays readable; fields added later (`provider_cost_nanos`,
+/// `table_cost_nanos`, `price_drift`, `unpriced_tier`) are written only when
+/// set and read as absent from older lines.
 ///
 /// ```
 /// use std::time::Duration;
@@ -86,6 +88,30 @@ pub struct LedgerRecord {
     /// never the request itself.
     #[serde(default)]
     pub request_hash: Option<String>,
+    /// What the provider says it charged, when its response said (xAI,
+    /// OpenRouter, Perplexity); `cost` is never below it.
+    #[serde(
+        default,
+        rename = "provider_cost_nanos",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub provider_cost: Option<Usd>,
+    /// What the price table says the call cost, written beside
+    /// `provider_cost`.
+    #[serde(
+        default,
+        rename = "table_cost_nanos",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub table_cost: Option<Usd>,
+    /// `true` when the two differ by more than the client's drift
+    /// tolerance: the table's price for the model is probably out of date.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub price_drift: bool,
+    /// The service tier the provider named when the price table cannot
+    /// price it; the call was billed at the dearest price the model has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpriced_tier: Option<String>,
 }
 
 impl LedgerRecord {
@@ -110,6 +136,10 @@ impl LedgerRecord {
             limit: None,
             reason: None,
             request_hash: None,
+            provider_cost: None,
+            table_cost: None,
+            price_drift: false,
+            unpriced_tier: None,
         }
     }
 
@@ -149,6 +179,21 @@ impl LedgerRecord {
     /// The same record, with the sentence that explains the decision.
     pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
         self.reason = Some(reason.into());
+        self
+    }
+
+    /// The same record, with what the provider said it charged beside the
+    /// price table's cost, and whether they drift apart.
+    pub fn with_provider_cost(mut self, provider: Usd, table: Usd, drift: bool) -> Self {
+        self.provider_cost = Some(provider);
+        self.table_cost = Some(table);
+        self.price_drift = drift;
+        self
+    }
+
+    /// The same record, naming a service tier the price table cannot price.
+    pub fn with_unpriced_tier(mut self, tier: impl Into<String>) -> Self {
+        self.unpriced_tier = Some(tier.into());
         self
     }
 
@@ -406,6 +451,43 @@ mod tests {
             .with_cost(Usd::from_nanos(123_456), LedgerCostSource::Reported);
         assert_eq!(record, expected);
         assert_eq!(serde_json::to_string(&record).unwrap(), line);
+    }
+
+    #[test]
+    fn provider_cost_drift_and_unpriced_tier_round_trip() {
+        let record = LedgerRecord::new(at(), "xai", "xai/grok-4.3", Decision::Allowed)
+            .with_cost(Usd::from_nanos(23_200_000), LedgerCostSource::Reported)
+            .with_provider_cost(
+                Usd::from_nanos(23_200_000),
+                Usd::from_nanos(11_600_000),
+                true,
+            )
+            .with_unpriced_tier("scale");
+        let line = serde_json::to_string(&record).unwrap();
+        assert!(
+            line.ends_with(r#""request_hash":null,"provider_cost_nanos":23200000,"table_cost_nanos":11600000,"price_drift":true,"unpriced_tier":"scale"}"#),
+            "{line}"
+        );
+        assert_eq!(serde_json::from_str::<LedgerRecord>(&line).unwrap(), record);
+    }
+
+    /// A line written before provider costs were recorded reads with none.
+    #[test]
+    fn an_older_line_reads_without_the_newer_fields() {
+        let line = r#"{"ts":"2026-11-25T06:30:19.123Z","provider":"openai","model":"gpt-4o","cost_nanos":10,"cost_source":"reported","decision":"allowed"}"#;
+        let record: LedgerRecord = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            (
+                record.provider_cost,
+                record.table_cost,
+                record.price_drift,
+                record.unpriced_tier.clone()
+            ),
+            (None, None, false, None)
+        );
+        assert!(!serde_json::to_string(&record)
+            .unwrap()
+            .contains("provider_cost"));
     }
 
     #[test]

@@ -205,6 +205,36 @@ impl ModelPrice {
         self.schedule(usage.service_tier).cost(usage)
     }
 
+    /// What `usage` would cost at the dearest tier the model is billed at
+    /// (its listed tiers, and priority at its conservative fallback): for a
+    /// call at a tier the table cannot price, never billed below what any
+    /// known tier would charge.
+    ///
+    /// ```
+    /// use spendguard::{Usage, Usd};
+    /// use spendguard::usage::ServiceTier;
+    /// use spendguard::prices::{ModelPrice, RateSchedule, Rates};
+    /// use spendguard::money::PricePerToken;
+    ///
+    /// let per_m = |d| PricePerToken::per_million(d).unwrap();
+    /// let price = ModelPrice::new("m", Rates::new(per_m(1.0), per_m(4.0)))
+    ///     .with_tier(ServiceTier::Priority, RateSchedule::new(Rates::new(per_m(2.0), per_m(8.0))));
+    /// assert_eq!(price.dearest_cost(&Usage::new(1_000_000, 0)), Usd::from_dollars(2.0)?);
+    /// # Ok::<(), spendguard::money::MoneyError>(())
+    /// ```
+    pub fn dearest_cost(&self, usage: &Usage) -> Usd {
+        [
+            ServiceTier::Standard,
+            ServiceTier::Batch,
+            ServiceTier::Flex,
+            ServiceTier::Priority,
+        ]
+        .into_iter()
+        .map(|tier| self.schedule(tier).cost(usage))
+        .max()
+        .unwrap_or(Usd::MAX)
+    }
+
     /// The most a call can cost: `input_tokens` of prompt (at the cache-write
     /// rate if the request writes to a cache) and `max_output_tokens` of
     /// output at the dearest output rate, in the band the prompt selects.

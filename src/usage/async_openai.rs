@@ -59,10 +59,11 @@ impl TryFrom<&CompletionUsage> for Usage {
         let completion_details = usage.completion_tokens_details.as_ref();
         let counts = ChatCounts {
             prompt: count("prompt_tokens", Some(usage.prompt_tokens)),
-            cached: count(
-                "prompt_tokens_details.cached_tokens",
-                prompt_details.and_then(|details| details.cached_tokens),
-            ),
+            cached: prompt_details
+                .and_then(|details| details.cached_tokens)
+                .map(|tokens| count("prompt_tokens_details.cached_tokens", Some(tokens))),
+            cache_hit: None,
+            cache_miss: None,
             input_audio: count(
                 "prompt_tokens_details.audio_tokens",
                 prompt_details.and_then(|details| details.audio_tokens),

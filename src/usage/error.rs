@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::usage::UsageFormat;
+use crate::usage::{CostProblem, UsageFormat};
 
 /// Why a provider's usage report could not be normalised.
 ///
@@ -64,6 +64,23 @@ pub enum UsageError {
         /// The value as the provider sent it, in JSON.
         value: String,
     },
+    /// A cost the provider reported (xAI's `cost_in_usd_ticks`,
+    /// OpenRouter's `cost`, Perplexity's `cost.total_cost`) is not a
+    /// non-negative amount of US dollars.
+    #[error(
+        "{format} reported cost `{path}` {problem} (got {value}); \
+         a reported cost must be a non-negative amount of US dollars"
+    )]
+    InvalidCost {
+        /// The format being read.
+        format: UsageFormat,
+        /// The field.
+        path: String,
+        /// What is wrong with it.
+        problem: CostProblem,
+        /// The value as the provider sent it, in JSON.
+        value: String,
+    },
     /// A field that must be an object, array or string is something else.
     #[error("{format} field `{path}` should be {expected}, but is {found}")]
     WrongType {
@@ -110,6 +127,48 @@ pub enum UsageError {
         parts: String,
         /// What they add up to (saturating at `u64::MAX`).
         sum: u64,
+    },
+    /// A Chat Completions or Responses total that fits neither way of
+    /// counting reasoning: inside the output counter (OpenAI) or beside it
+    /// (xAI).
+    #[error(
+        "{format} usage does not add up: `{total}` is {reported}, but `{parts}` is {inside} \
+         (reasoning counted inside the output, as OpenAI does) and with `{reasoning}` it is \
+         {beside} (reasoning beside the output, as xAI does)"
+    )]
+    TotalFitsNeitherConvention {
+        /// The format being read.
+        format: UsageFormat,
+        /// The total counter.
+        total: String,
+        /// What the total says.
+        reported: u64,
+        /// The prompt and output counters, joined with ` + `.
+        parts: String,
+        /// What they add up to (saturating at `u64::MAX`).
+        inside: u64,
+        /// The reasoning counter.
+        reasoning: String,
+        /// What they add up to with the reasoning (saturating at `u64::MAX`).
+        beside: u64,
+    },
+    /// OpenAI's `cached_tokens` and DeepSeek's `prompt_cache_hit_tokens`,
+    /// which count the same cache hits, disagree.
+    #[error(
+        "{format} usage is inconsistent: `{cached}` is {cached_tokens} but `{hit}` is \
+         {hit_tokens}, and both count the prompt's cache hits"
+    )]
+    CacheCountsDisagree {
+        /// The format being read.
+        format: UsageFormat,
+        /// OpenAI's counter.
+        cached: String,
+        /// What it says.
+        cached_tokens: u64,
+        /// DeepSeek's counter.
+        hit: String,
+        /// What it says.
+        hit_tokens: u64,
     },
     /// The provider reported a service tier spendguard cannot price.
     #[error(

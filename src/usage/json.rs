@@ -53,6 +53,11 @@ impl<'a> JsonObject<'a> {
         }
     }
 
+    /// The value at `key`, or `None` when absent or `null`.
+    pub(super) fn field(&self, key: &str) -> Option<&'a Value> {
+        self.fields.get(key).filter(|value| !value.is_null())
+    }
+
     /// The usage object at `key`: absent or `null` is [`UsageError::MissingUsage`].
     pub(super) fn usage(&self, key: &str) -> Result<Self, UsageError> {
         self.optional_object(key)?
@@ -105,6 +110,19 @@ impl<'a> JsonObject<'a> {
                 path: format!("{}.{key}", self.path_of(object)),
                 tokens: 0,
             }),
+        }
+    }
+
+    /// The counter at `key` inside the detail object at `object`, or `None`
+    /// when either is absent or `null`.
+    pub(super) fn optional_detail_count(
+        &self,
+        object: &str,
+        key: &str,
+    ) -> Result<Option<Count>, UsageError> {
+        match self.optional_object(object)? {
+            Some(details) => details.optional_count(key),
+            None => Ok(None),
         }
     }
 
@@ -273,7 +291,8 @@ fn token_count(value: &Value) -> Result<u64, CounterProblem> {
 /// 2^64, the first float above `u64::MAX`.
 const U64_LIMIT: f64 = 18_446_744_073_709_551_616.0;
 
-fn saturate(tokens: u128) -> u64 {
+/// `tokens`, or `u64::MAX` if it is more.
+pub(super) fn saturate(tokens: u128) -> u64 {
     u64::try_from(tokens).unwrap_or(u64::MAX)
 }
 

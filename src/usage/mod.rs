@@ -15,6 +15,11 @@
 //! they cannot read exactly with a [`UsageError`] rather than count it as
 //! zero.
 //!
+//! A [`UsageReport`] reads the same body for settling a call: the usage, a
+//! service tier spendguard cannot price (kept by name rather than refused),
+//! and the provider's own charge where it reports one (xAI, OpenRouter,
+//! Perplexity).
+//!
 //! With the `async-openai` feature, async-openai's `CompletionUsage`,
 //! `CreateChatCompletionResponse` and `CreateChatCompletionStreamResponse`
 //! convert with `Usage::try_from(&…)`, by the same rules as
@@ -43,6 +48,8 @@ mod format;
 mod gemini;
 mod json;
 mod openai;
+mod provider_cost;
+mod report;
 
 use std::fmt;
 
@@ -51,6 +58,10 @@ use serde::{Deserialize, Serialize};
 pub use anthropic::AnthropicStreamUsage;
 pub use error::{CounterProblem, UsageError};
 pub use format::UsageFormat;
+pub use provider_cost::CostProblem;
+#[cfg(feature = "client")]
+pub(crate) use report::without_field;
+pub use report::UsageReport;
 
 /// Token counts of one call, in disjoint buckets.
 ///

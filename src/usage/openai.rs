@@ -5,10 +5,15 @@
 //! already contains the reasoning (and audio) tokens. Normalising therefore
 //! subtracts each detail from its parent, and a detail larger than its parent
 //! is an error rather than a wrap to a huge count or a clamp to zero.
+//!
+//! Servers that copy Chat Completions read the same way, with two dialects:
+//! xAI counts reasoning beside the output counter rather than inside it
+//! (the reported total says which), and DeepSeek reports its cache hits in
+//! fields of its own.
 
 use serde_json::Value;
 
-use crate::usage::json::{Count, JsonObject};
+use crate::usage::json::{saturate, Count, JsonObject};
 use crate::usage::{Usage, UsageError, UsageFormat};
 
 impl Usage {
@@ -22,8 +27,10 @@ impl Usage {
     /// |---|---|
     /// | `usage.prompt_tokens` (required) | `input_tokens` + `cache_read_tokens` + `input_audio_tokens` |
     /// | `usage.prompt_tokens_details.cached_tokens` | `cache_read_tokens` |
+    /// | `usage.prompt_cache_hit_tokens` (DeepSeek) | `cache_read_tokens` |
+    /// | `usage.prompt_cache_miss_tokens` (DeepSeek) | checked: hits + misses = `prompt_tokens` |
     /// | `usage.prompt_tokens_details.audio_tokens` | `input_audio_tokens` |
-    /// | `usage.completion_tokens` (required) | `output_tokens` + `reasoning_tokens` + `output_audio_tokens` |
+    /// | `usage.completion_tokens` (required) | `output_tokens` + `reasoning_tokens` + `output_audio_tokens` (xAI: without `reasoning_tokens`) |
     /// | `usage.completion_tokens_details.reasoning_tokens` | `reasoning_tokens` |
     /// | `usage.completion_tokens_details.audio_tokens` | `output_audio_tokens` |
     /// | `service_tier` (top level) | `service_tier` |
@@ -37,11 +44,21 @@ impl Usage {
     ///   and billed as output ([Predicted Outputs]), so they stay in
     ///   `output_tokens`; they are still checked to be valid counters that
     ///   together fit inside `completion_tokens`.
-    /// - `usage.total_tokens`, when present, must equal `prompt_tokens +
-    ///   completion_tokens`.
+    /// - Reasoning is counted inside `completion_tokens` by OpenAI and
+    ///   beside it by xAI, whose `total_tokens` is `prompt_tokens +
+    ///   completion_tokens + reasoning_tokens`. `usage.total_tokens` tells
+    ///   the two apart: it must equal one of those sums, or the report is
+    ///   [`UsageError::TotalFitsNeitherConvention`]. Without a total, the
+    ///   reasoning is taken to be inside, as OpenAI documents.
+    /// - DeepSeek reports its cache hits as `prompt_cache_hit_tokens`; when
+    ///   `cached_tokens` is reported too, the two must agree
+    ///   ([`UsageError::CacheCountsDisagree`]). `prompt_cache_miss_tokens`,
+    ///   when present, must be the rest of `prompt_tokens`.
     /// - A missing or `null` `service_tier` is the standard tier (Azure and
     ///   compatible servers omit it); a name [`ServiceTier::from_provider_name`]
-    ///   does not know (such as `"scale"`) is [`UsageError::UnknownServiceTier`].
+    ///   does not know (such as `"scale"`) is [`UsageError::UnknownServiceTier`];
+    ///   [`UsageReport`](crate::usage::UsageReport) keeps such a call, to be
+    ///   billed at the dearest price the model has.
     ///
     /// [API reference]: https://platform.openai.com/docs/api-reference/chat/object
     /// [Predicted Outputs]: https://platform.openai.com/docs/guides/predicted-outputs
@@ -77,7 +94,9 @@ impl Usage {
         let usage = body.usage("usage")?;
         let counts = ChatCounts {
             prompt: usage.required_count("prompt_tokens")?,
-            cached: usage.detail_count("prompt_tokens_details", "cached_tokens")?,
+            cached: usage.optional_detail_count("prompt_tokens_details", "cached_tokens")?,
+            cache_hit: usage.optional_count("prompt_cache_hit_tokens")?,
+            cache_miss: usage.optional_count("prompt_cache_miss_tokens")?,
             input_audio: usage.detail_count("prompt_tokens_details", "audio_tokens")?,
             completion: usage.required_count("completion_tokens")?,
             reasoning: usage.detail_count("completion_tokens_details", "reasoning_tokens")?,
@@ -110,7 +129,9 @@ impl Usage {
     /// - `cached_tokens` must not exceed `input_tokens`, nor
     ///   `reasoning_tokens` `output_tokens`.
     /// - `usage.total_tokens`, when present, must equal `input_tokens +
-    ///   output_tokens`.
+    ///   output_tokens`, or (xAI's way of counting, as in
+    ///   [`Usage::from_openai_chat`]) `input_tokens + output_tokens +
+    ///   reasoning_tokens`, when the reasoning is beside the output.
     /// - The service tier follows the same rules as
     ///   [`Usage::from_openai_chat`].
     ///
@@ -148,10 +169,12 @@ impl Usage {
         let reasoning = usage.detail_count("output_tokens_details", "reasoning_tokens")?;
 
         let input_tokens = input.without(&[&cached], format)?.tokens;
-        let output_tokens = output.without(&[&reasoning], format)?.tokens;
-        if let Some(total) = usage.optional_count("total_tokens")? {
-            total.check_total(&[&input, &output], format)?;
-        }
+        let total = usage.optional_count("total_tokens")?;
+        let output_tokens =
+            match reasoning_place(&input, &output, &reasoning, total.as_ref(), format)? {
+                Reasoning::Inside => output.without(&[&reasoning], format)?.tokens,
+                Reasoning::Beside => output.tokens,
+            };
 
         Ok(Usage {
             input_tokens,
@@ -170,8 +193,12 @@ impl Usage {
 pub(super) struct ChatCounts {
     /// `usage.prompt_tokens`.
     pub(super) prompt: Count,
-    /// `usage.prompt_tokens_details.cached_tokens`.
-    pub(super) cached: Count,
+    /// `usage.prompt_tokens_details.cached_tokens`, if reported.
+    pub(super) cached: Option<Count>,
+    /// DeepSeek's `usage.prompt_cache_hit_tokens`, if reported.
+    pub(super) cache_hit: Option<Count>,
+    /// DeepSeek's `usage.prompt_cache_miss_tokens`, if reported.
+    pub(super) cache_miss: Option<Count>,
     /// `usage.prompt_tokens_details.audio_tokens`.
     pub(super) input_audio: Count,
     /// `usage.completion_tokens`.
@@ -195,6 +222,8 @@ impl ChatCounts {
         let ChatCounts {
             prompt,
             cached,
+            cache_hit,
+            cache_miss,
             input_audio,
             completion,
             reasoning,
@@ -203,14 +232,18 @@ impl ChatCounts {
             rejected,
             total,
         } = self;
+        let cached = cache_hits(cached, cache_hit, format)?;
         let input_tokens = prompt.without(&[&cached, &input_audio], format)?.tokens;
-        let output_tokens = completion
-            .without(&[&reasoning, &output_audio], format)?
+        if let Some(miss) = cache_miss {
+            prompt.check_total(&[&cached, &miss], format)?;
+        }
+        let output_tokens =
+            match reasoning_place(&prompt, &completion, &reasoning, total.as_ref(), format)? {
+                Reasoning::Inside => completion.without(&[&reasoning, &output_audio], format)?,
+                Reasoning::Beside => completion.without(&[&output_audio], format)?,
+            }
             .tokens;
         completion.without(&[&accepted, &rejected], format)?;
-        if let Some(total) = total {
-            total.check_total(&[&prompt, &completion], format)?;
-        }
         Ok(Usage {
             input_tokens,
             cache_read_tokens: cached.tokens,
@@ -220,6 +253,76 @@ impl ChatCounts {
             output_audio_tokens: output_audio.tokens,
             ..Usage::default()
         })
+    }
+}
+
+/// The prompt's cache hits, from OpenAI's `cached_tokens` or DeepSeek's
+/// `prompt_cache_hit_tokens`, whichever is reported; two that disagree are
+/// an error rather than a guess at which one the bill used.
+fn cache_hits(
+    cached: Option<Count>,
+    hit: Option<Count>,
+    format: UsageFormat,
+) -> Result<Count, UsageError> {
+    match (cached, hit) {
+        (Some(cached), Some(hit)) if cached.tokens != hit.tokens => {
+            Err(UsageError::CacheCountsDisagree {
+                format,
+                cached: cached.path,
+                cached_tokens: cached.tokens,
+                hit: hit.path,
+                hit_tokens: hit.tokens,
+            })
+        }
+        (Some(cached), _) => Ok(cached),
+        (None, Some(hit)) => Ok(hit),
+        (None, None) => Ok(Count {
+            path: "usage.prompt_tokens_details.cached_tokens".to_owned(),
+            tokens: 0,
+        }),
+    }
+}
+
+/// Where a report counts its reasoning tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reasoning {
+    /// Inside the output counter (OpenAI).
+    Inside,
+    /// Beside it, as a further part of the total (xAI).
+    Beside,
+}
+
+/// Whether `reasoning` is part of `output` (OpenAI: total = prompt +
+/// output) or beside it (xAI: total = prompt + output + reasoning), told
+/// apart by the reported total. Without a total, OpenAI's reading; with one
+/// that fits neither reading, an error.
+fn reasoning_place(
+    prompt: &Count,
+    output: &Count,
+    reasoning: &Count,
+    total: Option<&Count>,
+    format: UsageFormat,
+) -> Result<Reasoning, UsageError> {
+    let Some(total) = total else {
+        return Ok(Reasoning::Inside);
+    };
+    let inside = u128::from(prompt.tokens) + u128::from(output.tokens);
+    let beside = inside + u128::from(reasoning.tokens);
+    match u128::from(total.tokens) {
+        reported if reported == inside => Ok(Reasoning::Inside),
+        reported if reported == beside => Ok(Reasoning::Beside),
+        _ if reasoning.tokens == 0 => total
+            .check_total(&[prompt, output], format)
+            .map(|()| Reasoning::Inside),
+        _ => Err(UsageError::TotalFitsNeitherConvention {
+            format,
+            total: total.path.clone(),
+            reported: total.tokens,
+            parts: format!("{} + {}", prompt.path, output.path),
+            inside: saturate(inside),
+            reasoning: reasoning.path.clone(),
+            beside: saturate(beside),
+        }),
     }
 }
 
@@ -443,6 +546,146 @@ mod tests {
             }
         );
         assert_eq!(usage.total_tokens(), 1_261);
+    }
+
+    /// xAI counts reasoning beside `completion_tokens`: its total is prompt
+    /// + completion + reasoning.
+    #[test]
+    fn xai_reasoning_beside_the_completion() {
+        let body = json!({
+            "object": "chat.completion",
+            "model": "grok-4.3",
+            "usage": {
+                "prompt_tokens": 663,
+                "completion_tokens": 50,
+                "total_tokens": 837,
+                "prompt_tokens_details": { "cached_tokens": 654, "audio_tokens": 0, "text_tokens": 663 },
+                "completion_tokens_details": { "reasoning_tokens": 124, "audio_tokens": 0 },
+                "cost_in_usd_ticks": 0
+            }
+        });
+        let usage = Usage::from_openai_chat(&body).unwrap();
+        assert_eq!((usage.input_tokens, usage.cache_read_tokens), (9, 654));
+        assert_eq!((usage.output_tokens, usage.reasoning_tokens), (50, 124));
+        assert_eq!(usage.total_tokens(), 837);
+    }
+
+    /// Without a total the two readings cannot be told apart, and OpenAI's
+    /// is the one its API documents.
+    #[test]
+    fn without_a_total_reasoning_is_inside_the_completion() {
+        let body = json!({ "usage": {
+            "prompt_tokens": 10, "completion_tokens": 50,
+            "completion_tokens_details": { "reasoning_tokens": 20 }
+        }});
+        let usage = Usage::from_openai_chat(&body).unwrap();
+        assert_eq!((usage.output_tokens, usage.reasoning_tokens), (30, 20));
+    }
+
+    #[test]
+    fn a_total_that_fits_neither_reading_is_an_error() {
+        let body = json!({ "usage": {
+            "prompt_tokens": 10, "completion_tokens": 50, "total_tokens": 75,
+            "completion_tokens_details": { "reasoning_tokens": 20 }
+        }});
+        assert_eq!(
+            Usage::from_openai_chat(&body),
+            Err(UsageError::TotalFitsNeitherConvention {
+                format: UsageFormat::OpenAiChat,
+                total: "usage.total_tokens".into(),
+                reported: 75,
+                parts: "usage.prompt_tokens + usage.completion_tokens".into(),
+                inside: 60,
+                reasoning: "usage.completion_tokens_details.reasoning_tokens".into(),
+                beside: 80,
+            })
+        );
+    }
+
+    #[test]
+    fn responses_reasoning_beside_the_output() {
+        let body = json!({ "usage": {
+            "input_tokens": 100, "output_tokens": 40, "total_tokens": 440,
+            "output_tokens_details": { "reasoning_tokens": 300 }
+        }});
+        let usage = Usage::from_openai_responses(&body).unwrap();
+        assert_eq!((usage.output_tokens, usage.reasoning_tokens), (40, 300));
+        assert_eq!(usage.total_tokens(), 440);
+    }
+
+    /// DeepSeek reports its cache in `prompt_cache_hit_tokens` and
+    /// `prompt_cache_miss_tokens`, which add up to `prompt_tokens`.
+    #[test]
+    fn deepseek_cache_hits_and_misses() {
+        let body = json!({
+            "object": "chat.completion",
+            "model": "deepseek-v4-flash",
+            "usage": {
+                "prompt_tokens": 1_000,
+                "completion_tokens": 48,
+                "total_tokens": 1_048,
+                "completion_tokens_details": { "reasoning_tokens": 38 },
+                "prompt_cache_hit_tokens": 896,
+                "prompt_cache_miss_tokens": 104
+            }
+        });
+        let usage = Usage::from_openai_chat(&body).unwrap();
+        assert_eq!(
+            usage,
+            Usage {
+                input_tokens: 104,
+                cache_read_tokens: 896,
+                output_tokens: 10,
+                reasoning_tokens: 38,
+                ..Usage::default()
+            }
+        );
+    }
+
+    #[test]
+    fn deepseek_and_openai_cache_counts_must_agree() {
+        let agree = json!({ "usage": {
+            "prompt_tokens": 10, "completion_tokens": 1,
+            "prompt_tokens_details": { "cached_tokens": 4 },
+            "prompt_cache_hit_tokens": 4, "prompt_cache_miss_tokens": 6
+        }});
+        assert_eq!(
+            Usage::from_openai_chat(&agree).unwrap().cache_read_tokens,
+            4
+        );
+        let disagree = json!({ "usage": {
+            "prompt_tokens": 10, "completion_tokens": 1,
+            "prompt_tokens_details": { "cached_tokens": 0 },
+            "prompt_cache_hit_tokens": 4
+        }});
+        assert_eq!(
+            Usage::from_openai_chat(&disagree),
+            Err(UsageError::CacheCountsDisagree {
+                format: UsageFormat::OpenAiChat,
+                cached: "usage.prompt_tokens_details.cached_tokens".into(),
+                cached_tokens: 0,
+                hit: "usage.prompt_cache_hit_tokens".into(),
+                hit_tokens: 4,
+            })
+        );
+    }
+
+    #[test]
+    fn deepseek_hits_and_misses_must_add_up_to_the_prompt() {
+        let body = json!({ "usage": {
+            "prompt_tokens": 10, "completion_tokens": 1,
+            "prompt_cache_hit_tokens": 4, "prompt_cache_miss_tokens": 7
+        }});
+        assert_eq!(
+            Usage::from_openai_chat(&body),
+            Err(UsageError::InconsistentTotal {
+                format: UsageFormat::OpenAiChat,
+                total: "usage.prompt_tokens".into(),
+                reported: 10,
+                parts: "usage.prompt_cache_hit_tokens + usage.prompt_cache_miss_tokens".into(),
+                sum: 11,
+            })
+        );
     }
 
     #[test]

@@ -588,3 +588,68 @@ fn help_documents_the_exit_codes() {
     assert!(help.contains("\n  2  usage error"));
     assert!(Path::new(DAY).exists());
 }
+
+#[test]
+fn price_drift_is_listed_by_model() {
+    let mut drifted = line(
+        "2026-11-25T06:00:00Z",
+        "xai/grok-4.3",
+        json!({}),
+        (12_000, 2_000),
+        2 * CENT,
+        "allowed",
+        None,
+        None,
+    );
+    drifted["provider_cost_nanos"] = json!(2 * CENT);
+    drifted["table_cost_nanos"] = json!(CENT);
+    drifted["price_drift"] = json!(true);
+    let mut agreeing = drifted.clone();
+    agreeing["ts"] = json!("2026-11-25T06:01:00Z");
+    agreeing["price_drift"] = json!(false);
+    let mut second = drifted.clone();
+    second["ts"] = json!("2026-11-25T06:02:00Z");
+    // An older line, written before provider costs were recorded.
+    let older = line(
+        "2026-11-25T06:03:00Z",
+        "gpt-4o",
+        json!({}),
+        (100, 10),
+        CENT,
+        "allowed",
+        None,
+        None,
+    );
+    let path = temp_path("drift.jsonl");
+    let text: String = [&drifted, &agreeing, &second, &older]
+        .iter()
+        .map(|r| format!("{r}\n"))
+        .collect();
+    std::fs::write(&path, text).unwrap();
+    let file = path.to_str().unwrap();
+
+    let report = report_json(&[file]);
+    assert_eq!(
+        report["price_drift"],
+        json!([{
+            "model": "xai/grok-4.3",
+            "calls": 2,
+            "table_cost_nanos": 2 * CENT,
+            "provider_cost_nanos": 4 * CENT,
+        }])
+    );
+    assert_eq!(report["malformed_lines"], 0);
+    let output = spendguard(&["report", file]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains(
+            "\nPrice drift (provider's cost against the price table)\n  \
+             xai/grok-4.3: 2 call(s), table $0.02, provider $0.04\n"
+        ),
+        "{}",
+        stdout(&output)
+    );
+    let plain = spendguard(&["report", DAY]);
+    assert!(!stdout(&plain).contains("Price drift"));
+    std::fs::remove_file(path).unwrap();
+}

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::{json, Value};
+use spendguard::client::DriftTolerance;
 use spendguard::guard::runaway::{RunawayAction, RunawayPolicy};
 use spendguard::guard::{SharedLimit, SpendGuard, Window};
 use spendguard::ledger::{Decision, LedgerCostSource, MemorySink};
@@ -175,4 +176,96 @@ async fn every_decision_is_one_line_with_its_numbers_and_no_secrets() {
             "a prompt reached the ledger: {line}"
         );
     }
+}
+
+/// A 200 answer with exactly `body`, as a provider that reports its own
+/// cost or an unusual tier would send it.
+fn answer(body: Value) -> Behaviour {
+    Behaviour::Status {
+        code: 200,
+        retry_after: None,
+        body: Some(body.to_string()),
+    }
+}
+
+/// gpt-4o at $2.50 / $10 per 1M: 1,000 in, 100 visible + 50 reasoning out
+/// (xAI's way, beside the completion) is $0.0025 + $0.0015 = $0.004 by the
+/// table; the provider says 100,000,000 ticks, $0.01.
+fn reported_cost_body() -> Value {
+    json!({
+        "object": "chat.completion",
+        "model": "gpt-4o",
+        "choices": [{ "index": 0, "message": { "role": "assistant", "content": "Done." }, "finish_reason": "stop" }],
+        "usage": {
+            "prompt_tokens": 1_000, "completion_tokens": 100, "total_tokens": 1_150,
+            "completion_tokens_details": { "reasoning_tokens": 50 },
+            "cost_in_usd_ticks": 100_000_000
+        }
+    })
+}
+
+#[tokio::test]
+async fn a_provider_cost_beyond_the_tolerance_is_settled_and_recorded_as_drift() {
+    let mock = start_mock(MockConfig::default()).await;
+    let sink = Arc::new(MemorySink::new());
+    let client = client(&mock, &SpendGuard::builder().build().unwrap(), &sink);
+    let budget = budget();
+    mock.push(answer(reported_cost_body()));
+    let receipt = client.send(&budget, &request(1)).await.unwrap().receipt;
+    assert_eq!(receipt.table_cost, Usd::from_nanos(4_000_000));
+    assert_eq!(receipt.provider_cost, Some(Usd::from_nanos(10_000_000)));
+    assert_eq!(receipt.cost, Usd::from_nanos(10_000_000));
+    assert_eq!(budget.snapshot().spent, Usd::from_nanos(10_000_000));
+
+    let line = &sink.records()[0];
+    assert_eq!(line.cost, Usd::from_nanos(10_000_000));
+    assert_eq!(line.provider_cost, Some(Usd::from_nanos(10_000_000)));
+    assert_eq!(line.table_cost, Some(Usd::from_nanos(4_000_000)));
+    assert!(line.price_drift);
+    assert_eq!(line.cost_source, LedgerCostSource::Reported);
+}
+
+#[tokio::test]
+async fn the_drift_tolerance_is_the_clients_to_choose() {
+    let mock = start_mock(MockConfig::default()).await;
+    let sink = Arc::new(MemorySink::new());
+    let client = GuardedClient::builder(Provider::OpenAiChat)
+        .base_url(mock.base_url())
+        .api_key(ApiKey::new(TEST_KEY))
+        .ledger(Arc::clone(&sink) as _)
+        .price_drift_tolerance(DriftTolerance::percent(70))
+        .build()
+        .unwrap();
+    mock.push(answer(reported_cost_body()));
+    let receipt = client.send(&budget(), &request(1)).await.unwrap().receipt;
+    // $0.006 apart is 60% of $0.01: within 70%, settled high all the same.
+    assert_eq!(receipt.price_drift, None);
+    assert_eq!(receipt.cost, Usd::from_nanos(10_000_000));
+    let line = &sink.records()[0];
+    assert_eq!(line.provider_cost, Some(Usd::from_nanos(10_000_000)));
+    assert!(!line.price_drift);
+}
+
+#[tokio::test]
+async fn an_unpriced_tier_is_billed_at_the_dearest_price_and_marked() {
+    let mock = start_mock(MockConfig::default()).await;
+    let sink = Arc::new(MemorySink::new());
+    let client = client(&mock, &SpendGuard::builder().build().unwrap(), &sink);
+    mock.push(answer(json!({
+        "object": "chat.completion",
+        "model": "gpt-4o",
+        "service_tier": "scale",
+        "choices": [{ "index": 0, "message": { "role": "assistant", "content": "Done." }, "finish_reason": "stop" }],
+        "usage": { "prompt_tokens": 1_000, "completion_tokens": 100, "total_tokens": 1_100 }
+    })));
+    let receipt = client.send(&budget(), &request(1)).await.unwrap().receipt;
+    // gpt-4o's dearest tier is priority, $4.25 / $17 per 1M:
+    // 1,000 × 4.25 + 100 × 17 = $0.00425 + $0.0017 = $0.00595
+    assert_eq!(receipt.cost, Usd::from_nanos(5_950_000));
+    assert_eq!(receipt.unpriced_tier.as_deref(), Some("scale"));
+    assert!(receipt.is_reported());
+    let line = &sink.records()[0];
+    assert_eq!(line.unpriced_tier.as_deref(), Some("scale"));
+    assert_eq!(line.cost, Usd::from_nanos(5_950_000));
+    assert_eq!(line.decision, Decision::Allowed);
 }

@@ -6,8 +6,9 @@
 //! `Usage` buckets are disjoint: `input_tokens` excludes cached and
 //! cache-written tokens, `output_tokens` excludes reasoning.
 
+use serde_json::json;
 use spendguard::prices::CacheWrite;
-use spendguard::usage::ServiceTier;
+use spendguard::usage::{ServiceTier, UsageFormat, UsageReport};
 use spendguard::{PriceTable, Usage, Usd};
 
 /// The cost of `usage` for a model listed under exactly `model`.
@@ -380,4 +381,121 @@ fn bedrock_haiku_4_5_five_minute_cache_write() {
         cost("anthropic.claude-haiku-4-5-20251001-v1:0", call),
         Usd::from_nanos(20_000_000)
     );
+}
+
+// ---- Whole response bodies: usage, tier and the provider's own figure ----
+// Read with `UsageReport` as the guarded client reads them, then priced.
+
+fn report(body: serde_json::Value) -> UsageReport {
+    UsageReport::from_response(UsageFormat::OpenAiChat, &body).unwrap()
+}
+
+#[test]
+fn xai_grok_4_3_reasoning_is_billed_beside_the_completion() {
+    // https://docs.x.ai/developers/models: $1.25 input, $0.20 cached,
+    // $2.50 output (reasoning too) per 1M. xAI's total counts the reasoning
+    // beside `completion_tokens`: 12,000 + 500 + 1,500 = 14,000.
+    // 4,000 × 1.25 + 8,000 × 0.20 + (500 + 1,500) × 2.50
+    //   = $0.005 + $0.0016 + $0.005 = $0.0116
+    // xAI's own figure: 116,000,000 ticks / 10^10 = $0.0116.
+    let call = report(json!({
+        "object": "chat.completion",
+        "model": "grok-4.3",
+        "usage": {
+            "prompt_tokens": 12_000,
+            "completion_tokens": 500,
+            "total_tokens": 14_000,
+            "prompt_tokens_details": { "cached_tokens": 8_000, "text_tokens": 12_000, "audio_tokens": 0, "image_tokens": 0 },
+            "completion_tokens_details": { "reasoning_tokens": 1_500, "audio_tokens": 0 },
+            "num_sources_used": 0,
+            "cost_in_usd_ticks": 116_000_000
+        }
+    }));
+    assert_eq!(
+        call.usage,
+        Usage {
+            reasoning_tokens: 1_500,
+            ..usage(4_000, 8_000, 500)
+        }
+    );
+    assert_eq!(
+        cost("xai/grok-4.3", call.usage),
+        Usd::from_nanos(11_600_000)
+    );
+    assert_eq!(call.provider_cost, Some(Usd::from_nanos(11_600_000)));
+}
+
+#[test]
+fn deepseek_v4_flash_cache_hits_from_its_own_fields() {
+    // https://api-docs.deepseek.com/quick_start/pricing: $0.006 cache hit,
+    // $0.30 cache miss, $1.20 output per 1M.
+    // 900,000 × 0.006 + 100,000 × 0.30 + (20,000 + 30,000) × 1.20
+    //   = $0.0054 + $0.03 + $0.06 = $0.0954
+    // (as all fresh input it would have been 1,000,000 × 0.30 + $0.06 = $0.36)
+    let call = report(json!({
+        "object": "chat.completion",
+        "model": "deepseek-v4-flash",
+        "usage": {
+            "prompt_tokens": 1_000_000,
+            "completion_tokens": 50_000,
+            "total_tokens": 1_050_000,
+            "completion_tokens_details": { "reasoning_tokens": 30_000 },
+            "prompt_cache_hit_tokens": 900_000,
+            "prompt_cache_miss_tokens": 100_000
+        }
+    }));
+    assert_eq!(
+        call.usage,
+        Usage {
+            reasoning_tokens: 30_000,
+            ..usage(100_000, 900_000, 20_000)
+        }
+    );
+    assert_eq!(
+        cost("deepseek/deepseek-v4-flash", call.usage),
+        Usd::from_nanos(95_400_000)
+    );
+}
+
+#[test]
+fn openai_scale_tier_is_billed_at_the_dearest_price_the_model_has() {
+    // https://developers.openai.com/api/docs/pricing: gpt-4.1 standard $2 /
+    // $8, batch $1 / $4, priority $3.50 / $14 per 1M. Scale Tier
+    // has no per-token price in the table, so the dearest, priority:
+    // 10,000 × 3.50 + 1,000 × 14 = $0.035 + $0.014 = $0.049
+    let call = report(json!({
+        "object": "chat.completion",
+        "model": "gpt-4.1-2025-04-14",
+        "service_tier": "scale",
+        "usage": { "prompt_tokens": 10_000, "completion_tokens": 1_000, "total_tokens": 11_000 }
+    }));
+    assert_eq!(call.unpriced_tier.as_deref(), Some("scale"));
+    let price = PriceTable::bundled().resolve("gpt-4.1").unwrap();
+    assert_eq!(
+        price.price().dearest_cost(&call.usage),
+        Usd::from_nanos(49_000_000)
+    );
+    assert_eq!(price.price().cost(&call.usage), Usd::from_nanos(28_000_000));
+}
+
+#[test]
+fn openrouter_and_perplexity_report_dollars() {
+    // OpenRouter: `usage.cost` in dollars ("credits"),
+    // https://openrouter.ai/docs/use-cases/usage-accounting; with the
+    // caller's own key the upstream charge comes on top: $0.00012 + $0.0024.
+    let own_key = report(json!({ "usage": {
+        "prompt_tokens": 194, "completion_tokens": 2, "total_tokens": 196,
+        "cost": 0.00012, "is_byok": true,
+        "cost_details": { "upstream_inference_cost": 0.0024 }
+    }}));
+    assert_eq!(own_key.provider_cost, Some(Usd::from_nanos(2_520_000)));
+    // Perplexity: `usage.cost.total_cost`, request fee included,
+    // https://docs.perplexity.ai/api-reference/chat-completions-post
+    let sonar = report(json!({ "usage": {
+        "prompt_tokens": 8, "completion_tokens": 312, "total_tokens": 320,
+        "search_context_size": "low",
+        "cost": { "input_tokens_cost": 0.000008, "output_tokens_cost": 0.000312,
+                  "request_cost": 0.005, "total_cost": 0.00532, "currency": "USD" }
+    }}));
+    assert_eq!(sonar.provider_cost, Some(Usd::from_nanos(5_320_000)));
 }

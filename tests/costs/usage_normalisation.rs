@@ -187,6 +187,186 @@ mod openai_chat {
     }
 }
 
+/// Servers that copy Chat Completions with their own dialect: xAI counts
+/// reasoning beside `completion_tokens`, DeepSeek reports cache hits in
+/// fields of its own.
+mod compatible_dialects {
+    use super::*;
+
+    const CHAT: UsageFormat = UsageFormat::OpenAiChat;
+
+    #[test]
+    fn xai_and_openai_read_the_same_call_alike() {
+        // 600 reasoning and 100 visible tokens, counted both ways.
+        let openai = json!({ "usage": {
+            "prompt_tokens": 50, "completion_tokens": 700, "total_tokens": 750,
+            "completion_tokens_details": { "reasoning_tokens": 600 }
+        }});
+        let xai = json!({ "usage": {
+            "prompt_tokens": 50, "completion_tokens": 100, "total_tokens": 750,
+            "completion_tokens_details": { "reasoning_tokens": 600 }
+        }});
+        let expected = Usage {
+            input_tokens: 50,
+            output_tokens: 100,
+            reasoning_tokens: 600,
+            ..Usage::default()
+        };
+        assert_eq!(Usage::from_openai_chat(&openai).unwrap(), expected);
+        assert_eq!(Usage::from_openai_chat(&xai).unwrap(), expected);
+    }
+
+    #[test]
+    fn a_total_that_adds_up_under_neither_convention_is_rejected() {
+        let body = json!({ "usage": {
+            "prompt_tokens": 50, "completion_tokens": 100, "total_tokens": 700,
+            "completion_tokens_details": { "reasoning_tokens": 600 }
+        }});
+        let err = error(CHAT, body);
+        assert!(
+            matches!(
+                err,
+                UsageError::TotalFitsNeitherConvention {
+                    reported: 700,
+                    inside: 150,
+                    beside: 750,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "OpenAI Chat Completions usage does not add up: `usage.total_tokens` is 700, but \
+             `usage.prompt_tokens + usage.completion_tokens` is 150 (reasoning counted inside the \
+             output, as OpenAI does) and with `usage.completion_tokens_details.reasoning_tokens` it \
+             is 750 (reasoning beside the output, as xAI does)"
+        );
+    }
+
+    #[test]
+    fn xai_reasoning_beside_still_needs_audio_inside() {
+        let body = json!({ "usage": {
+            "prompt_tokens": 5, "completion_tokens": 10, "total_tokens": 25,
+            "completion_tokens_details": { "reasoning_tokens": 10, "audio_tokens": 11 }
+        }});
+        assert!(matches!(
+            error(CHAT, body),
+            UsageError::DetailExceedsParent {
+                parent_tokens: 10,
+                detail_tokens: 11,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn deepseek_hits_alone_are_cache_reads() {
+        let body = json!({ "usage": {
+            "prompt_tokens": 100, "completion_tokens": 1,
+            "prompt_cache_hit_tokens": 64, "prompt_cache_miss_tokens": 36
+        }});
+        let usage = Usage::from_response(CHAT, &body).unwrap();
+        assert_eq!((usage.input_tokens, usage.cache_read_tokens), (36, 64));
+    }
+
+    #[test]
+    fn deepseek_and_openai_counts_that_disagree_name_both_numbers() {
+        let body = json!({ "usage": {
+            "prompt_tokens": 100, "completion_tokens": 1,
+            "prompt_tokens_details": { "cached_tokens": 60 },
+            "prompt_cache_hit_tokens": 64, "prompt_cache_miss_tokens": 36
+        }});
+        let err = error(CHAT, body);
+        assert_eq!(
+            err.to_string(),
+            "OpenAI Chat Completions usage is inconsistent: `usage.prompt_tokens_details.cached_tokens` \
+             is 60 but `usage.prompt_cache_hit_tokens` is 64, and both count the prompt's cache hits"
+        );
+    }
+
+    #[test]
+    fn provider_costs_that_are_not_dollars_are_errors_not_zero() {
+        use spendguard::usage::{CostProblem, UsageReport};
+        let report = |usage: Value| {
+            let mut body = json!({ "usage": { "prompt_tokens": 1, "completion_tokens": 1 } });
+            for (key, value) in usage.as_object().unwrap() {
+                body["usage"][key] = value.clone();
+            }
+            UsageReport::from_response(CHAT, &body)
+        };
+        for (usage, expected) in [
+            (json!({ "cost": -0.000_1 }), CostProblem::Negative),
+            (json!({ "cost": "NaN" }), CostProblem::NotANumber),
+            (json!({ "cost": "0.01" }), CostProblem::NotANumber),
+            (
+                json!({ "cost_in_usd_ticks": -37_756_000 }),
+                CostProblem::Negative,
+            ),
+            (
+                json!({ "cost_in_usd_ticks": 3.5 }),
+                CostProblem::NotAnInteger,
+            ),
+            (
+                json!({ "cost": { "total_cost": 0.1, "currency": "EUR" } }),
+                CostProblem::NotUsd,
+            ),
+        ] {
+            match report(usage.clone()) {
+                Err(UsageError::InvalidCost { problem, .. }) => {
+                    assert_eq!(problem, expected, "{usage}")
+                }
+                other => panic!("{usage} gave {other:?}"),
+            }
+        }
+        let err = report(json!({ "cost": -0.5 })).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "OpenAI Chat Completions reported cost `usage.cost` is negative (got -0.5); \
+             a reported cost must be a non-negative amount of US dollars"
+        );
+    }
+
+    #[test]
+    fn bad_deepseek_counters_are_errors_not_zero() {
+        for (hit, miss, problem) in [
+            (json!(-1), json!(101), CounterProblem::Negative),
+            (json!("64"), json!(36), CounterProblem::NotANumber),
+            (json!(64), json!(36.5), CounterProblem::NotAnInteger),
+            (too_large(), json!(0), CounterProblem::TooLarge),
+        ] {
+            let body = json!({ "usage": {
+                "prompt_tokens": 100, "completion_tokens": 1,
+                "prompt_cache_hit_tokens": hit, "prompt_cache_miss_tokens": miss
+            }});
+            assert_eq!(invalid_counter(CHAT, body).1, problem);
+        }
+        let hits_above_prompt = json!({ "usage": {
+            "prompt_tokens": 10, "completion_tokens": 1, "prompt_cache_hit_tokens": 11
+        }});
+        assert!(matches!(
+            error(CHAT, hits_above_prompt),
+            UsageError::DetailExceedsParent {
+                detail_tokens: 11,
+                parent_tokens: 10,
+                ..
+            }
+        ));
+        let misses_off = json!({ "usage": {
+            "prompt_tokens": 10, "completion_tokens": 1,
+            "prompt_cache_hit_tokens": 4, "prompt_cache_miss_tokens": 5
+        }});
+        assert!(matches!(
+            error(CHAT, misses_off),
+            UsageError::InconsistentTotal {
+                reported: 10,
+                sum: 9,
+                ..
+            }
+        ));
+    }
+}
+
 mod openai_responses {
     use super::*;
 
@@ -759,5 +939,46 @@ proptest! {
             Err(UsageError::InvalidCounter { .. }) => prop_assert!(value.as_u64().is_none()),
             Err(other) => prop_assert!(value.is_null(), "unexpected {:?}", other),
         }
+    }
+}
+
+proptest! {
+    /// Whichever way a server counts reasoning, the buckets add up to its
+    /// own total, and reasoning is never counted twice or dropped.
+    #[test]
+    fn reasoning_inside_or_beside_adds_up_to_the_reported_total(
+        prompt in part(), visible in part(), reasoning in part(), beside in any::<bool>(),
+    ) {
+        let completion = if beside { visible } else { visible + reasoning };
+        let body = json!({ "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + visible + reasoning,
+            "completion_tokens_details": { "reasoning_tokens": reasoning }
+        }});
+        let usage = Usage::from_openai_chat(&body).unwrap();
+        prop_assert_eq!((usage.output_tokens, usage.reasoning_tokens), (visible, reasoning));
+        prop_assert_eq!(usage.total_tokens(), prompt + visible + reasoning);
+    }
+
+    /// DeepSeek's hits and misses partition the prompt, with or without
+    /// OpenAI's `cached_tokens` beside them.
+    #[test]
+    fn deepseek_hits_and_misses_partition_the_prompt(
+        hit in part(), miss in part(), output in part(), with_cached in any::<bool>(),
+    ) {
+        let mut body = json!({ "usage": {
+            "prompt_tokens": hit + miss,
+            "completion_tokens": output,
+            "total_tokens": hit + miss + output,
+            "prompt_cache_hit_tokens": hit,
+            "prompt_cache_miss_tokens": miss
+        }});
+        if with_cached {
+            body["usage"]["prompt_tokens_details"] = json!({ "cached_tokens": hit });
+        }
+        let usage = Usage::from_openai_chat(&body).unwrap();
+        prop_assert_eq!((usage.input_tokens, usage.cache_read_tokens), (miss, hit));
+        prop_assert_eq!(usage.total_tokens(), hit + miss + output);
     }
 }

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use crate::cli::report::breakdown::{Breakdown, Hour, Slot, Totals, UNTAGGED};
+use crate::cli::report::drift::DriftByModel;
 use crate::cli::report::patterns::Cadence;
 use crate::ledger::{Decision, LedgerRecord};
 use crate::money::Usd;
@@ -49,6 +50,8 @@ pub(crate) struct Aggregate {
     /// Incidents beyond [`MAX_INCIDENT_GROUPS`] groups: counted only.
     pub(crate) ungrouped_incidents: u64,
     pub(crate) cadence: Cadence,
+    /// Calls the ledger marked with price drift, by model.
+    pub(crate) drift: DriftByModel,
 }
 
 impl Aggregate {
@@ -83,6 +86,7 @@ impl Aggregate {
         if record.decision != Decision::Allowed {
             self.add_incident(record, at);
         }
+        self.drift.add(record);
     }
 
     fn add_incident(&mut self, record: &LedgerRecord, at: Duration) {

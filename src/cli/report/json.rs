@@ -67,6 +67,12 @@ pub(crate) fn to_json(report: &Report) -> Value {
             "last": rfc3339(incident.last),
         })).collect::<Vec<_>>(),
         "ungrouped_incidents": aggregate.ungrouped_incidents,
+        "price_drift": aggregate.drift.by_difference().iter().map(|(model, drift)| json!({
+            "model": model,
+            "calls": drift.calls,
+            "table_cost_nanos": drift.table.nanos(),
+            "provider_cost_nanos": drift.provider.nanos(),
+        })).collect::<Vec<_>>(),
     })
 }
 

@@ -6,6 +6,7 @@
 mod aggregate;
 mod breakdown;
 mod chart;
+mod drift;
 mod json;
 mod merge;
 mod patterns;

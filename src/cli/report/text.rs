@@ -71,7 +71,8 @@ pub(crate) fn write(out: &mut dyn Write, report: &Report) -> io::Result<()> {
 
     write_spikes(out, report)?;
     write_patterns(out, report)?;
-    write_incidents(out, report)
+    write_incidents(out, report)?;
+    write_drift(out, report)
 }
 
 /// `ledger.jsonl`, or `a.jsonl and b.jsonl`, or `3 ledgers`.
@@ -238,6 +239,30 @@ fn write_incidents(out: &mut dyn Write, report: &Report) -> io::Result<()> {
             .sum::<u64>()
             + aggregate.ungrouped_incidents;
         writeln!(out, "  … and {} more call(s) (see --json)", count(calls))?;
+    }
+    Ok(())
+}
+
+/// Models whose provider-reported costs drifted from the price table; no
+/// section when none did (older ledgers have no provider costs at all).
+fn write_drift(out: &mut dyn Write, report: &Report) -> io::Result<()> {
+    let drifted = report.aggregate.drift.by_difference();
+    if drifted.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "
+Price drift (provider's cost against the price table)"
+    )?;
+    for (model, drift) in drifted {
+        writeln!(
+            out,
+            "  {model}: {} call(s), table {}, provider {}",
+            count(drift.calls),
+            dollars(drift.table),
+            dollars(drift.provider)
+        )?;
     }
     Ok(())
 }

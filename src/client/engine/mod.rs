@@ -37,6 +37,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::budget::TaskBudget;
+use crate::client::drift::DriftTolerance;
 use crate::client::error::ClientError;
 use crate::client::provider::Provider;
 use crate::client::recorder::{CallRecorder, Ledger};
@@ -68,6 +69,8 @@ pub(crate) struct Engine {
     pub(crate) ledger: Option<Ledger>,
     /// Tags every call carries (a key label).
     pub(crate) tags: Tags,
+    /// How far the provider's own cost may differ from the table's.
+    pub(crate) drift_tolerance: DriftTolerance,
 }
 
 /// The request a call is guarded by.
@@ -207,6 +210,7 @@ impl Engine {
             self.guard.clone(),
             tags,
             degraded,
+            self.drift_tolerance,
         ))
     }
 

@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+use crate::client::drift::DriftTolerance;
 use crate::client::engine::{settle, Failure, Outgoing, PreparedCall};
 use crate::client::error::ClientError;
 use crate::client::provider::Provider;
@@ -13,8 +14,12 @@ use crate::client::receipt::CallReceipt;
 use crate::client::receipt::CostSource;
 use crate::client::recorder::CallRecorder;
 use crate::guard::{Degraded, SharedHold, SpendGuard};
+#[cfg(feature = "client")]
+use crate::money::Usd;
 use crate::tags::Tags;
-use crate::usage::{Usage, UsageError};
+#[cfg(feature = "client")]
+use crate::usage::Usage;
+use crate::usage::{UsageError, UsageReport};
 
 /// A call reserved in its task budget and the shared limits, sent or about
 /// to be. Dropped before it ends (a cancelled future), its reservation and
@@ -29,6 +34,8 @@ pub(crate) struct OpenCall {
     tags: Tags,
     degraded: Option<Degraded>,
     recorder: Option<CallRecorder>,
+    /// How far the provider's own cost may differ from the table's.
+    drift_tolerance: DriftTolerance,
 }
 
 impl OpenCall {
@@ -41,6 +48,7 @@ impl OpenCall {
         guard: Option<SpendGuard>,
         tags: Tags,
         degraded: Option<Degraded>,
+        drift_tolerance: DriftTolerance,
     ) -> (OpenCall, Outgoing) {
         let body = match std::mem::take(&mut call.wire_body) {
             Value::Null => None,
@@ -60,6 +68,7 @@ impl OpenCall {
             tags,
             degraded,
             recorder: None,
+            drift_tolerance,
         };
         (open, outgoing)
     }
@@ -75,6 +84,7 @@ impl OpenCall {
             tags: Tags::new(),
             degraded: None,
             recorder: None,
+            drift_tolerance: DriftTolerance::DEFAULT,
         }
     }
 
@@ -127,15 +137,24 @@ impl OpenCall {
             let detail = "the response body is not JSON".to_owned();
             return Err(self.fail(Failure::Interrupted(detail)).await);
         };
-        let report = Usage::from_response(self.provider.usage_format(), &body);
+        let report = UsageReport::from_response(self.provider.usage_format(), &body);
         Ok((body, self.settle_report(report).await))
     }
 
     /// Ends an answered call, settled from `report` (or the estimate, when
     /// the report is unreadable or implausible).
-    pub(crate) async fn settle_report(self, report: Result<Usage, UsageError>) -> CallReceipt {
+    pub(crate) async fn settle_report(
+        self,
+        report: Result<UsageReport, UsageError>,
+    ) -> CallReceipt {
         let call = self.call;
-        let mut receipt = settle::settle(call.reservation, &call.resolved, call.prompt, report);
+        let mut receipt = settle::settle(
+            call.reservation,
+            &call.resolved,
+            call.prompt,
+            report,
+            self.drift_tolerance,
+        );
         receipt.degraded = self.degraded;
         breaker(self.guard.as_ref(), &self.tags, Ok(()));
         settle_shared(self.hold, Ok(receipt.cost)).await;
@@ -151,11 +170,26 @@ impl OpenCall {
         breaker(self.guard.as_ref(), &self.tags, Ok(()));
     }
 
-    /// Settles a stream's call in place from `usage`, known from `source`.
+    /// Settles a stream's call in place from `usage`, known from `source`,
+    /// and priced beside the provider's `report` when the bill comes from it.
     #[cfg(feature = "client")]
-    pub(crate) fn settle_stream(&mut self, usage: &Usage, source: CostSource) -> CallReceipt {
-        let settled = self.call.reservation.settle_in_place(usage);
-        let mut receipt = settle::call_receipt(&self.call.resolved, settled, source);
+    pub(crate) fn settle_stream(
+        &mut self,
+        usage: &Usage,
+        source: CostSource,
+        report: Option<UsageReport>,
+    ) -> CallReceipt {
+        let call = &mut self.call;
+        let pricing = report.map(|report| {
+            let price = call.reservation.price();
+            settle::Pricing::of(&report, price, &call.resolved, self.drift_tolerance)
+        });
+        let floor = pricing.as_ref().map_or(Usd::ZERO, settle::Pricing::floor);
+        let settled = call.reservation.settle_in_place(usage, floor);
+        let mut receipt = settle::call_receipt(&call.resolved, settled, source);
+        if let Some(pricing) = pricing {
+            pricing.mark(&mut receipt);
+        }
         receipt.degraded = self.degraded.clone();
         receipt
     }

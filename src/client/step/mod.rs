@@ -14,6 +14,7 @@ use serde_json::Value;
 pub use failure::{HttpFailure, StepFailure};
 
 use crate::budget::TaskBudget;
+use crate::client::drift::DriftTolerance;
 use crate::client::engine::{Answer, Described, Engine, Failure, OpenCall, Outgoing, Request};
 use crate::client::error::ClientError;
 use crate::client::provider::Provider;
@@ -26,7 +27,7 @@ use crate::money::Usd;
 use crate::prices::PriceTable;
 use crate::tags::Tags;
 use crate::tokens::{CountCache, TokenCounter};
-use crate::usage::Usage;
+use crate::usage::{Usage, UsageReport};
 
 impl SpendGuard {
     /// Starts a guarded step under `budget` and this guard, for a call to
@@ -241,6 +242,7 @@ impl<'a> GuardedStep<'a> {
             guard: Some(self.guard.clone()),
             ledger: self.ledger,
             tags: self.tags,
+            drift_tolerance: DriftTolerance::DEFAULT,
         };
         let request = match &self.input {
             StepInput::Body(body) => Request::Body {
@@ -305,7 +307,10 @@ impl<T: Send, E: StepFailure + Send> Answer for StepAnswer<T, E> {
 
     async fn settle(self, call: OpenCall) -> Result<Self::Guarded, ClientError> {
         match self.0 {
-            Ok((value, usage)) => Ok(Ok((value, call.settle_report(Ok(usage)).await))),
+            Ok((value, usage)) => {
+                let receipt = call.settle_report(Ok(UsageReport::from(usage))).await;
+                Ok(Ok((value, receipt)))
+            }
             Err(error) => {
                 let failure = match error.http_status() {
                     // A status below 400 answered the call: it may be billed.

@@ -883,3 +883,74 @@ fn json_content_types_are_recognised() {
     ));
     assert!(!is_json(None));
 }
+
+/// xAI's final chunk counts reasoning beside the completion and says what
+/// the call cost: the stream settles at the provider's higher figure and
+/// marks the drift.
+#[test]
+fn an_xai_final_chunk_settles_at_its_reported_cost() {
+    let budget = budget();
+    let client = client(Provider::OpenAiCompatible);
+    // 11 in, 6 visible + 10 reasoning out: $0.000011 + $0.000064 by the
+    // table; xAI says 1,000,000 ticks, $0.0001.
+    let usage = json!({"prompt_tokens": 11, "completion_tokens": 6, "total_tokens": 27,
+        "completion_tokens_details": {"reasoning_tokens": 10},
+        "cost_in_usd_ticks": 1_000_000});
+    let body = chat_body(&WORDS, Some(usage));
+    let mut stream = open(&client, &budget, &chat_request("gpt-4o"), pieces(&body, 64));
+    let (_, error) = drain(&mut stream);
+    assert!(error.is_none(), "{error:?}");
+    let receipt = stream.receipt().unwrap().clone();
+    assert_eq!(receipt.source, CostSource::Reported);
+    assert_eq!(
+        (receipt.usage.output_tokens, receipt.usage.reasoning_tokens),
+        (6, 10)
+    );
+    assert_eq!(receipt.table_cost, Usd::from_nanos(75_000));
+    assert_eq!(receipt.provider_cost, Some(Usd::from_nanos(100_000)));
+    assert_eq!(receipt.cost, Usd::from_nanos(100_000));
+    assert_eq!(
+        receipt
+            .price_drift
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("price drift for gpt-4o: table $0.000075, provider $0.0001")
+    );
+    assert_eq!(budget.snapshot().spent, Usd::from_nanos(100_000));
+}
+
+/// A final chunk at a tier the table cannot price is billed at the dearest
+/// price the model has (here priority's fallback, twice the standard).
+#[test]
+fn a_stream_at_an_unpriced_tier_bills_the_dearest_price() {
+    let budget = budget();
+    let client = client(Provider::OpenAiChat);
+    let mut body = chat_body(&WORDS, None);
+    body = body.replace(
+        "data: [DONE]",
+        &format!(
+            "data: {}\n\ndata: [DONE]",
+            json!({"object": "chat.completion.chunk", "choices": [], "service_tier": "scale",
+                "usage": chat_usage()})
+        ),
+    );
+    let mut stream = open(
+        &client,
+        &budget,
+        &chat_request("gpt-4o"),
+        pieces(&body, 4096),
+    );
+    let (_, error) = drain(&mut stream);
+    assert!(error.is_none(), "{error:?}");
+    let receipt = stream.receipt().unwrap().clone();
+    assert_eq!(receipt.source, CostSource::Reported);
+    assert_eq!(receipt.unpriced_tier.as_deref(), Some("scale"));
+    assert_eq!(
+        receipt.cost,
+        cost(Usage::new(11, 6)).saturating_add(cost(Usage::new(11, 6)))
+    );
+    assert!(receipt
+        .to_string()
+        .contains("tier \"scale\" billed at the dearest price"));
+}

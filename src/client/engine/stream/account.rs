@@ -13,7 +13,7 @@ use crate::client::error::{ClientError, CutOffReason};
 use crate::client::provider::Provider;
 use crate::client::receipt::{CallReceipt, CostSource};
 use crate::guard::{SharedHold, SpendGuard};
-use crate::usage::{ServiceTier, Usage};
+use crate::usage::{ServiceTier, Usage, UsageReport};
 
 /// Everything about a streamed call but the bytes.
 pub(super) struct StreamAccount {
@@ -151,8 +151,8 @@ impl StreamAccount {
             CallState::Settled(receipt) => return (receipt.clone(), None, None),
             CallState::Open(open) => open,
         };
-        let (usage, source) = account(&mut self.meter, open, &ending);
-        let receipt = open.settle_stream(&usage, source);
+        let (usage, source, report) = account(&mut self.meter, open, &ending);
+        let receipt = open.settle_stream(&usage, source, report);
         let billed = receipt.cost;
         let provider = self.provider;
         let error = match ending {
@@ -176,14 +176,19 @@ impl StreamAccount {
     }
 }
 
-/// What the call is billed for, and how that is known.
-fn account(meter: &mut Meter, open: &OpenCall, ending: &Ending) -> (Usage, CostSource) {
+/// What the call is billed for, how that is known, and the provider's
+/// report when the bill comes from it.
+fn account(
+    meter: &mut Meter,
+    open: &OpenCall,
+    ending: &Ending,
+) -> (Usage, CostSource, Option<UsageReport>) {
     const COUNTED: &str = "billed from the guard's count of the prompt and the output received";
     let call = &open.call;
     let reason = match ending {
         Ending::Finished => match meter.final_report() {
-            Some(Ok(usage)) => match implausible(&usage, call.prompt) {
-                None => return (usage, CostSource::Reported),
+            Some(Ok(report)) => match implausible(&report.usage, call.prompt) {
+                None => return (report.usage, CostSource::Reported, Some(report)),
                 Some(reason) => format!("{reason}; {COUNTED}"),
             },
             Some(Err(error)) => format!("{error}; {COUNTED}"),
@@ -209,7 +214,7 @@ fn account(meter: &mut Meter, open: &OpenCall, ending: &Ending) -> (Usage, CostS
                 "the stream ended early ({detail}) while the provider may still be generating; \
                  billed the prompt and the full output limit"
             );
-            return (usage, CostSource::Estimated { reason });
+            return (usage, CostSource::Estimated { reason }, None);
         }
         Ending::CutOff(reason) => format!("cut off because {reason}; {COUNTED}"),
         Ending::Cancelled => format!("the caller stopped reading the stream; {COUNTED}"),
@@ -217,6 +222,7 @@ fn account(meter: &mut Meter, open: &OpenCall, ending: &Ending) -> (Usage, CostS
     (
         at_planned_tier(meter.usage_counted(call.prompt), open),
         CostSource::Estimated { reason },
+        None,
     )
 }
 

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::client::engine::stream::meter::Meter;
 use crate::client::provider::Provider;
-use crate::usage::Usage;
+use crate::usage::{UsageFormat, UsageReport};
 
 /// Takes one event's JSON into account.
 pub(super) fn read(provider: Provider, event: &Value, meter: &mut Meter) {
@@ -58,7 +58,7 @@ fn read_chat(event: &Value, meter: &mut Meter) {
         }
     }
     if reports_usage {
-        meter.report(Usage::from_openai_chat(event));
+        meter.report(UsageReport::from_response(UsageFormat::OpenAiChat, event));
     }
 }
 
@@ -132,7 +132,10 @@ fn read_responses(event: &Value, meter: &mut Meter) {
     match kind {
         "response.completed" | "response.incomplete" | "response.failed" => {
             let response = event.get("response").unwrap_or(&Value::Null);
-            meter.report(Usage::from_openai_responses(response));
+            meter.report(UsageReport::from_response(
+                UsageFormat::OpenAiResponses,
+                response,
+            ));
             if let Some(message) = response.pointer("/error/message").and_then(Value::as_str) {
                 meter.provider_error(message);
             }
@@ -218,7 +221,7 @@ fn read_gemini(event: &Value, meter: &mut Meter) {
     // but the last: that is no usage report.
     if let Some(metadata) = event.get("usageMetadata") {
         if metadata.get("promptTokenCount").is_some() {
-            meter.report(Usage::from_gemini(event));
+            meter.report(UsageReport::from_response(UsageFormat::Gemini, event));
         }
     }
     if let Some(error) = event.get("error") {

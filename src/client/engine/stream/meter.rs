@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::tokens::{StreamedText, TokenCount, TokenCounter};
-use crate::usage::{AnthropicStreamUsage, Usage, UsageError};
+use crate::usage::{without_field, AnthropicStreamUsage, Usage, UsageError, UsageReport};
 
 /// How far past its granted limit the counted output may run before the
 /// provider is taken to be ignoring the limit: a quarter of the limit, and
@@ -26,9 +26,11 @@ pub(super) struct Meter {
     cut_off_above: u64,
     /// The latest usage report (OpenAI, Gemini). Each is cumulative, so the
     /// latest replaces the others.
-    report: Option<Result<Usage, UsageError>>,
+    report: Option<Result<UsageReport, UsageError>>,
     /// Anthropic's reports, merged across `message_start` and `message_delta`.
     anthropic: Option<AnthropicStreamUsage>,
+    /// A service tier Anthropic named that the table cannot price.
+    anthropic_unpriced_tier: Option<String>,
     /// The most output tokens any report has given.
     reported_output: u64,
     /// The provider's final event has arrived.
@@ -47,6 +49,7 @@ impl Meter {
             cut_off_above: granted.saturating_add(slack),
             report: None,
             anthropic: None,
+            anthropic_unpriced_tier: None,
             reported_output: 0,
             finished: false,
             provider_error: None,
@@ -61,9 +64,11 @@ impl Meter {
     }
 
     /// A cumulative usage report, or one that could not be read.
-    pub(super) fn report(&mut self, report: Result<Usage, UsageError>) {
-        if let Ok(usage) = &report {
-            self.reported_output = self.reported_output.max(usage.billed_output_tokens());
+    pub(super) fn report(&mut self, report: Result<UsageReport, UsageError>) {
+        if let Ok(report) = &report {
+            self.reported_output = self
+                .reported_output
+                .max(report.usage.billed_output_tokens());
         }
         self.report = Some(report);
     }
@@ -71,7 +76,16 @@ impl Meter {
     /// An Anthropic `message_start` or `message_delta` event.
     pub(super) fn anthropic_usage(&mut self, event: &Value) {
         let merged = self.anthropic.get_or_insert_with(AnthropicStreamUsage::new);
-        match merged.observe(event) {
+        let observed = match merged.observe(event) {
+            // A rejected event leaves the accumulator as it was, so it can
+            // be read again without the tier, which is kept by name.
+            Err(UsageError::UnknownServiceTier { path, name, .. }) => {
+                self.anthropic_unpriced_tier = Some(name);
+                merged.observe(&without_field(event, &path))
+            }
+            other => other,
+        };
+        match observed {
             Ok(()) => {
                 if let Some(usage) = merged.usage_so_far() {
                     self.reported_output = self.reported_output.max(usage.billed_output_tokens());
@@ -161,16 +175,20 @@ impl Meter {
         match (&self.anthropic, &self.report) {
             (_, Some(Err(_))) | (None, None) => None,
             (Some(merged), None) => merged.usage_so_far(),
-            (_, Some(Ok(usage))) => Some(*usage),
+            (_, Some(Ok(report))) => Some(report.usage),
         }
     }
 
     /// The provider's final report: `None` if it sent none, an error if it
     /// sent one that cannot be read (or, for Anthropic, an incomplete one).
-    pub(super) fn final_report(&self) -> Option<Result<Usage, UsageError>> {
+    pub(super) fn final_report(&self) -> Option<Result<UsageReport, UsageError>> {
         match (&self.anthropic, &self.report) {
             (_, Some(report)) => Some(report.clone()),
-            (Some(merged), None) => Some(merged.clone().finish()),
+            (Some(merged), None) => Some(merged.clone().finish().map(|usage| UsageReport {
+                usage,
+                unpriced_tier: self.anthropic_unpriced_tier.clone(),
+                provider_cost: None,
+            })),
             (None, None) => None,
         }
     }
@@ -223,7 +241,7 @@ mod tests {
     #[test]
     fn a_report_past_the_limit_cuts_off_without_counting() {
         let mut meter = Meter::new(TokenCounter::new(), "gemini-2.5-pro", 1_000);
-        meter.report(Ok(Usage::new(10, 1_251)));
+        meter.report(Ok(UsageReport::from(Usage::new(10, 1_251))));
         assert_eq!(meter.past_output_limit(), Some(1_251));
     }
 
@@ -242,13 +260,24 @@ mod tests {
         assert_eq!(meter.usage_counted(prompt(500)).output_tokens, 30);
         assert_eq!(
             meter.final_report(),
-            Some(Ok(Usage {
+            Some(Ok(UsageReport::from(Usage {
                 input_tokens: 20,
                 cache_read_tokens: 400,
                 output_tokens: 30,
                 ..Usage::default()
-            }))
+            })))
         );
+    }
+
+    #[test]
+    fn an_anthropic_stream_at_an_unpriced_tier_is_kept_by_name() {
+        let mut meter = Meter::new(TokenCounter::new(), "claude-sonnet-4-5", 1_000);
+        meter.anthropic_usage(&json!({"type": "message_start", "message": {"usage": {
+            "input_tokens": 20, "output_tokens": 1, "service_tier": "express"}}}));
+        meter.anthropic_usage(&json!({"type": "message_delta", "usage": {"output_tokens": 30}}));
+        let report = meter.final_report().unwrap().unwrap();
+        assert_eq!(report.usage, Usage::new(20, 30));
+        assert_eq!(report.unpriced_tier.as_deref(), Some("express"));
     }
 
     #[test]
