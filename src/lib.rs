@@ -38,7 +38,6 @@
 pub mod budget;
 #[cfg(feature = "cli")]
 pub mod cli;
-#[cfg(feature = "client")]
 pub mod client;
 pub mod clock;
 pub mod guard;
@@ -54,7 +53,8 @@ pub mod usage;
 
 pub use budget::{BudgetExceeded, CallPlan, TaskBudget};
 #[cfg(feature = "client")]
-pub use client::{ApiKey, ClientError, GuardedClient, Provider};
+pub use client::{ApiKey, GuardedClient};
+pub use client::{ClientError, Provider};
 pub use guard::SpendGuard;
 pub use money::Usd;
 pub use prices::PriceTable;

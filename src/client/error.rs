@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::budget::BudgetExceeded;
 use crate::client::provider::Provider;
+#[cfg(feature = "client")]
 use crate::client::retry::RetryPolicyError;
 use crate::clock::UtcDateTime;
 use crate::guard::runaway::RunawayDetected;
@@ -130,6 +131,7 @@ pub enum ClientError {
         detail: String,
     },
     /// The retry policy cannot work; nothing was sent.
+    #[cfg(feature = "client")]
     #[error("the retry policy cannot be used: {0}; nothing was sent")]
     RetryPolicy(#[from] RetryPolicyError),
     /// Spending is halted by a kill switch; nothing was sent.
@@ -202,6 +204,35 @@ fn retry_hint(retry_after: Option<Duration>) -> String {
 }
 
 impl ClientError {
+    /// The error for a provider that answered with HTTP `status` (not a
+    /// success): nothing was billed.
+    pub(crate) fn from_status(
+        provider: Provider,
+        status: u16,
+        retry_after: Option<Duration>,
+        message: String,
+    ) -> ClientError {
+        match status {
+            402 => ClientError::PaymentRequired { provider, message },
+            429 => ClientError::RateLimited {
+                provider,
+                retry_after,
+                message,
+            },
+            500..=599 => ClientError::ProviderFailed {
+                provider,
+                status,
+                retry_after,
+                message,
+            },
+            _ => ClientError::Rejected {
+                provider,
+                status,
+                message,
+            },
+        }
+    }
+
     /// `true` for failures a later attempt may not meet: rate limits,
     /// provider outages and unreachable servers.
     pub fn is_retryable(&self) -> bool {

@@ -59,6 +59,7 @@ impl Provider {
     }
 
     /// The URL of one call, for `model`, streamed or not.
+    #[cfg(feature = "client")]
     pub(crate) fn endpoint(self, base_url: &str, model: &str, stream: bool) -> String {
         let base = base_url.trim_end_matches('/');
         match self {
@@ -86,7 +87,7 @@ impl fmt::Display for Provider {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "client"))]
 mod tests {
     use super::*;
 

@@ -52,8 +52,7 @@ mod gemini;
 mod message;
 mod model_id;
 mod request;
-// Read by the guarded client and the `estimate` command.
-#[cfg(any(feature = "client", feature = "cli"))]
+// Read by the guarded-call engine and the `estimate` command.
 mod responses;
 mod shape;
 // Only the guarded client streams.
@@ -69,7 +68,6 @@ pub use counter::{count_request, count_text, TokenCounter, DEFAULT_IMAGE_TOKENS}
 pub use encoding::Encoding;
 pub use estimate::{EstimatedFamily, MarginError, MAX_MARGIN_PERCENT};
 pub use message::{Message, Part};
-#[cfg(any(feature = "client", feature = "cli"))]
 pub(crate) use responses::responses_as_chat;
 pub use shape::RequestShapeError;
 #[cfg(feature = "client")]

@@ -10,6 +10,7 @@ mod support;
 mod alert_events;
 mod budget_concurrency;
 mod budget_limits;
+mod guarded_step;
 mod ledger_sink;
 mod runaway_detection;
 mod shared_limits;

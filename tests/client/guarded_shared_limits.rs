@@ -223,6 +223,39 @@ async fn a_finished_stream_settles_the_shared_counter_with_its_report() {
 }
 
 #[tokio::test]
+async fn a_cancelled_stream_settles_the_shared_counter_at_what_it_counted() {
+    let mock = start_mock(MockConfig {
+        reply_tokens: 400,
+        stream_chunks: 40,
+        ..MockConfig::default()
+    })
+    .await;
+    let guard = SpendGuard::builder()
+        .limit(SharedLimit::global(Usd::from_cents(100), Window::Day))
+        .build()
+        .unwrap();
+    let client = client(&mock, &guard);
+    let mut stream = client.stream(&task("t", "a"), &request()).await.unwrap();
+    for _ in 0..3 {
+        stream.next().await.unwrap().unwrap();
+    }
+    let receipt = stream.cancel();
+    assert!(receipt.cost < receipt.reserved);
+    // The shared settlement runs on the runtime once the stream is gone.
+    let settled = loop {
+        let status = guard.status(&Tags::new()).await.unwrap();
+        if status[0].usage.held == Usd::ZERO {
+            break status[0].usage.spent;
+        }
+        tokio::task::yield_now().await;
+    };
+    assert_eq!(
+        settled, receipt.cost,
+        "what was counted, not the worst case"
+    );
+}
+
+#[tokio::test]
 async fn a_low_limit_degrades_calls_to_the_cheaper_model_and_the_receipt_says_so() {
     let mock = start_mock(MockConfig::default()).await;
     let guard = SpendGuard::builder()

@@ -1,4 +1,4 @@
-//! GuardedClient against the loopback mock provider: calls, streams, retries, shared limits, runaway detection and the ledger.
+//! GuardedClient and guarded steps against the loopback mock provider: calls, streams, retries, shared limits, runaway detection and the ledger.
 //!
 //! One test binary for the area (tests/<area>/main.rs), so the crate is
 //! linked once for all of them.
@@ -10,6 +10,7 @@ mod guarded_client;
 mod guarded_ledger;
 mod guarded_runaway;
 mod guarded_shared_limits;
+mod guarded_step;
 mod guarded_streaming;
 mod mock_provider;
 mod retry;

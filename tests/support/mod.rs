@@ -7,3 +7,4 @@ pub mod guarded;
 pub mod mock_provider;
 #[cfg(feature = "redis")]
 pub mod redis_server;
+pub mod step;

@@ -11,8 +11,8 @@
 
 use serde_json::Value;
 
+use crate::client::engine::stream::meter::Meter;
 use crate::client::provider::Provider;
-use crate::client::stream::meter::Meter;
 use crate::usage::{UsageFormat, UsageReport};
 
 /// Takes one event's JSON into account.

@@ -1,0 +1,235 @@
+//! Step 6 of a guarded call: settling from the usage the provider reported
+//! (priced by the table beside the provider's own figure, at the higher of
+//! the two), or from the estimate when the report cannot be trusted.
+
+use crate::budget::{Receipt, Reservation};
+use crate::client::drift::{self, DriftTolerance, PriceDrift};
+use crate::client::receipt::{CallReceipt, CostSource};
+use crate::client::unpriced_tier;
+use crate::money::Usd;
+use crate::prices::{ModelPrice, Resolved};
+use crate::tokens::TokenCount;
+use crate::usage::{ServiceTier, Usage, UsageError, UsageReport};
+
+/// Settles `reservation` from `report`, or from the estimate if the report
+/// is missing, unreadable or implausible: a call the provider answered is
+/// never recorded as free.
+pub(crate) fn settle(
+    reservation: Reservation,
+    resolved: &Resolved,
+    prompt: TokenCount,
+    report: Result<UsageReport, UsageError>,
+    tolerance: DriftTolerance,
+) -> CallReceipt {
+    let granted_output = reservation.max_output_tokens();
+    let tier = reservation.service_tier();
+    let (usage, source, pricing) = match report {
+        Ok(report) => match implausible(&report.usage, prompt) {
+            None => {
+                let pricing = Pricing::of(&report, reservation.price(), resolved, tolerance);
+                (report.usage, CostSource::Reported, Some(pricing))
+            }
+            Some(reason) => {
+                let output = match report.usage.billed_output_tokens() {
+                    0 => granted_output,
+                    reported => reported,
+                };
+                (
+                    estimated_usage(prompt, output, tier),
+                    CostSource::Estimated { reason },
+                    None,
+                )
+            }
+        },
+        Err(error) => (
+            estimated_usage(prompt, granted_output, tier),
+            CostSource::Estimated {
+                reason: format!("{error}; output billed at the granted maximum"),
+            },
+            None,
+        ),
+    };
+    let floor = pricing.as_ref().map_or(Usd::ZERO, Pricing::floor);
+    let receipt = reservation.settle_at_least(&usage, floor);
+    let mut receipt = call_receipt(resolved, receipt, source);
+    if let Some(pricing) = pricing {
+        pricing.mark(&mut receipt);
+    }
+    receipt
+}
+
+/// How a readable usage report is billed: the table's price (the dearest
+/// the model has, for a tier the table cannot price) beside the provider's
+/// own figure, settled at the higher of the two.
+pub(crate) struct Pricing {
+    table: Usd,
+    provider: Option<Usd>,
+    unpriced_tier: Option<String>,
+    drift: Option<PriceDrift>,
+}
+
+impl Pricing {
+    /// Prices `report` by `price`, and says so in tracing when the tier
+    /// cannot be priced or the two figures drift apart.
+    pub(crate) fn of(
+        report: &UsageReport,
+        price: &ModelPrice,
+        resolved: &Resolved,
+        tolerance: DriftTolerance,
+    ) -> Pricing {
+        let model = resolved.listed_id();
+        let table = match &report.unpriced_tier {
+            Some(tier) => {
+                unpriced_tier::announce_once(model, tier);
+                price.dearest_cost(&report.usage)
+            }
+            None => price.cost(&report.usage),
+        };
+        let drift = report
+            .provider_cost
+            .filter(|&provider| tolerance.drifts(table, provider))
+            .map(|provider| PriceDrift {
+                model: model.to_owned(),
+                table,
+                provider,
+            });
+        if let Some(drift) = &drift {
+            drift::announce(drift);
+        }
+        Pricing {
+            table,
+            provider: report.provider_cost,
+            unpriced_tier: report.unpriced_tier.clone(),
+            drift,
+        }
+    }
+
+    /// The least the call is settled at: the higher of the two figures.
+    pub(crate) fn floor(&self) -> Usd {
+        self.table.max(self.provider.unwrap_or(Usd::ZERO))
+    }
+
+    /// Writes how the call was priced into its receipt.
+    pub(crate) fn mark(self, receipt: &mut CallReceipt) {
+        receipt.table_cost = self.table;
+        receipt.provider_cost = self.provider;
+        receipt.unpriced_tier = self.unpriced_tier;
+        receipt.price_drift = self.drift;
+    }
+}
+
+/// Why a readable usage report still cannot be believed, if it cannot: 0
+/// input tokens for a prompt that was not empty (some compatible servers
+/// report zeros rather than nothing).
+pub(crate) fn implausible(usage: &Usage, prompt: TokenCount) -> Option<String> {
+    (usage.prompt_tokens() == 0 && prompt.tokens > 0)
+        .then(|| format!("the provider reported 0 input tokens for a prompt of {prompt}"))
+}
+
+/// A usage built from the guard's own counts, billed at the tier the call
+/// asked for.
+fn estimated_usage(prompt: TokenCount, output_tokens: u64, tier: ServiceTier) -> Usage {
+    Usage::new(prompt.tokens, output_tokens).with_service_tier(tier)
+}
+
+/// The caller's receipt for a settled reservation, priced by the table
+/// alone until [`Pricing::mark`] says otherwise.
+pub(crate) fn call_receipt(
+    resolved: &Resolved,
+    receipt: Receipt,
+    source: CostSource,
+) -> CallReceipt {
+    CallReceipt {
+        model: resolved.listed_id().to_owned(),
+        cost: receipt.cost,
+        source,
+        reserved: receipt.reserved,
+        usage: receipt.usage,
+        price_table: resolved.table_version().clone(),
+        spent: receipt.spent,
+        remaining: receipt.remaining,
+        degraded: None,
+        table_cost: receipt.cost,
+        provider_cost: None,
+        unpriced_tier: None,
+        price_drift: None,
+    }
+}
+
+#[cfg(all(test, feature = "tracing"))]
+mod tests {
+    use super::*;
+
+    /// Pricing speaks through `tracing`: drift on every call, a tier the
+    /// table cannot price once per model and tier.
+    #[test]
+    fn pricing_warns_of_drift_each_time_and_of_an_unpriced_tier_once() {
+        use std::sync::{Arc, Mutex};
+
+        use tracing::field::{Field, Visit};
+        use tracing::span::{Attributes, Id, Record};
+        use tracing::{Event, Metadata, Subscriber};
+
+        use crate::money::PricePerToken;
+        use crate::prices::{PriceTable, Rates};
+
+        #[derive(Clone, Default)]
+        struct Heard(Arc<Mutex<Vec<String>>>);
+        struct Message<'a>(&'a mut String);
+        impl Visit for Message<'_> {
+            fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    *self.0 = format!("{value:?}");
+                }
+            }
+        }
+        impl Subscriber for Heard {
+            fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+                metadata.target() == "spendguard::cost"
+            }
+            fn new_span(&self, _: &Attributes<'_>) -> Id {
+                Id::from_u64(1)
+            }
+            fn record(&self, _: &Id, _: &Record<'_>) {}
+            fn record_follows_from(&self, _: &Id, _: &Id) {}
+            fn event(&self, event: &Event<'_>) {
+                let mut message = String::new();
+                event.record(&mut Message(&mut message));
+                self.0.lock().unwrap().push(message);
+            }
+            fn enter(&self, _: &Id) {}
+            fn exit(&self, _: &Id) {}
+        }
+
+        let per_m = |d| PricePerToken::per_million(d).unwrap();
+        let mut table = PriceTable::new();
+        table.insert(ModelPrice::new(
+            "tracing-test-model",
+            Rates::new(per_m(1.0), per_m(1.0)),
+        ));
+        let resolved = table.resolve("tracing-test-model").unwrap();
+        let drifting = UsageReport {
+            provider_cost: Some(Usd::from_nanos(5_000)),
+            ..UsageReport::from(Usage::new(1_000, 0))
+        };
+        let unpriced = UsageReport {
+            unpriced_tier: Some("scale".into()),
+            ..UsageReport::from(Usage::new(1_000, 0))
+        };
+        let heard = Heard::default();
+        tracing::subscriber::with_default(heard.clone(), || {
+            for report in [&drifting, &drifting, &unpriced, &unpriced] {
+                Pricing::of(report, resolved.price(), &resolved, DriftTolerance::DEFAULT);
+            }
+        });
+        assert_eq!(
+            *heard.0.lock().unwrap(),
+            [
+                "price drift for tracing-test-model: table $0.001, provider $0.000005",
+                "price drift for tracing-test-model: table $0.001, provider $0.000005",
+                "tracing-test-model answered at service tier \"scale\", which the price table \
+                 cannot price; billed at the dearest price the model has",
+            ]
+        );
+    }
+}

@@ -1,0 +1,245 @@
+//! The stream meter: a streamed (server-sent events) call read from any
+//! byte stream, metered as it arrives, cut off mid-way when it must be, and
+//! never settled as free. Every front end's stream is this one; the rules
+//! are on [`GuardedStream`](crate::client::GuardedStream), where users read
+//! them.
+//!
+//! - `sse`: the event-stream decoder, fed the body in network-sized pieces;
+//! - `events`: what each provider's events say (output text, usage, the
+//!   last event);
+//! - `meter`: the running count (output counted lazily, usage reported so
+//!   far) and the cut-off tests;
+//! - `account`: each event read into the meter, and how the call is
+//!   settled when the stream ends;
+//! - here: [`Metered`], the [`Stream`] over the bytes.
+
+mod account;
+mod events;
+mod meter;
+mod sse;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use serde_json::Value;
+
+use crate::client::engine::OpenCall;
+use crate::client::error::ClientError;
+use crate::client::receipt::CallReceipt;
+use crate::money::Usd;
+use crate::tokens::TokenCounter;
+use account::{CallState, Ending, Step, StreamAccount};
+use meter::Meter;
+use sse::SseDecoder;
+
+/// One event of a provider's stream.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct StreamEvent {
+    /// The SSE `event:` name, when the provider sends one (Anthropic and
+    /// OpenAI Responses do; OpenAI Chat and Gemini do not).
+    pub event: Option<String>,
+    /// The event's `data:`, as the provider sent it.
+    pub data: Value,
+}
+
+/// A streamed call's events, read from the byte stream `S` and accounted
+/// against its call; see the module documentation.
+pub(crate) struct Metered<S> {
+    /// `None` once reading has stopped: dropping it closes the connection.
+    body: Option<S>,
+    decoder: SseDecoder,
+    account: StreamAccount,
+    /// The item to yield before anything else: the error that ends a
+    /// stream cut off after its last event, or a whole JSON answer.
+    queued: Option<Result<StreamEvent, ClientError>>,
+    /// The shared settlement under way, finished before the last item.
+    settling: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+}
+
+impl<S, E> Metered<S>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: fmt::Display,
+{
+    /// A stream over `body`, accounted against `call`, its output counted
+    /// with `counter`.
+    pub(crate) fn new(call: OpenCall, counter: TokenCounter, body: S) -> Self {
+        let meter = Meter::new(
+            counter,
+            &call.call.model,
+            call.call.reservation.max_output_tokens(),
+        );
+        Metered {
+            body: Some(body),
+            decoder: SseDecoder::new(),
+            account: StreamAccount {
+                provider: call.provider,
+                meter,
+                state: CallState::Open(call),
+                events: 0,
+            },
+            queued: None,
+            settling: None,
+        }
+    }
+
+    /// A stream request answered with a whole JSON body, already settled:
+    /// the body is the stream's one event.
+    pub(crate) fn whole(
+        provider: crate::client::provider::Provider,
+        counter: TokenCounter,
+        body: Value,
+        receipt: CallReceipt,
+    ) -> Self {
+        let meter = Meter::new(counter, &receipt.model, 0);
+        Metered {
+            body: None,
+            decoder: SseDecoder::new(),
+            account: StreamAccount {
+                provider,
+                meter,
+                state: CallState::Settled(receipt),
+                events: 1,
+            },
+            queued: Some(Ok(StreamEvent {
+                event: None,
+                data: body,
+            })),
+            settling: None,
+        }
+    }
+}
+
+impl<S> Metered<S> {
+    /// The provider the stream is from.
+    pub(crate) const fn provider(&self) -> crate::client::provider::Provider {
+        self.account.provider
+    }
+
+    /// Whether bytes are still being read.
+    pub(crate) const fn is_reading(&self) -> bool {
+        self.body.is_some()
+    }
+
+    /// Events decoded so far.
+    pub(crate) const fn events(&self) -> u64 {
+        self.account.events
+    }
+
+    /// What the call cost, once it has been settled.
+    pub(crate) fn receipt(&self) -> Option<&CallReceipt> {
+        match &self.account.state {
+            CallState::Settled(receipt) => Some(receipt),
+            CallState::Open(_) => None,
+        }
+    }
+
+    /// What the call has cost so far (see `GuardedStream::cost_so_far`).
+    pub(crate) fn cost_so_far(&mut self) -> Usd {
+        self.account.cost_so_far()
+    }
+
+    /// Stops reading, closes the connection and settles the call from
+    /// what was counted so far; its receipt.
+    pub(crate) fn cancel(&mut self) -> CallReceipt {
+        self.body = None;
+        let (receipt, _, hold) = self.account.close(Ending::Cancelled);
+        self.settle_shared(receipt.cost, hold);
+        receipt
+    }
+
+    /// `true` once the last item has been yielded.
+    pub(crate) fn is_terminated(&self) -> bool {
+        self.body.is_none() && self.queued.is_none() && self.settling.is_none()
+    }
+
+    /// Settles the call on `ending` and stops reading; the error the caller
+    /// is to see last, if any. The shared hold's settlement starts here and
+    /// is finished by the next poll, before the stream's last item.
+    fn stop(&mut self, ending: Ending) -> Option<ClientError> {
+        self.body = None;
+        let (receipt, error, hold) = self.account.close(ending);
+        self.settle_shared(receipt.cost, hold);
+        error
+    }
+
+    fn settle_shared(&mut self, cost: Usd, hold: Option<crate::guard::SharedHold>) {
+        if let Some(hold) = hold {
+            self.settling = Some(Box::pin(async move {
+                // A store that cannot record it leaves the worst case held.
+                let _ = hold.settle(cost).await;
+            }));
+        }
+    }
+}
+
+impl<S, E> Stream for Metered<S>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: fmt::Display,
+{
+    type Item = Result<StreamEvent, ClientError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(settling) = this.settling.as_mut() {
+                if settling.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                this.settling = None;
+            }
+            if let Some(item) = this.queued.take() {
+                return Poll::Ready(Some(item));
+            }
+            let Some(body) = this.body.as_mut() else {
+                return Poll::Ready(None);
+            };
+            if let Some(event) = this.decoder.next_event() {
+                match this.account.read(event.event, event.data) {
+                    Step::Yield(event) => return Poll::Ready(Some(Ok(event))),
+                    Step::YieldThenStop(event, ending) => {
+                        this.queued = this.stop(ending).map(Err);
+                        return Poll::Ready(Some(Ok(event)));
+                    }
+                    Step::Stop(ending) => this.queued = this.stop(ending).map(Err),
+                }
+                continue;
+            }
+            let ending = match Pin::new(body).poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(bytes))) => {
+                    this.decoder.push(&bytes);
+                    continue;
+                }
+                Poll::Ready(Some(Err(detail))) => {
+                    Ending::Broken(format!("the connection failed: {detail}"))
+                }
+                Poll::Ready(None) => this
+                    .account
+                    .end_of_body(this.decoder.has_partial_event(), "the body ended"),
+            };
+            this.queued = this.stop(ending).map(Err);
+        }
+    }
+}
+
+impl<S> Drop for Metered<S> {
+    fn drop(&mut self) {
+        if matches!(self.account.state, CallState::Open(_)) {
+            self.stop(Ending::Cancelled);
+        }
+        if let Some(settling) = self.settling.take() {
+            // Without a runtime the hold is dropped unsettled, which bills
+            // its worst case: more than was counted, never less.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(settling);
+            }
+        }
+    }
+}
