@@ -92,7 +92,7 @@ pub(crate) type Body = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>
 ///
 /// | How the stream ends | Billed | The stream's last item |
 /// |---|---|---|
-/// | The last event, with a readable usage report | the report ([`CostSource::Reported`]) | the last event |
+/// | The last event, with a readable usage report | the report ([`CostSource::Reported`](crate::client::CostSource::Reported)) | the last event |
 /// | The last event, with no report (OpenAI Chat with `include_usage: false`, a server that sends none), an unreadable one, or one claiming 0 input tokens | the guard's count | the last event; the receipt says why it is estimated |
 /// | The body ends before the last event, or the connection breaks | the guard's count | [`ClientError::StreamEndedEarly`] |
 /// | A `data:` line is not JSON: reading stops there, while the provider may still be generating | the prompt and the full output limit | [`ClientError::StreamEndedEarly`] |
@@ -102,10 +102,10 @@ pub(crate) type Body = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>
 /// The guard's count is the prompt (the provider's own input counts if it
 /// reported any before the stream stopped, else the prompt estimate) plus
 /// the larger of the output counted and the output reported so far, marked
-/// [`CostSource::Estimated`]. It is never $0.
+/// [`CostSource::Estimated`](crate::client::CostSource::Estimated). It is never $0.
 ///
 /// A stream the caller stops reading is billed from this count rather than
-/// at its worst case, unlike a dropped [`Reservation`]: the caller has read
+/// at its worst case, unlike a dropped [`Reservation`](crate::budget::Reservation): the caller has read
 /// the output and the guard has counted it. Output the provider generates
 /// between the last chunk read and noticing the closed connection is not
 /// seen.
