@@ -321,3 +321,45 @@ fn start_client_with_bundled_prices(mock: &MockProvider, sink: &Arc<MemorySink>)
         .build()
         .unwrap()
 }
+
+/// With feature `tracing`, pricing speaks on target `spendguard::cost`:
+/// drift on every call, a tier the table cannot price once per model and
+/// tier.
+#[cfg(feature = "tracing")]
+#[tokio::test(flavor = "current_thread")]
+async fn pricing_warns_of_drift_each_time_and_of_an_unpriced_tier_once() {
+    let heard = crate::support::tracing_events::Heard::on("spendguard::cost");
+    let _default = tracing::subscriber::set_default(heard.clone());
+    let mock = start_mock(MockConfig::default()).await;
+    let sink = Arc::new(MemorySink::new());
+    let client = client(&mock, &SpendGuard::builder().build().unwrap(), &sink);
+    let budget = budget();
+    // A tier name of this test's own: the once-per-process note is global.
+    let unpriced = json!({
+        "object": "chat.completion",
+        "model": "gpt-4o",
+        "service_tier": "experimental",
+        "choices": [{ "index": 0, "message": { "role": "assistant", "content": "Done." }, "finish_reason": "stop" }],
+        "usage": { "prompt_tokens": 1_000, "completion_tokens": 100, "total_tokens": 1_100 }
+    });
+    let bodies = [
+        reported_cost_body(),
+        reported_cost_body(),
+        unpriced.clone(),
+        unpriced,
+    ];
+    for (n, body) in (100..).zip(bodies) {
+        mock.push(answer(body));
+        client.send(&budget, &request(n)).await.unwrap();
+    }
+    let messages: Vec<String> = heard.events().into_iter().map(|(_, m)| m).collect();
+    assert_eq!(
+        messages,
+        [
+            "price drift for gpt-4o: table $0.004, provider $0.01",
+            "price drift for gpt-4o: table $0.004, provider $0.01",
+            "gpt-4o answered at service tier \"experimental\", which the price table \
+             cannot price; billed at the dearest price the model has",
+        ]
+    );
+}

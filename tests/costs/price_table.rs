@@ -605,52 +605,17 @@ fn the_bundled_version_names_what_pricing_readme_says() {
 /// target `spendguard::prices`.
 #[cfg(feature = "tracing")]
 mod stale_warning {
-    use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
     use spendguard::clock::{FakeClock, UtcDateTime};
     use spendguard::PriceTable;
-    use tracing::field::{Field, Visit};
-    use tracing::span::{Attributes, Id, Record};
-    use tracing::{Event, Level, Metadata, Subscriber};
+    use tracing::Level;
 
-    #[derive(Clone, Default)]
-    struct Warnings(Arc<Mutex<Vec<(Level, String)>>>);
-
-    struct Message<'a>(&'a mut String);
-
-    impl Visit for Message<'_> {
-        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-            if field.name() == "message" {
-                *self.0 = format!("{value:?}");
-            }
-        }
-    }
-
-    impl Subscriber for Warnings {
-        fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-            metadata.target() == "spendguard::prices"
-        }
-        fn new_span(&self, _: &Attributes<'_>) -> Id {
-            Id::from_u64(1)
-        }
-        fn record(&self, _: &Id, _: &Record<'_>) {}
-        fn record_follows_from(&self, _: &Id, _: &Id) {}
-        fn event(&self, event: &Event<'_>) {
-            let mut message = String::new();
-            event.record(&mut Message(&mut message));
-            self.0
-                .lock()
-                .unwrap()
-                .push((*event.metadata().level(), message));
-        }
-        fn enter(&self, _: &Id) {}
-        fn exit(&self, _: &Id) {}
-    }
+    use crate::support::tracing_events::Heard;
 
     #[test]
     fn an_old_table_is_a_warn_event_and_a_fresh_one_is_silent() {
-        let warnings = Warnings::default();
+        let warnings = Heard::on("spendguard::prices");
         let at = |date| FakeClock::at_unix(UtcDateTime::parse(date).unwrap().unix());
         let ninety_days = Duration::from_secs(90 * 86_400);
         let table = PriceTable::bundled();
@@ -658,7 +623,7 @@ mod stale_warning {
             assert!(!table.warn_if_older_than(ninety_days, &at("2026-12-01")));
             assert!(table.warn_if_older_than(ninety_days, &at("2027-03-05")));
         });
-        let seen = warnings.0.lock().unwrap();
+        let seen = warnings.events();
         assert_eq!(seen.len(), 1, "{seen:?}");
         assert_eq!(seen[0].0, Level::WARN);
         assert!(

@@ -8,3 +8,5 @@ pub mod mock_provider;
 #[cfg(feature = "redis")]
 pub mod redis_server;
 pub mod step;
+#[cfg(feature = "tracing")]
+pub mod tracing_events;
