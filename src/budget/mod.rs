@@ -37,6 +37,7 @@ mod reservation;
 mod step;
 mod tally;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -141,11 +142,25 @@ impl TaskBudget {
         TaskBudgetBuilder::new(name)
     }
 
-    /// A budget named `task` with only a dollar limit and the defaults:
-    /// a 4,096-token clamping output ceiling, alerts at 50% and 80% (no
-    /// callback), the system clock.
+    /// A budget with only a dollar limit and the defaults: a 4,096-token
+    /// clamping output ceiling, alerts at 50% and 80% (no callback), the
+    /// system clock. It is named `task-1`, `task-2`, ... in the order such
+    /// budgets are made, so unrelated tasks never share a runaway scope or
+    /// a ledger tag; name it with [`TaskBudget::builder`] to choose.
+    ///
+    /// ```
+    /// use spendguard::{TaskBudget, Usd};
+    ///
+    /// let first = TaskBudget::new(Usd::from_cents(100));
+    /// let second = TaskBudget::new(Usd::from_cents(100));
+    /// assert!(first.name().starts_with("task-"));
+    /// assert_ne!(first.name(), second.name());
+    /// ```
     pub fn new(max_cost: Usd) -> TaskBudget {
-        TaskBudget::from_builder(TaskBudgetBuilder::new("task").max_cost(max_cost))
+        static UNNAMED: AtomicU64 = AtomicU64::new(1);
+        let number = UNNAMED.fetch_add(1, Ordering::Relaxed);
+        let name = format!("task-{number}");
+        TaskBudget::from_builder(TaskBudgetBuilder::new(name).max_cost(max_cost))
     }
 
     pub(crate) fn from_builder(builder: TaskBudgetBuilder) -> TaskBudget {

@@ -213,6 +213,31 @@ impl Reservation {
         self.budget.state.check_progress(self.claim, actual)
     }
 
+    /// Ends a call that was sent but not billed (the provider refused it
+    /// with a 429 or failed with a 5xx): its dollars and tokens are freed,
+    /// and the call still counts toward the budget's call limit, so a retry
+    /// loop against a failing provider is caught like any other.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use spendguard::prices::{ModelPrice, Rates};
+    /// use spendguard::money::PricePerToken;
+    /// use spendguard::{CallPlan, TaskBudget, Usd};
+    ///
+    /// let per_m = |d| PricePerToken::per_million(d).unwrap();
+    /// let price = Arc::new(ModelPrice::new("m", Rates::new(per_m(1.0), per_m(1.0))));
+    /// let budget = TaskBudget::builder("t").max_cost(Usd::from_dollars(1.0)?).max_calls(2).build()?;
+    ///
+    /// budget.reserve(CallPlan::new(&price, 1_000))?.settle_unbilled();
+    /// budget.reserve(CallPlan::new(&price, 1_000))?.settle_unbilled();
+    /// assert_eq!(budget.snapshot().spent, Usd::ZERO);
+    /// assert!(budget.reserve(CallPlan::new(&price, 1_000)).is_err(), "two attempts were made");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn settle_unbilled(mut self) -> Receipt {
+        self.settle_in_place(&Usage::new(0, 0), Usd::ZERO)
+    }
+
     /// Frees the whole hold: for a call that was never sent.
     pub fn release(mut self) {
         self.open = false;

@@ -18,8 +18,8 @@ fn a_task_budget_alert_is_a_warn_event_without_any_callback() {
     let alerts = Heard::on("spendguard::alert");
     let per_m = |d| PricePerToken::per_million(d).unwrap();
     let price = Arc::new(ModelPrice::new("m", Rates::new(per_m(10.0), per_m(10.0))));
+    let budget = TaskBudget::new(Usd::from_cents(100));
     tracing::subscriber::with_default(alerts.clone(), || {
-        let budget = TaskBudget::new(Usd::from_cents(100));
         let call = budget
             .reserve(CallPlan::new(&price, 60_000).with_max_output_tokens(10))
             .unwrap();
@@ -29,7 +29,10 @@ fn a_task_budget_alert_is_a_warn_event_without_any_callback() {
         alerts.events(),
         [(
             Level::WARN,
-            "task task has used 50% of its cost limit: $0.60 of $1.00".to_owned()
+            format!(
+                "task {} has used 50% of its cost limit: $0.60 of $1.00",
+                budget.name()
+            )
         )]
     );
 }

@@ -194,3 +194,25 @@ async fn scopes_can_be_chosen_per_key() {
         Err(ClientError::Runaway(_))
     ));
 }
+
+#[tokio::test]
+async fn unnamed_budgets_are_separate_tasks_to_the_loop_detector() {
+    let mock = start_mock(MockConfig::default()).await;
+    let policy = RunawayPolicy::builder()
+        .loops(3, MINUTE, RunawayAction::Refuse)
+        .build()
+        .unwrap();
+    let (client, _) = client(&mock, policy);
+    // Three independent tasks each send the same request once: no loop.
+    for _ in 0..3 {
+        let task = TaskBudget::new(Usd::from_cents(1_000));
+        client.send(&task, &request(1)).await.unwrap();
+    }
+    // One task sending it three times is still a loop.
+    let task = TaskBudget::new(Usd::from_cents(1_000));
+    client.send(&task, &request(2)).await.unwrap();
+    client.send(&task, &request(2)).await.unwrap();
+    let refused = client.send(&task, &request(2)).await.unwrap_err();
+    assert!(matches!(refused, ClientError::Runaway(_)), "{refused}");
+    assert_eq!(mock.requests(), 5, "the loop's third call is not sent");
+}

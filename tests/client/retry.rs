@@ -253,10 +253,11 @@ async fn rate_limits_and_outages_are_retried_until_the_answer_comes() {
     // 20 × $1/M + 5 × $2/M
     assert_eq!(receipt.cost, dollars(0.00003));
     assert_eq!(receipt.spent, receipt.cost);
-    // The failed attempts were released: only the answered call counts.
+    // The failed attempts spent nothing, but every attempt sent counts
+    // toward the call limit.
     let snapshot = budget.snapshot();
     assert_eq!(snapshot.spent, receipt.cost);
-    assert_eq!((snapshot.calls, snapshot.calls_in_flight), (1, 0));
+    assert_eq!((snapshot.calls, snapshot.calls_in_flight), (4, 0));
     assert_eq!(snapshot.in_flight, Usd::ZERO);
     assert_eq!(snapshot.abandoned, 0);
     // Every attempt was the same guarded request, `max_tokens` and all.
@@ -301,7 +302,8 @@ async fn attempts_stop_at_the_policy_maximum_with_the_last_error() {
         let snapshot = budget.snapshot();
         assert_eq!(
             (snapshot.spent, snapshot.calls, snapshot.calls_in_flight),
-            (Usd::ZERO, 0, 0)
+            (Usd::ZERO, u64::from(attempts), 0),
+            "nothing was billed, and every attempt sent counts as a call"
         );
     }
 }
@@ -395,8 +397,8 @@ async fn a_retry_after_longer_than_the_max_delay_ends_the_retries_without_waitin
 }
 
 /// Runs `send_with_retry` while a sibling task, sharing the budget, spends
-/// with `spend` after the first attempt was refused by the provider and
-/// released, and before the second is reserved (the provider asks for a
+/// with `spend` after the first attempt was refused by the provider (its
+/// dollars freed, the attempt counted), and before the second is reserved (the provider asks for a
 /// one-second wait).
 async fn sibling_spends_during_the_wait(
     budget: TaskBudget,
@@ -427,11 +429,11 @@ async fn sibling_spends_during_the_wait(
 async fn a_call_limit_used_up_during_the_wait_stops_the_retries() {
     let budget = TaskBudget::builder("agent").max_calls(2).build().unwrap();
     let price = price();
+    // The refused first attempt is one of the two calls; the sibling makes
+    // the other.
     let (error, requests) = sibling_spends_during_the_wait(budget.clone(), |budget| {
-        for _ in 0..2 {
-            let call = budget.reserve(CallPlan::new(&price, 10)).unwrap();
-            call.settle(&Usage::new(10, 10));
-        }
+        let call = budget.reserve(CallPlan::new(&price, 10)).unwrap();
+        call.settle(&Usage::new(10, 10));
     })
     .await;
     let refusal = budget_error(error);
@@ -520,4 +522,31 @@ async fn a_long_retry_after_is_waited_out_in_full_on_a_paused_clock() {
     assert!(waited < Duration::from_secs(21), "{waited:?}");
     assert_eq!(answer.receipt.usage, Usage::new(20, 5));
     assert_eq!(provider.requests(), 2);
+}
+
+#[tokio::test]
+async fn every_attempt_sent_counts_toward_max_calls_billed_or_not() {
+    // A loop of four retried calls in a 429 storm, under `max_calls(5)`.
+    let provider = ScriptedProvider::start(vec![Reply::status(429); 16]).await;
+    let budget = TaskBudget::builder("storm")
+        .max_cost(dollars(1.0))
+        .max_calls(5)
+        .build()
+        .unwrap();
+    let client = provider.client();
+    let mut refused = 0;
+    for _ in 0..4 {
+        match client.send_with_retry(&budget, &request(), &quick(4)).await {
+            Err(ClientError::Budget(refusal)) => {
+                assert_eq!(refusal.limit, LimitKind::Calls, "{refusal}");
+                refused += 1;
+            }
+            Err(error) => assert!(error.is_retryable(), "{error}"),
+            Ok(answer) => panic!("the storm answered: {:?}", answer.body),
+        }
+    }
+    assert_eq!(provider.requests(), 5, "the call limit caps attempts sent");
+    assert!(refused >= 1);
+    let snapshot = budget.snapshot();
+    assert_eq!((snapshot.spent, snapshot.calls), (Usd::ZERO, 5));
 }

@@ -99,12 +99,13 @@ impl OpenCall {
         self.provider
     }
 
-    /// Ends a call whose send failed: released if nothing was billed,
-    /// billed at its worst case if it may have been.
+    /// Ends a call whose send failed: nothing spent if nothing was billed
+    /// (the attempt still counts toward the budget's call limit), billed at
+    /// its worst case if it may have been.
     pub(crate) async fn fail(self, failure: Failure) -> ClientError {
         let error = match failure {
             Failure::Unbilled(error) => {
-                self.call.reservation.release();
+                self.call.reservation.settle_unbilled();
                 error
             }
             Failure::Interrupted(detail) => {
