@@ -371,13 +371,11 @@ impl GuardedClient {
         body: &Value,
         stream: bool,
     ) -> Result<PreparedCall, ClientError> {
-        let mut call = engine::prepare(
+        engine::prepare(
             &self.engine,
             self.provider,
             budget,
             Request::Body { body, stream },
-        )?;
-        call.url = self.provider.endpoint(&self.base_url, &call.model, stream);
-        Ok(call)
+        )
     }
 }

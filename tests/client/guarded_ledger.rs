@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use spendguard::client::DriftTolerance;
+use spendguard::client::{DriftTolerance, GuardedClientBuilder};
 use spendguard::guard::runaway::{RunawayAction, RunawayPolicy};
 use spendguard::guard::{SharedLimit, SpendGuard, Window};
 use spendguard::ledger::{Decision, LedgerCostSource, MemorySink};
@@ -39,6 +39,14 @@ fn client(mock: &MockProvider, guard: &SpendGuard, sink: &Arc<MemorySink>) -> Gu
         .ledger_request_hashes(true)
         .build()
         .unwrap()
+}
+
+/// A client of the mock that writes to `sink`, with no shared limits.
+fn unguarded(mock: &MockProvider, sink: &Arc<MemorySink>) -> GuardedClientBuilder {
+    GuardedClient::builder(Provider::OpenAiChat)
+        .base_url(mock.base_url())
+        .api_key(ApiKey::new(TEST_KEY))
+        .ledger(Arc::clone(sink) as _)
 }
 
 fn budget() -> TaskBudget {
@@ -229,10 +237,7 @@ async fn a_provider_cost_beyond_the_tolerance_is_settled_and_recorded_as_drift()
 async fn the_drift_tolerance_is_the_clients_to_choose() {
     let mock = start_mock(MockConfig::default()).await;
     let sink = Arc::new(MemorySink::new());
-    let client = GuardedClient::builder(Provider::OpenAiChat)
-        .base_url(mock.base_url())
-        .api_key(ApiKey::new(TEST_KEY))
-        .ledger(Arc::clone(&sink) as _)
+    let client = unguarded(&mock, &sink)
         .price_drift_tolerance(DriftTolerance::percent(70))
         .build()
         .unwrap();
@@ -279,11 +284,8 @@ async fn receipts_and_ledger_lines_name_the_price_table_that_priced_them() {
     let sink = Arc::new(MemorySink::new());
     let march = PriceTableVersion::new("negotiated prices, March", Some("2027-03-01")).unwrap();
     let prices = (*PriceTable::bundled()).clone().with_version(march.clone());
-    let client = GuardedClient::builder(Provider::OpenAiChat)
-        .base_url(mock.base_url())
-        .api_key(ApiKey::new(TEST_KEY))
+    let client = unguarded(&mock, &sink)
         .prices(Arc::new(prices))
-        .ledger(Arc::clone(&sink) as _)
         .build()
         .unwrap();
     let answer = client.send(&budget(), &request(1)).await.unwrap();
@@ -296,7 +298,7 @@ async fn receipts_and_ledger_lines_name_the_price_table_that_priced_them() {
     );
 
     // The bundled table names LiteLLM's release and the overrides' date.
-    let bundled = start_client_with_bundled_prices(&mock, &sink);
+    let bundled = unguarded(&mock, &sink).build().unwrap();
     let answer = bundled.send(&budget(), &request(2)).await.unwrap();
     assert!(
         answer
@@ -311,15 +313,6 @@ async fn receipts_and_ledger_lines_name_the_price_table_that_priced_them() {
         sink.records()[1].price_table.as_deref(),
         Some(answer.receipt.price_table.label())
     );
-}
-
-fn start_client_with_bundled_prices(mock: &MockProvider, sink: &Arc<MemorySink>) -> GuardedClient {
-    GuardedClient::builder(Provider::OpenAiChat)
-        .base_url(mock.base_url())
-        .api_key(ApiKey::new(TEST_KEY))
-        .ledger(Arc::clone(sink) as _)
-        .build()
-        .unwrap()
 }
 
 /// With feature `tracing`, pricing speaks on target `spendguard::cost`:

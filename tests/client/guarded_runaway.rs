@@ -44,14 +44,18 @@ fn budget(agent: &str) -> TaskBudget {
         .unwrap()
 }
 
+/// A loop detector that refuses the third identical request in a minute.
+fn refuse_the_third_identical_request() -> RunawayPolicy {
+    RunawayPolicy::builder()
+        .loops(3, MINUTE, RunawayAction::Refuse)
+        .build()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_retry_loop_is_refused_at_its_third_identical_request() {
     let mock = start_mock(MockConfig::default()).await;
-    let policy = RunawayPolicy::builder()
-        .loops(3, MINUTE, RunawayAction::Refuse)
-        .build()
-        .unwrap();
-    let (client, _) = client(&mock, policy);
+    let (client, _) = client(&mock, refuse_the_third_identical_request());
     let budget = budget("fixer");
     client.send(&budget, &request(1)).await.unwrap();
     client.send(&budget, &request(1)).await.unwrap();
@@ -198,11 +202,7 @@ async fn scopes_can_be_chosen_per_key() {
 #[tokio::test]
 async fn unnamed_budgets_are_separate_tasks_to_the_loop_detector() {
     let mock = start_mock(MockConfig::default()).await;
-    let policy = RunawayPolicy::builder()
-        .loops(3, MINUTE, RunawayAction::Refuse)
-        .build()
-        .unwrap();
-    let (client, _) = client(&mock, policy);
+    let (client, _) = client(&mock, refuse_the_third_identical_request());
     // Three independent tasks each send the same request once: no loop.
     for _ in 0..3 {
         let task = TaskBudget::new(Usd::from_cents(1_000));

@@ -26,9 +26,6 @@ pub(crate) struct PreparedCall {
     /// Only streams read it, and only the `client` feature streams.
     #[cfg_attr(not(feature = "client"), allow(dead_code))]
     pub(crate) reports_usage: bool,
-    /// Where the front end sends it, for tests of a front end's shim.
-    #[cfg(all(test, feature = "client"))]
-    pub(crate) url: String,
 }
 
 /// Reads `request`, prices and counts it, and reserves its worst case in
@@ -91,8 +88,6 @@ fn prepare_body(
         prompt,
         wire_body,
         reports_usage,
-        #[cfg(all(test, feature = "client"))]
-        url: String::new(),
     })
 }
 
@@ -119,8 +114,6 @@ fn prepare_described(
         prompt,
         wire_body: Value::Null,
         reports_usage: true,
-        #[cfg(all(test, feature = "client"))]
-        url: String::new(),
     })
 }
 
