@@ -132,12 +132,16 @@ fn current_windows(
     (current, ended)
 }
 
-/// `per UTC day 2026-11-25`, `per UTC month 2026-11`, `per 1h (rolling)`,
+/// `per UTC day 2026-11-25`, `per ISO week 2026-W48`, `per UTC month 2026-11`, `per 1h (rolling)`,
 /// `in all`.
 fn label(window: Window, now: Duration) -> String {
     let t = UtcDateTime::from_unix(now);
     match window {
         Window::Day => format!("{window} {:04}-{:02}-{:02}", t.year, t.month, t.day),
+        Window::Week => {
+            let (year, week) = t.iso_week();
+            format!("{window} {year:04}-W{week:02}")
+        }
         Window::Month => format!("{window} {:04}-{:02}", t.year, t.month),
         _ => window.to_string(),
     }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub(crate) use human_duration::HumanDuration;
-pub use utc::{month_start, TimestampError, UtcDateTime};
+pub use utc::{iso_week_start, iso_weeks_since_epoch, month_start, TimestampError, UtcDateTime};
 
 /// A source of the current time, as the duration since the Unix epoch (UTC).
 pub trait Clock: Send + Sync + Debug {

@@ -158,6 +158,25 @@ impl UtcDateTime {
         days_from_civil(self.year, self.month, self.day)
     }
 
+    /// The ISO 8601 week this instant falls in, as `(week-year, week)`:
+    /// weeks start on Monday, and week 1 is the one holding the year's
+    /// first Thursday, so 2026-12-31 is in week 53 of 2026 and 2027-01-01
+    /// too.
+    ///
+    /// ```
+    /// use spendguard::clock::UtcDateTime;
+    ///
+    /// assert_eq!(UtcDateTime::parse("2026-12-02T10:00:00Z")?.iso_week(), (2026, 49));
+    /// assert_eq!(UtcDateTime::parse("2027-01-01T00:00:00Z")?.iso_week(), (2026, 53));
+    /// # Ok::<(), spendguard::clock::TimestampError>(())
+    /// ```
+    pub fn iso_week(&self) -> (u32, u32) {
+        let thursday = iso_week_thursday(self.days_since_epoch());
+        let year = UtcDateTime::from_unix(Duration::from_secs(thursday * SECS_PER_DAY)).year;
+        let week = (thursday - days_from_civil(year, 1, 1)) / 7 + 1;
+        (year, week as u32)
+    }
+
     /// Months since January 1970 of this instant's month.
     pub fn months_since_epoch(&self) -> u64 {
         u64::from(self.year - 1970) * 12 + u64::from(self.month - 1)
@@ -186,6 +205,24 @@ pub fn month_start(months_since_epoch: u64) -> Duration {
     let year = 1970 + (months_since_epoch / 12) as u32;
     let month = (months_since_epoch % 12) as u32 + 1;
     Duration::from_secs(days_from_civil(year, month, 1) * SECS_PER_DAY)
+}
+
+/// ISO weeks (Monday to Sunday) since the one holding 1970-01-01, a
+/// Thursday: week 0 began on Monday 1969-12-29.
+pub fn iso_weeks_since_epoch(since_epoch: Duration) -> u64 {
+    (since_epoch.as_secs() / SECS_PER_DAY + 3) / 7
+}
+
+/// The first instant of ISO week `weeks` (counted as
+/// [`iso_weeks_since_epoch`]); week 0 is clamped to the epoch.
+pub fn iso_week_start(weeks: u64) -> Duration {
+    Duration::from_secs((weeks * 7).saturating_sub(3) * SECS_PER_DAY)
+}
+
+/// The Thursday (in days since the epoch) of the ISO week holding `day`;
+/// its calendar year is the week's year.
+fn iso_week_thursday(day: u64) -> u64 {
+    (day + 3) / 7 * 7
 }
 
 fn digits(b: &[u8]) -> Option<u32> {

@@ -106,12 +106,13 @@ impl fmt::Display for CounterKey {
     }
 }
 
-/// How a window ends a counter's name: `all`, `day`, `month`, or
+/// How a window ends a counter's name: `all`, `day`, `week`, `month`, or
 /// `rolling=3600000ms`.
 pub(crate) fn window_suffix(window: Window) -> String {
     match window {
         Window::Lifetime => "all".into(),
         Window::Day => "day".into(),
+        Window::Week => "week".into(),
         Window::Month => "month".into(),
         Window::Rolling(period) => format!("rolling={}ms", period.as_millis()),
     }
@@ -121,6 +122,7 @@ fn window_of_suffix(suffix: &str) -> Option<Window> {
     match suffix {
         "all" => Some(Window::Lifetime),
         "day" => Some(Window::Day),
+        "week" => Some(Window::Week),
         "month" => Some(Window::Month),
         rolling => {
             let millis = rolling.strip_prefix("rolling=")?.strip_suffix("ms")?;
@@ -171,9 +173,10 @@ fn unescape(value: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    const WINDOWS: [Window; 4] = [
+    const WINDOWS: [Window; 5] = [
         Window::Lifetime,
         Window::Day,
+        Window::Week,
         Window::Month,
         Window::Rolling(Duration::from_secs(90)),
     ];
@@ -208,7 +211,7 @@ mod tests {
         for name in [
             "",
             "global",
-            "global|week",
+            "global|fortnight",
             "global|rolling=0ms",
             "global|rolling=5s",
             "agent|day",

@@ -181,7 +181,7 @@ impl SharedLimit {
         let period = self.window.describe_at(now);
         let joiner = match self.window {
             Window::Day => "on",
-            Window::Month | Window::Rolling(_) => "in",
+            Window::Week | Window::Month | Window::Rolling(_) => "in",
             Window::Lifetime => "over",
         };
         format!("{} {joiner} {period}", self.subject(value))

@@ -3,7 +3,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::clock::{month_start, HumanDuration, UtcDateTime};
+use crate::clock::{
+    iso_week_start, iso_weeks_since_epoch, month_start, HumanDuration, UtcDateTime,
+};
 
 const DAY: u64 = 86_400;
 
@@ -24,6 +26,9 @@ pub enum Window {
     Rolling(Duration),
     /// The current UTC calendar day.
     Day,
+    /// The current ISO week (Monday 00:00 UTC to the next Monday): a fresh
+    /// allowance each week, like a virtual card rotated every Monday.
+    Week,
     /// The current UTC calendar month.
     Month,
 }
@@ -54,6 +59,14 @@ impl Window {
                     expires_at: Some(Duration::from_secs((day + 1) * DAY)),
                 }
             }
+            Window::Week => {
+                let week = iso_weeks_since_epoch(now);
+                Slot {
+                    bucket: week,
+                    span: 1,
+                    expires_at: Some(iso_week_start(week + 1)),
+                }
+            }
             Window::Month => {
                 let month = UtcDateTime::from_unix(now).months_since_epoch();
                 Slot {
@@ -82,12 +95,16 @@ impl Window {
     }
 
     /// The period this window is at `now`, for people: `2026-11-25 (UTC)`,
-    /// `2026-11 (UTC)`, `the last 1h`, `all time`.
+    /// `2026-W48 (UTC)`, `2026-11 (UTC)`, `the last 1h`, `all time`.
     pub(crate) fn describe_at(&self, now: Duration) -> String {
         let t = UtcDateTime::from_unix(now);
         match self {
             Window::Lifetime => "all time".into(),
             Window::Day => format!("{:04}-{:02}-{:02} (UTC)", t.year, t.month, t.day),
+            Window::Week => {
+                let (year, week) = t.iso_week();
+                format!("{year:04}-W{week:02} (UTC)")
+            }
             Window::Month => format!("{:04}-{:02} (UTC)", t.year, t.month),
             Window::Rolling(period) => format!("the last {}", HumanDuration(*period)),
         }
@@ -99,11 +116,12 @@ fn rolling_slot_len(period: Duration) -> Duration {
 }
 
 impl fmt::Display for Window {
-    /// `per UTC day`, `per UTC month`, `per 1h (rolling)`, `in all`.
+    /// `per UTC day`, `per ISO week`, `per UTC month`, `per 1h (rolling)`, `in all`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Window::Lifetime => f.write_str("in all"),
             Window::Day => f.write_str("per UTC day"),
+            Window::Week => f.write_str("per ISO week"),
             Window::Month => f.write_str("per UTC month"),
             Window::Rolling(period) => write!(f, "per {} (rolling)", HumanDuration(*period)),
         }
@@ -138,6 +156,29 @@ mod tests {
     }
 
     #[test]
+    fn a_week_runs_monday_to_monday_utc_across_the_new_year() {
+        let sunday = Window::Week.slot(at("2027-01-03T23:59:59.999Z"));
+        let monday = Window::Week.slot(at("2027-01-04T00:00:00Z"));
+        assert_eq!(monday.bucket, sunday.bucket + 1);
+        assert_eq!(sunday.expires_at, Some(at("2027-01-04")));
+        // 2026-12-28 (a Monday) starts the week that holds New Year's Day.
+        let new_year = Window::Week.slot(at("2027-01-01T12:00:00Z"));
+        assert_eq!(new_year.bucket, Window::Week.slot(at("2026-12-28")).bucket);
+        assert_eq!(
+            Window::Week.describe_at(at("2027-01-01T12:00:00Z")),
+            "2026-W53 (UTC)"
+        );
+        assert_eq!(Window::Week.describe_at(at("2026-01-01")), "2026-W01 (UTC)");
+    }
+
+    #[test]
+    fn the_first_week_of_the_epoch_starts_at_the_epoch() {
+        let first = Window::Week.slot(Duration::ZERO);
+        assert_eq!(first.bucket, 0);
+        assert_eq!(first.expires_at, Some(at("1970-01-05")));
+    }
+
+    #[test]
     fn a_rolling_hour_is_sixty_one_minute_slots() {
         let slot = Window::Rolling(Duration::from_secs(3_600)).slot(at("2026-11-25T10:30:30Z"));
         assert_eq!(slot.span, 61);
@@ -148,6 +189,7 @@ mod tests {
     fn windows_describe_themselves() {
         let now = at("2026-11-25T10:30:30Z");
         assert_eq!(Window::Day.describe_at(now), "2026-11-25 (UTC)");
+        assert_eq!(Window::Week.describe_at(now), "2026-W48 (UTC)");
         assert_eq!(Window::Month.describe_at(now), "2026-11 (UTC)");
         assert_eq!(
             Window::Rolling(Duration::from_secs(5_400)).describe_at(now),

@@ -82,6 +82,31 @@ async fn a_monthly_cap_resets_on_the_first_of_the_month_in_utc() {
 }
 
 #[tokio::test]
+async fn a_weekly_allowance_is_fresh_each_monday_at_utc_midnight() {
+    // Sunday evening: the agent has used its week.
+    let clock = at("2026-12-06T23:00:00Z");
+    let guard = guard(
+        &clock,
+        vec![SharedLimit::each(TagKind::Agent, cents(700), Window::Week)],
+    );
+    let agent = Tags::new().agent("weekly");
+    spend(&guard, &agent, cents(700)).await.unwrap();
+    let refused = spend(&guard, &agent, cents(1)).await.unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .starts_with("agent weekly in 2026-W49 (UTC) would exceed"),
+        "{refused}"
+    );
+    clock.advance(Duration::from_secs(3_599));
+    assert!(spend(&guard, &agent, Usd::from_nanos(1)).await.is_err());
+    clock.advance(Duration::from_secs(1));
+    spend(&guard, &agent, cents(700)).await.unwrap();
+    let status = guard.status(&agent).await.unwrap();
+    assert_eq!(status[0].subject, "agent weekly in 2026-W50 (UTC)");
+}
+
+#[tokio::test]
 async fn a_rolling_hour_slides() {
     let clock = at("2026-11-25T10:00:00Z");
     let hour = Window::Rolling(Duration::from_secs(3_600));
