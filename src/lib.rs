@@ -50,6 +50,8 @@ pub mod store;
 pub mod tags;
 pub mod tokens;
 pub mod usage;
+#[cfg(feature = "webhook")]
+pub mod webhook;
 
 pub use budget::{BudgetExceeded, CallPlan, TaskBudget};
 #[cfg(feature = "client")]

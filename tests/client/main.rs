@@ -14,3 +14,5 @@ mod guarded_step;
 mod guarded_streaming;
 mod mock_provider;
 mod retry;
+#[cfg(feature = "webhook")]
+mod webhook_alerts;
