@@ -17,20 +17,24 @@ pub enum TagKind {
     Project,
     /// The task (a [`TaskBudget`](crate::TaskBudget)'s name by default).
     Task,
+    /// The release (deploy) of the code making the call, e.g. `v1.4.2` or a
+    /// commit: `spendguard report` ties spend changes to it.
+    Release,
 }
 
 impl TagKind {
     /// Every kind, in the order counters name them.
-    pub const ALL: [TagKind; 5] = [
+    pub const ALL: [TagKind; 6] = [
         TagKind::Key,
         TagKind::Agent,
         TagKind::Customer,
         TagKind::Project,
         TagKind::Task,
+        TagKind::Release,
     ];
 
     /// The short name used in counter names and ledgers: `key`, `agent`,
-    /// `customer`, `project` or `task`.
+    /// `customer`, `project`, `task` or `release`.
     pub const fn name(self) -> &'static str {
         match self {
             TagKind::Key => "key",
@@ -38,6 +42,7 @@ impl TagKind {
             TagKind::Customer => "customer",
             TagKind::Project => "project",
             TagKind::Task => "task",
+            TagKind::Release => "release",
         }
     }
 
@@ -52,7 +57,8 @@ impl fmt::Display for TagKind {
     }
 }
 
-/// The tags of a call: any of key label, agent, customer, project and task.
+/// The tags of a call: any of key label, agent, customer, project, task and
+/// release.
 /// Cheap to clone.
 ///
 /// ```
@@ -65,7 +71,7 @@ impl fmt::Display for TagKind {
 /// ```
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct Tags {
-    values: [Option<Arc<str>>; 5],
+    values: [Option<Arc<str>>; TagKind::ALL.len()],
 }
 
 impl Tags {
@@ -115,6 +121,12 @@ impl Tags {
     #[must_use]
     pub fn task(self, name: impl AsRef<str>) -> Self {
         self.with(TagKind::Task, name)
+    }
+
+    /// The release (deploy) making the call: `v1.4.2`, a commit hash.
+    #[must_use]
+    pub fn release(self, name: impl AsRef<str>) -> Self {
+        self.with(TagKind::Release, name)
     }
 
     /// A tag's value.

@@ -76,6 +76,13 @@ pub(crate) enum CliError {
         column: usize,
         problem: String,
     },
+    /// A line of a `--deploys` file is not `TIME LABEL`.
+    #[error("{}, line {line}: {problem}; write one deploy per line as `2026-11-25T06:10:00Z v1.4.2`", path.display())]
+    DeployLine {
+        path: PathBuf,
+        line: usize,
+        problem: String,
+    },
     /// A spend store could not be opened or did not answer.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -234,6 +234,9 @@ pub struct LedgerTags {
     /// The project it is billed to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
+    /// The release (deploy) of the code that made the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
 }
 
 impl LedgerTags {
@@ -272,6 +275,12 @@ impl LedgerTags {
         self
     }
 
+    /// The same tags, with the release.
+    pub fn with_release(mut self, release: impl Into<String>) -> Self {
+        self.release = Some(release.into());
+        self
+    }
+
     /// `true` when no tag is set.
     pub fn is_empty(&self) -> bool {
         *self == LedgerTags::default()
@@ -288,6 +297,7 @@ impl From<&Tags> for LedgerTags {
             task: tag(TagKind::Task),
             customer: tag(TagKind::Customer),
             project: tag(TagKind::Project),
+            release: tag(TagKind::Release),
         }
     }
 }

@@ -10,3 +10,4 @@ mod estimate_command;
 mod halt_command;
 mod prices_command;
 mod report_command;
+mod report_forensics;

@@ -325,6 +325,7 @@ fn the_overnight_hour_is_flagged_as_the_only_spike() {
             "times_median": 231,
             "top_agent": {"name": "summarizer", "cost_nanos": 3_000 * CENT},
             "top_model": {"name": "claude-sonnet-4-5", "cost_nanos": 3_000 * CENT},
+            "after_deploy": null,
         }])
     );
     let text = stdout(&spendguard(&["report", DAY]));

@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use crate::cli::report::breakdown::{Breakdown, Hour, Slot, Totals, UNTAGGED};
+use crate::cli::report::deploys::ReleasesSeen;
 use crate::cli::report::drift::DriftByModel;
+use crate::cli::report::growth::ContextByDay;
 use crate::cli::report::patterns::Cadence;
 use crate::ledger::{Decision, LedgerRecord};
 use crate::money::Usd;
@@ -52,6 +54,10 @@ pub(crate) struct Aggregate {
     pub(crate) cadence: Cadence,
     /// Calls the ledger marked with price drift, by model.
     pub(crate) drift: DriftByModel,
+    /// The first call of each `release` tag.
+    pub(crate) releases: ReleasesSeen,
+    /// Prompt tokens per agent per day.
+    pub(crate) context: ContextByDay,
 }
 
 impl Aggregate {
@@ -82,7 +88,9 @@ impl Aggregate {
 
         if tags.agent.is_some() && agent != Slot::OTHER {
             self.cadence.observe(agent, at);
+            self.context.add(agent, record);
         }
+        self.releases.add(record);
         if record.decision != Decision::Allowed {
             self.add_incident(record, at);
         }

@@ -6,6 +6,7 @@ use std::io::{self, Write};
 
 use crate::cli::figures::{dollars, hour_label};
 use crate::cli::report::breakdown::Hour;
+use crate::cli::report::deploys::Deploy;
 use crate::cli::report::patterns::Spike;
 use crate::money::Usd;
 
@@ -60,12 +61,13 @@ pub(crate) fn rows(hours: &BTreeMap<u64, Hour>, spikes: &[Spike]) -> (u64, Vec<R
     (per_row, rows)
 }
 
-/// Writes the chart, one line per row.
+/// Writes the chart, one line per row, spikes and deploys marked.
 pub(crate) fn write(
     out: &mut dyn Write,
     per_row: u64,
     rows: &[Row],
     spikes: &[Spike],
+    deploys: &[Deploy],
 ) -> io::Result<()> {
     let max = rows.iter().map(|row| row.cost).max().unwrap_or(Usd::ZERO);
     for row in rows {
@@ -85,6 +87,13 @@ pub(crate) fn write(
             if let Some(spike) = spike {
                 write!(out, "  ◀ spike: {}× the median hour", spike.times_median)?;
             }
+        }
+        let row_secs = row.start * 3_600..(row.start + per_row) * 3_600;
+        for deploy in deploys
+            .iter()
+            .filter(|d| row_secs.contains(&d.at.as_secs()))
+        {
+            write!(out, "  ◆ deploy {}", deploy.label)?;
         }
         writeln!(out)?;
     }

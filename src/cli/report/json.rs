@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::cli::figures::dollars;
 use crate::cli::report::breakdown::Breakdown;
-use crate::cli::report::{pattern_sentence, Report};
+use crate::cli::report::{climb_sentence, pattern_sentence, rollup, Report};
 use crate::clock::UtcDateTime;
 use crate::ledger::Decision;
 
@@ -48,7 +48,30 @@ pub(crate) fn to_json(report: &Report) -> Value {
             "times_median": spike.times_median,
             "top_agent": spike.top_agent.as_ref().map(|(name, cost)| json!({"name": name, "cost_nanos": cost.nanos()})),
             "top_model": spike.top_model.as_ref().map(|(name, cost)| json!({"name": name, "cost_nanos": cost.nanos()})),
+            "after_deploy": findings.deploy_before(spike).map(|deploy| json!({"label": deploy.label, "at": rfc3339(deploy.at)})),
         })).collect::<Vec<_>>(),
+        "deploys": findings.deploys.iter().map(|deploy| json!({
+            "label": deploy.label,
+            "at": rfc3339(deploy.at),
+        })).collect::<Vec<_>>(),
+        "context_growth": findings.climbs.iter().map(|climb| json!({
+            "agent": climb.agent,
+            "from_day": rfc3339(Duration::from_secs(climb.start_day * 86_400)),
+            "to_day": rfc3339(Duration::from_secs(climb.end_day * 86_400)),
+            "from_tokens_per_call": climb.from,
+            "to_tokens_per_call": climb.to,
+            "tokens_per_call_per_day": climb.per_day(),
+            "summary": climb_sentence(climb),
+        })).collect::<Vec<_>>(),
+        "rollup": report.by.map(|period| json!({
+            "period": format!("{period:?}").to_lowercase(),
+            "rows": rollup::rows(&aggregate.hours, period).iter().map(|row| json!({
+                "label": row.label,
+                "start": rfc3339(Duration::from_secs(row.start_hour * 3_600)),
+                "cost_nanos": row.cost.nanos(),
+                "calls": row.calls,
+            })).collect::<Vec<_>>(),
+        })),
         "patterns": findings.patterns.iter().map(|pattern| json!({
             "agent": pattern.agent,
             "period_secs": pattern.period_secs,

@@ -6,10 +6,13 @@
 mod aggregate;
 mod breakdown;
 mod chart;
+mod deploys;
 mod drift;
+mod growth;
 mod json;
 mod merge;
 mod patterns;
+mod rollup;
 mod svg;
 mod text;
 
@@ -18,15 +21,18 @@ use std::time::Duration;
 
 use crate::cli::console::Console;
 use crate::cli::error::CliError;
-use crate::cli::figures::{dollars, period};
+use crate::cli::figures::{count, dollars, period};
 use crate::cli::progress::Progress;
 use crate::clock::UtcDateTime;
 use crate::ledger::LedgerRecord;
 use crate::money::Usd;
 
 use aggregate::Aggregate;
+use deploys::Deploy;
+use growth::Climb;
 use merge::{LedgerMerge, Skipped};
 use patterns::{Pattern, Spike};
+use rollup::Period;
 
 /// Records between progress redraw checks.
 const PROGRESS_EVERY: u64 = 16_384;
@@ -53,9 +59,20 @@ pub(crate) struct Args {
     /// Print the report as JSON (exact nano-dollar amounts) for scripts.
     #[arg(long)]
     json: bool,
+    /// Also sum spend per UTC day or per ISO week.
+    #[arg(long, value_enum, value_name = "PERIOD")]
+    by: Option<Period>,
+    /// Deploy markers from FILE, one per line: `2026-11-25T06:10:00Z v1.4.2`.
+    /// Calls tagged with a `release` are markers too, at their first call.
+    #[arg(long, value_name = "FILE")]
+    deploys: Option<PathBuf>,
+    /// A deploy marker, as TIME=LABEL (2026-11-25T06:10:00Z=v1.4.2);
+    /// repeat for several.
+    #[arg(long, value_name = "TIME=LABEL", value_parser = deploys::parse_mark)]
+    mark: Vec<Deploy>,
 }
 
-/// Reads a `--since` or `--until` time.
+/// Reads a `--since`, `--until` or deploy time.
 fn parse_time(text: &str) -> Result<Duration, String> {
     let at = UtcDateTime::parse(text).map_err(|error| error.to_string())?;
     if at.year < 1970 {
@@ -72,6 +89,8 @@ pub(crate) struct Report {
     pub(crate) skipped: Skipped,
     /// `true` when filters may have left records out.
     pub(crate) filtered: bool,
+    /// The `--by` rollup asked for.
+    pub(crate) by: Option<Period>,
 }
 
 /// What stands out.
@@ -79,6 +98,18 @@ pub(crate) struct Findings {
     pub(crate) median_hour: Usd,
     pub(crate) spikes: Vec<Spike>,
     pub(crate) patterns: Vec<Pattern>,
+    /// Deploy markers in time order: the given ones and each release's
+    /// first call.
+    pub(crate) deploys: Vec<Deploy>,
+    /// Agents whose prompts grow call by call, the steepest first.
+    pub(crate) climbs: Vec<Climb>,
+}
+
+impl Findings {
+    /// The deploy a spike follows, if any came before it.
+    pub(crate) fn deploy_before(&self, spike: &Spike) -> Option<&Deploy> {
+        deploys::last_before_hour_end(&self.deploys, spike.hour)
+    }
 }
 
 /// Which records count.
@@ -119,7 +150,12 @@ pub(crate) fn run(args: Args, console: &mut Console<'_>) -> Result<(), CliError>
         until: args.until,
         agents: args.agent,
     };
-    let report = read(args.ledgers, &filter, console)?;
+    let mut marks = args.mark;
+    if let Some(path) = &args.deploys {
+        marks.extend(deploys::read_file(path)?);
+    }
+    let mut report = read(args.ledgers, &filter, marks, console)?;
+    report.by = args.by;
     warn_skipped(&report.skipped, console);
     if args.json {
         serde_json::to_writer_pretty(&mut *console.out, &json::to_json(&report))
@@ -139,6 +175,7 @@ pub(crate) fn run(args: Args, console: &mut Console<'_>) -> Result<(), CliError>
 fn read(
     files: Vec<PathBuf>,
     filter: &Filter,
+    mut marks: Vec<Deploy>,
     console: &mut Console<'_>,
 ) -> Result<Report, CliError> {
     let mut skipped = Skipped::default();
@@ -157,10 +194,13 @@ fn read(
         }
     }
     progress.finish(console.err);
+    marks.append(&mut aggregate.releases.first_calls);
     let findings = Findings {
         median_hour: patterns::median_hour(&aggregate.hours),
         spikes: patterns::spikes(&aggregate.hours, &aggregate.by_agent, &aggregate.by_model),
         patterns: aggregate.cadence.patterns(&aggregate.by_agent),
+        deploys: deploys::timeline(marks),
+        climbs: aggregate.context.climbs(&aggregate.by_agent),
     };
     Ok(Report {
         files,
@@ -168,6 +208,7 @@ fn read(
         findings,
         skipped,
         filtered: filter.is_active(),
+        by: None,
     })
 }
 
@@ -183,6 +224,24 @@ fn warn_skipped(skipped: &Skipped, console: &mut Console<'_>) {
             "warning: {more} more malformed line(s) skipped"
         );
     }
+}
+
+/// `agent `digest`: prompt tokens per call climbing from 2,100 on
+/// 2026-11-20 to 9,800 on 2026-11-26 (+1,283 a day): …`.
+pub(crate) fn climb_sentence(climb: &Climb) -> String {
+    let day = |d: u64| {
+        let t = UtcDateTime::from_unix(Duration::from_secs(d * 86_400));
+        format!("{:04}-{:02}-{:02}", t.year, t.month, t.day)
+    };
+    format!(
+        "agent `{}`: prompt tokens per call climbing from {} on {} to {} on {} (+{} a day): a context that grows call by call (more tokens per call, not more calls)",
+        climb.agent,
+        count(climb.from),
+        day(climb.start_day),
+        count(climb.to),
+        day(climb.end_day),
+        count(climb.per_day())
+    )
 }
 
 /// `agent `heartbeat` fires every 30 min (48 times, $3.12): a heartbeat or

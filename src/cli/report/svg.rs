@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 
 use crate::cli::figures::{count, dollars, hour_label};
-use crate::cli::report::pattern_sentence;
+use crate::cli::report::{climb_sentence, pattern_sentence};
 use crate::cli::report::{Findings, Report};
 use crate::clock::UtcDateTime;
 use crate::money::Usd;
@@ -27,6 +27,7 @@ const FOOTER_LINES: usize = 6;
 const TICK_HOURS: [u64; 9] = [1, 2, 3, 6, 12, 24, 48, 168, 720];
 const BAR_COLOUR: &str = "#4e79a7";
 const SPIKE_COLOUR: &str = "#d62728";
+const DEPLOY_COLOUR: &str = "#7f7f7f";
 
 /// The whole image.
 pub(crate) fn render(report: &Report) -> String {
@@ -96,6 +97,7 @@ pub(crate) fn render(report: &Report) -> String {
             );
         }
     }
+    write_deploys(&mut svg, report, first, last, slot_width, plot_bottom);
     let mut y = plot_bottom + AXIS_LABELS;
     for line in &footer {
         y += FOOTER_LINE;
@@ -107,6 +109,34 @@ pub(crate) fn render(report: &Report) -> String {
     }
     svg.push_str("</svg>\n");
     svg
+}
+
+/// A dashed vertical line at each deploy inside the chart, labelled at the
+/// top, carrying its time (`data-deploy`).
+fn write_deploys(
+    svg: &mut String,
+    report: &Report,
+    first: u64,
+    last: u64,
+    slot_width: f64,
+    plot_bottom: u64,
+) {
+    let (start, end) = (first * 3_600, (last + 1) * 3_600);
+    for deploy in &report.findings.deploys {
+        let at = deploy.at.as_secs();
+        if !(start..end).contains(&at) {
+            continue;
+        }
+        let x = LEFT as f64 + (at - start) as f64 / 3_600.0 * slot_width;
+        let _ = write!(
+            svg,
+            r#"<g class="deploy" data-deploy="{}"><line x1="{x:.2}" y1="{TOP}" x2="{x:.2}" y2="{plot_bottom}" stroke="{DEPLOY_COLOUR}" stroke-dasharray="4 3"/><text x="{:.2}" y="{}" fill="{DEPLOY_COLOUR}">{}</text></g>"#,
+            UtcDateTime::from_unix(deploy.at),
+            x + 3.0,
+            TOP + 12,
+            escape(&deploy.label),
+        );
+    }
 }
 
 /// The height of a bar in tenths of a pixel: `cost / max` of the plot,
@@ -218,13 +248,22 @@ fn footer_lines(report: &Report) -> Vec<String> {
         if let Some((agent, cost)) = &spike.top_agent {
             let _ = write!(line, ", mostly agent `{agent}` ({})", dollars(*cost));
         }
+        if let Some(deploy) = report.findings.deploy_before(spike) {
+            let _ = write!(line, ", after deploy {}", deploy.label);
+        }
         line
     });
+    let climb_lines = report
+        .findings
+        .climbs
+        .iter()
+        .map(|c| format!("Context growth: {}", climb_sentence(c)));
     let pattern_lines = patterns
         .iter()
         .map(|p| format!("Pattern: {}", pattern_sentence(p)));
     spike_lines
         .chain(pattern_lines)
+        .chain(climb_lines)
         .take(FOOTER_LINES)
         .collect()
 }

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use crate::cli::figures::{count, dollars, hour_label, time_label};
 use crate::cli::report::breakdown::{Breakdown, Totals};
 use crate::cli::report::patterns::{SPIKE_FACTOR, SPIKE_FLOOR};
-use crate::cli::report::{chart, pattern_sentence, Report};
+use crate::cli::report::{chart, climb_sentence, pattern_sentence, rollup, Report};
 use crate::ledger::Decision;
 
 /// Names listed per breakdown; the rest are summed on one line.
@@ -67,10 +67,15 @@ pub(crate) fn write(out: &mut dyn Write, report: &Report) -> io::Result<()> {
     } else {
         writeln!(out, "\nSpend per {per_row} hours (UTC)")?;
     }
-    chart::write(out, per_row, &rows, &report.findings.spikes)?;
+    let findings = &report.findings;
+    chart::write(out, per_row, &rows, &findings.spikes, &findings.deploys)?;
+    if let Some(period) = report.by {
+        rollup::write(out, period, &rollup::rows(&aggregate.hours, period))?;
+    }
 
     write_spikes(out, report)?;
     write_patterns(out, report)?;
+    write_climbs(out, report)?;
     write_incidents(out, report)?;
     write_drift(out, report)
 }
@@ -183,6 +188,14 @@ fn write_spikes(out: &mut dyn Write, report: &Report) -> io::Result<()> {
         if let Some((model, cost)) = &spike.top_model {
             write!(out, ", model {model} ({})", dollars(*cost))?;
         }
+        if let Some(deploy) = findings.deploy_before(spike) {
+            write!(
+                out,
+                "; after deploy {} ({})",
+                deploy.label,
+                time_label(deploy.at)
+            )?;
+        }
         writeln!(out)?;
     }
     Ok(())
@@ -196,6 +209,18 @@ fn write_patterns(out: &mut dyn Write, report: &Report) -> io::Result<()> {
     writeln!(out, "\nPatterns")?;
     for pattern in patterns {
         writeln!(out, "  {}", pattern_sentence(pattern))?;
+    }
+    Ok(())
+}
+
+fn write_climbs(out: &mut dyn Write, report: &Report) -> io::Result<()> {
+    let climbs = &report.findings.climbs;
+    if climbs.is_empty() {
+        return writeln!(out, "\nContext growth: no agent's prompts grow day by day");
+    }
+    writeln!(out, "\nContext growth")?;
+    for climb in climbs {
+        writeln!(out, "  {}", climb_sentence(climb))?;
     }
     Ok(())
 }
