@@ -19,7 +19,7 @@ use crate::guard::SpendGuard;
 use crate::ledger::LedgerSink;
 use crate::prices::PriceTable;
 use crate::tags::Tags;
-use crate::tokens::{CountCache, TokenCounter};
+use crate::tokens::{CountCache, InputCalibration, TokenCounter};
 
 /// The Anthropic API version sent when none is configured.
 const ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -267,6 +267,7 @@ impl GuardedClientBuilder {
                 prices: self.prices.unwrap_or_else(PriceTable::bundled),
                 counter: self.counter,
                 counts: Arc::new(CountCache::new()),
+                calibration: InputCalibration::shared(),
                 guard: self.guard,
                 ledger: self.ledger,
                 tags: self.tags,

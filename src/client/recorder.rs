@@ -89,6 +89,9 @@ impl CallRecorder {
                 receipt.price_drift.is_some(),
             );
         }
+        if let Some(by) = receipt.overran {
+            record = record.with_overrun(by);
+        }
         if let Some(tier) = &receipt.unpriced_tier {
             record = record.with_unpriced_tier(tier.clone());
         }

@@ -45,7 +45,7 @@ use crate::guard::runaway::RequestFingerprint;
 use crate::guard::{Degraded, SpendGuard};
 use crate::prices::PriceTable;
 use crate::tags::Tags;
-use crate::tokens::{CountCache, TokenCounter};
+use crate::tokens::{CountCache, InputCalibration, TokenCounter};
 
 pub(crate) use open_call::OpenCall;
 #[cfg(all(test, feature = "client"))]
@@ -63,6 +63,10 @@ pub(crate) struct Engine {
     /// Message counts shared by every clone, so a resent history is not
     /// tokenized again on each call.
     pub(crate) counts: Arc<CountCache>,
+    /// How far providers' input counts ran past the estimates, per model:
+    /// one for the whole process, so every front end learns from every
+    /// settlement.
+    pub(crate) calibration: Arc<InputCalibration>,
     /// Shared limits, kill switch and alerts, if any.
     pub(crate) guard: Option<SpendGuard>,
     /// Where each call's decision is written, if anywhere.
