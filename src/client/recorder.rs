@@ -119,6 +119,10 @@ impl CallRecorder {
                 (Decision::Killed, Some(format!("kill switch ({})", halt.by)))
             }
             ClientError::Runaway(detected) => (Decision::Runaway, Some(runaway_limit(detected))),
+            ClientError::ContextWindow { model, window, .. } => (
+                Decision::Refused,
+                Some(format!("{model}: context window of {window} tokens")),
+            ),
             _ => (Decision::Failed, None),
         };
         let mut record = self

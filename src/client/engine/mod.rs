@@ -22,6 +22,7 @@
 //! 7. **circuit breaker** and **shared limits** settled, and the **ledger**
 //!    line written (`open_call`).
 
+mod context;
 mod hold;
 mod open_call;
 mod plan;
@@ -50,6 +51,7 @@ use crate::tokens::{CountCache, InputCalibration, TokenCounter};
 pub(crate) use open_call::OpenCall;
 #[cfg(all(test, feature = "client"))]
 pub(crate) use plan::prepare;
+pub(crate) use context::asks_for_long_context;
 pub(crate) use plan::PreparedCall;
 #[cfg(feature = "client")]
 pub(crate) use settle::implausible;
@@ -67,6 +69,9 @@ pub(crate) struct Engine {
     /// one for the whole process, so every front end learns from every
     /// settlement.
     pub(crate) calibration: Arc<InputCalibration>,
+    /// The front end's requests ask for Anthropic's 1M-token window (its
+    /// `anthropic-beta: context-1m-…` header).
+    pub(crate) long_context: bool,
     /// Shared limits, kill switch and alerts, if any.
     pub(crate) guard: Option<SpendGuard>,
     /// Where each call's decision is written, if anywhere.

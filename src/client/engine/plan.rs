@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::budget::{CallPlan, Reservation, TaskBudget};
 use crate::client::engine::request::{self, RequestFacts};
-use crate::client::engine::{Described, Engine, Request};
+use crate::client::engine::{context, Described, Engine, Request};
 use crate::client::error::ClientError;
 use crate::client::provider::Provider;
 use crate::prices::Resolved;
@@ -80,6 +80,7 @@ fn prepare_body(
         &request::countable_body(provider, body),
         &engine.counts,
     )?;
+    context::check(&model, resolved.price(), estimated, engine.long_context)?;
     let prompt = engine.calibration.adjust(resolved.listed_id(), estimated);
     let mut plan = plan(&resolved, prompt, max_output_tokens, service_tier);
     if let Some(cache) = cache_write {
@@ -112,6 +113,7 @@ fn prepare_described(
         tokens: described.prompt_tokens,
         exactness: Exactness::Exact,
     };
+    context::check(&described.model, resolved.price(), prompt, false)?;
     let plan = plan(
         &resolved,
         prompt,

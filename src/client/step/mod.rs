@@ -240,6 +240,7 @@ impl<'a> GuardedStep<'a> {
             counter: TokenCounter::new(),
             counts: step_counts(),
             calibration: InputCalibration::shared(),
+            long_context: false,
             guard: Some(self.guard.clone()),
             ledger: self.ledger,
             tags: self.tags,
