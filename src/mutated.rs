@@ -30,28 +30,43 @@ pub(crate) fn json(samples: &[&str]) -> impl Strategy<Value = Value> {
 /// One of `samples` with one to four mutations applied in turn.
 fn mutated(samples: Vec<Vec<u8>>) -> impl Strategy<Value = Vec<u8>> {
     let count = samples.len();
-    (
-        0..count,
-        proptest::collection::vec(mutation(), 1..5),
-    )
-        .prop_map(move |(index, mutations)| {
-            let mut bytes = samples[index].clone();
-            for mutation in mutations {
-                mutation.apply(&mut bytes);
-            }
-            bytes
-        })
+    (0..count, proptest::collection::vec(mutation(), 1..5)).prop_map(move |(index, mutations)| {
+        let mut bytes = samples[index].clone();
+        for mutation in mutations {
+            mutation.apply(&mut bytes);
+        }
+        bytes
+    })
 }
 
 /// One change to a byte string; positions are taken modulo its length.
 #[derive(Debug, Clone)]
 enum Mutation {
-    Flip { at: usize, bits: u8 },
-    Truncate { at: usize },
-    Splice { at: usize, cut: usize, insert: Vec<u8> },
-    Duplicate { at: usize, len: usize },
-    HugeNumber { at: usize, digits: usize, negative: bool },
-    Nest { depth: usize, open: u8 },
+    Flip {
+        at: usize,
+        bits: u8,
+    },
+    Truncate {
+        at: usize,
+    },
+    Splice {
+        at: usize,
+        cut: usize,
+        insert: Vec<u8>,
+    },
+    Duplicate {
+        at: usize,
+        len: usize,
+    },
+    HugeNumber {
+        at: usize,
+        digits: usize,
+        negative: bool,
+    },
+    Nest {
+        depth: usize,
+        open: u8,
+    },
 }
 
 fn mutation() -> impl Strategy<Value = Mutation> {
@@ -74,11 +89,19 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
         (any::<usize>(), 1..=255u8).prop_map(|(at, bits)| Mutation::Flip { at, bits }),
         any::<usize>().prop_map(|at| Mutation::Truncate { at }),
-        (any::<usize>(), 0..8usize, splice_bytes)
-            .prop_map(|(at, cut, insert)| Mutation::Splice { at, cut, insert }),
+        (any::<usize>(), 0..8usize, splice_bytes).prop_map(|(at, cut, insert)| Mutation::Splice {
+            at,
+            cut,
+            insert
+        }),
         (any::<usize>(), 1..64usize).prop_map(|(at, len)| Mutation::Duplicate { at, len }),
-        (any::<usize>(), 20..400usize, any::<bool>())
-            .prop_map(|(at, digits, negative)| Mutation::HugeNumber { at, digits, negative }),
+        (any::<usize>(), 20..400usize, any::<bool>()).prop_map(|(at, digits, negative)| {
+            Mutation::HugeNumber {
+                at,
+                digits,
+                negative,
+            }
+        }),
         (1..2_000usize, proptest::sample::select(vec![b'[', b'{']))
             .prop_map(|(depth, open)| Mutation::Nest { depth, open }),
     ]
@@ -106,7 +129,11 @@ impl Mutation {
                 let copy = bytes[start..end].to_vec();
                 bytes.splice(end..end, copy);
             }
-            Mutation::HugeNumber { at: n, digits, negative } => {
+            Mutation::HugeNumber {
+                at: n,
+                digits,
+                negative,
+            } => {
                 // Replaces the digit run at or after `at` (or inserts one).
                 let start = at(n, bytes.len());
                 let from = bytes[start..]

@@ -60,12 +60,18 @@ async fn input_past_the_estimate_is_marked_overran_and_raises_the_next_reservati
     assert!(first.receipt.to_string().contains("over its reservation"));
     let line = &sink.records()[0];
     assert_eq!(line.overran, Some(over));
-    assert!(serde_json::to_string(line).unwrap().contains("\"overran_nanos\""));
+    assert!(serde_json::to_string(line)
+        .unwrap()
+        .contains("\"overran_nanos\""));
 
     // A clone shares what the first call taught: the same prompt is now
     // reserved at what the provider counts, and the next bill fits.
     mock.push(Behaviour::InflateInput { percent: 160 });
-    let second = client.clone().send(&budget, &anthropic(model)).await.unwrap();
+    let second = client
+        .clone()
+        .send(&budget, &anthropic(model))
+        .await
+        .unwrap();
     assert!(second.receipt.reserved > first.receipt.reserved);
     assert_eq!(second.receipt.overran, None, "{}", second.receipt);
     assert!(second.receipt.cost <= second.receipt.reserved);
@@ -191,11 +197,16 @@ async fn a_prompt_past_the_context_window_is_refused_before_sending() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(refused.to_string().contains("context window of 8192 tokens"));
+    assert!(refused
+        .to_string()
+        .contains("context window of 8192 tokens"));
     assert_eq!(mock.requests(), 0, "nothing was sent");
     let line = &sink.records()[0];
     assert_eq!(line.decision, Decision::Refused);
-    assert_eq!(line.limit.as_deref(), Some("gpt-4: context window of 8192 tokens"));
+    assert_eq!(
+        line.limit.as_deref(),
+        Some("gpt-4: context window of 8192 tokens")
+    );
 
     let fits = json!({
         "model": "gpt-4",
@@ -253,6 +264,10 @@ async fn the_1m_context_header_opens_the_window_at_the_long_context_rate() {
     let prompt = answer.receipt.usage.prompt_tokens();
     assert!(prompt > 1_000);
     let at_long_rates = |input: u64| Usd::from_nanos(input * 6_000 + 50 * 22_500);
-    assert!(answer.receipt.reserved >= at_long_rates(1_000), "{}", answer.receipt);
+    assert!(
+        answer.receipt.reserved >= at_long_rates(1_000),
+        "{}",
+        answer.receipt
+    );
     assert_eq!(answer.receipt.cost, at_long_rates(prompt));
 }

@@ -10,10 +10,12 @@ use crate::tokens::{Exactness, TokenCount};
 pub(crate) const LONG_CONTEXT_WINDOW: u64 = 1_000_000;
 
 /// The `anthropic-beta` feature that opens the 1M-token window.
-pub(crate) const LONG_CONTEXT_BETA: &str = "context-1m-";
+#[cfg(feature = "client")]
+const LONG_CONTEXT_BETA: &str = "context-1m-";
 
 /// `true` when an `anthropic-beta` header value asks for the 1M-token
 /// window (`context-1m-2025-08-07`, alone or in a comma-separated list).
+#[cfg(feature = "client")]
 pub(crate) fn asks_for_long_context(name: &str, value: &str) -> bool {
     name.eq_ignore_ascii_case("anthropic-beta")
         && value
@@ -99,7 +101,13 @@ mod tests {
             ),
             "{refused:?}"
         );
-        assert!(check("m", &ModelPrice::new("m", rates(1.0)), count(u64::MAX, None), false).is_ok());
+        assert!(check(
+            "m",
+            &ModelPrice::new("m", rates(1.0)),
+            count(u64::MAX, None),
+            false
+        )
+        .is_ok());
     }
 
     #[test]
@@ -125,14 +133,21 @@ mod tests {
         assert!(check("m", &banded, count(1_000_001, None), true).is_err());
     }
 
+    #[cfg(feature = "client")]
     #[test]
     fn the_beta_header_is_read_from_a_list() {
-        assert!(asks_for_long_context("anthropic-beta", "context-1m-2025-08-07"));
+        assert!(asks_for_long_context(
+            "anthropic-beta",
+            "context-1m-2025-08-07"
+        ));
         assert!(asks_for_long_context(
             "Anthropic-Beta",
             "prompt-caching-2024-07-31, context-1m-2025-08-07"
         ));
-        assert!(!asks_for_long_context("anthropic-beta", "prompt-caching-2024-07-31"));
+        assert!(!asks_for_long_context(
+            "anthropic-beta",
+            "prompt-caching-2024-07-31"
+        ));
         assert!(!asks_for_long_context("x-beta", "context-1m-2025-08-07"));
     }
 }

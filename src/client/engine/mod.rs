@@ -48,10 +48,11 @@ use crate::prices::PriceTable;
 use crate::tags::Tags;
 use crate::tokens::{CountCache, InputCalibration, TokenCounter};
 
+#[cfg(feature = "client")]
+pub(crate) use context::asks_for_long_context;
 pub(crate) use open_call::OpenCall;
 #[cfg(all(test, feature = "client"))]
 pub(crate) use plan::prepare;
-pub(crate) use context::asks_for_long_context;
 pub(crate) use plan::PreparedCall;
 #[cfg(feature = "client")]
 pub(crate) use settle::implausible;

@@ -67,7 +67,11 @@ pub(crate) fn learn(
     receipt: &CallReceipt,
 ) {
     if receipt.is_reported() {
-        calibration.learn(resolved.listed_id(), estimated, receipt.usage.prompt_tokens());
+        calibration.learn(
+            resolved.listed_id(),
+            estimated,
+            receipt.usage.prompt_tokens(),
+        );
     }
 }
 

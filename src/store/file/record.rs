@@ -432,14 +432,23 @@ mod tests {
     /// Valid lines of every kind, for the property tests to mutate.
     fn samples() -> Vec<Vec<u8>> {
         let claims = [
-            Claim::new(window("agent=a b|day"), Usd::from_cents(100), Usd::from_nanos(7)),
+            Claim::new(
+                window("agent=a b|day"),
+                Usd::from_cents(100),
+                Usd::from_nanos(7),
+            ),
             Claim::new(
                 WindowRef::calendar(Arc::from("global|all"), 0, None),
                 Usd::from_cents(500),
                 Usd::from_nanos(u64::MAX),
             ),
         ];
-        let settlements = [Settlement::new(window("g|day"), Usd::from_nanos(9), Usd::from_nanos(4), 0)];
+        let settlements = [Settlement::new(
+            window("g|day"),
+            Usd::from_nanos(9),
+            Usd::from_nanos(4),
+            0,
+        )];
         let saved = SavedBucket {
             counter: Arc::from("g|day"),
             number: 29_926_800,
@@ -449,7 +458,14 @@ mod tests {
         let mut bucket = Vec::new();
         push_bucket_line(&mut bucket, &saved);
         let mut limit = Vec::new();
-        push_limit_line(&mut limit, "g|day", Limit { span: 61, max: Usd::from_cents(100) });
+        push_limit_line(
+            &mut limit,
+            "g|day",
+            Limit {
+                span: 61,
+                max: Usd::from_cents(100),
+            },
+        );
         vec![hold_line(&claims), settle_line(&settlements), bucket, limit]
     }
 

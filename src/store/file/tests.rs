@@ -468,7 +468,19 @@ proptest::proptest! {
 fn log_sample() -> Vec<u8> {
     let (window, global) = (today("agent=a|day"), all_time("global|all"));
     let mut log = record::hold_line(&[claim(&window, 30), claim(&global, 30)]);
-    log.extend(record::settle_line(&[Settlement::new(window, cents(30), cents(25), 0)]));
-    record::push_limit_line(&mut log, "agent=a|day", Limit { span: 1, max: cents(100) });
+    log.extend(record::settle_line(&[Settlement::new(
+        window,
+        cents(30),
+        cents(25),
+        0,
+    )]));
+    record::push_limit_line(
+        &mut log,
+        "agent=a|day",
+        Limit {
+            span: 1,
+            max: cents(100),
+        },
+    );
     log
 }

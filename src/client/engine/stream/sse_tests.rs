@@ -11,9 +11,12 @@ const BODY: &str = "\u{feff}event: message_start\r\ndata: {\"type\":\"message_st
     : keep-alive\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\
     data: second line\nid: 7\nretry: 100\n\ndata: [DONE]\n\n";
 
+/// One decoded event: its name, if it had one, and its data.
+type Event = (Option<String>, Vec<u8>);
+
 /// Every event of `body` fed in pieces cut at `cuts`, and whether an event
 /// was left unfinished.
-fn decode(body: &[u8], cuts: &[usize]) -> (Vec<(Option<String>, Vec<u8>)>, bool) {
+fn decode(body: &[u8], cuts: &[usize]) -> (Vec<Event>, bool) {
     let mut decoder = SseDecoder::new();
     let mut events = Vec::new();
     let mut cuts: Vec<usize> = cuts.iter().map(|cut| cut % (body.len() + 1)).collect();
@@ -52,5 +55,8 @@ fn a_long_line_in_one_byte_pieces_is_searched_once() {
         assert!(decoder.next_event().is_none());
     }
     decoder.push(b"\n\n");
-    assert_eq!(decoder.next_event().map(|event| event.data.len()), Some(1 << 20));
+    assert_eq!(
+        decoder.next_event().map(|event| event.data.len()),
+        Some(1 << 20)
+    );
 }
