@@ -45,6 +45,8 @@ pub mod halt;
 mod json_kind;
 pub mod ledger;
 pub mod money;
+#[cfg(test)]
+mod mutated;
 pub mod prices;
 pub mod store;
 pub mod tags;

@@ -32,6 +32,7 @@
 pub(crate) mod alert;
 mod exceeded;
 mod limits;
+mod overrun;
 mod plan;
 mod reservation;
 mod step;
@@ -46,6 +47,7 @@ use parking_lot::Mutex;
 pub use alert::{Alert, AlertCallback, DEFAULT_ALERT_PERCENTS};
 pub use exceeded::{Amount, BudgetExceeded, LimitKind};
 pub use limits::{BudgetConfigError, TaskBudgetBuilder};
+pub use overrun::Overrun;
 pub use plan::{CallPlan, OutputCeiling};
 pub use reservation::{Receipt, Reservation};
 pub use step::{StepError, StepGrant};

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::budget::{BudgetExceeded, CallAmounts, TaskBudget};
+use crate::budget::{BudgetExceeded, CallAmounts, Overrun, TaskBudget};
 use crate::money::Usd;
 use crate::prices::ModelPrice;
 use crate::usage::{ServiceTier, Usage};
@@ -68,6 +68,9 @@ pub struct Receipt {
     pub spent: Usd,
     /// Dollars left for new reservations, if the budget has a dollar limit.
     pub remaining: Option<Usd>,
+    /// How far `cost` passed `reserved`, when it did: the bill is recorded
+    /// in full, and an [`Overrun`] is announced.
+    pub overran: Option<Usd>,
 }
 
 impl Reservation {
@@ -158,12 +161,22 @@ impl Reservation {
             tokens: usage.total_tokens(),
         };
         let (spent, remaining) = self.budget.state.record(self.claim, actual, false);
+        let overrun = Overrun::of(
+            &self.budget.state.subject,
+            self.price.model(),
+            self.claim.cost,
+            actual.cost,
+        );
+        if let Some(overrun) = &overrun {
+            overrun.announce();
+        }
         Receipt {
             cost: actual.cost,
             reserved: self.claim.cost,
             usage: *usage,
             spent,
             remaining,
+            overran: overrun.map(|overrun| overrun.by()),
         }
     }
 

@@ -42,6 +42,20 @@ pub enum ClientError {
         /// What is wrong with it.
         problem: String,
     },
+    /// The prompt cannot fit the model's context window (the price table's
+    /// `max_input_tokens`, or 1M tokens behind Anthropic's
+    /// `anthropic-beta: context-1m-…` header for a model priced past its
+    /// listed window); nothing was sent.
+    #[error("the prompt is at least {prompt_tokens} tokens and cannot fit {model}'s context window of {window} tokens; nothing was sent")]
+    ContextWindow {
+        /// The model, as the request named it.
+        model: String,
+        /// The window, in input tokens.
+        window: u64,
+        /// The fewest tokens the prompt can be: the count, or an
+        /// estimate without its safety margin.
+        prompt_tokens: u64,
+    },
     /// The provider refused the request (400, 401, 403, 404, 422 or another
     /// 4xx); nothing was billed.
     #[error("{provider} rejected the request with HTTP {status}: {message} (nothing was billed)")]

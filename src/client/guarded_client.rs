@@ -19,7 +19,7 @@ use crate::guard::SpendGuard;
 use crate::ledger::LedgerSink;
 use crate::prices::PriceTable;
 use crate::tags::Tags;
-use crate::tokens::{CountCache, TokenCounter};
+use crate::tokens::{CountCache, InputCalibration, TokenCounter};
 
 /// The Anthropic API version sent when none is configured.
 const ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -133,6 +133,10 @@ impl GuardedClientBuilder {
     }
 
     /// An extra header on every request (a gateway route, an API version).
+    ///
+    /// `anthropic-beta: context-1m-2025-08-07` (Anthropic's 1M-token
+    /// context window) also lets a prompt past the model's listed window
+    /// through, when the price table prices it at a long-context rate.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
@@ -217,6 +221,10 @@ impl GuardedClientBuilder {
     /// [`ClientConfigError`] for a header HTTP cannot carry or an HTTP
     /// client that cannot be set up.
     pub fn build(self) -> Result<GuardedClient, ClientConfigError> {
+        let long_context = self
+            .headers
+            .iter()
+            .any(|(name, value)| crate::client::engine::asks_for_long_context(name, value));
         let mut headers = HeaderMap::new();
         let mut insert = |name: &str, value: &str, sensitive: bool| {
             let invalid = |reason: String| ClientConfigError::InvalidHeader {
@@ -267,6 +275,8 @@ impl GuardedClientBuilder {
                 prices: self.prices.unwrap_or_else(PriceTable::bundled),
                 counter: self.counter,
                 counts: Arc::new(CountCache::new()),
+                calibration: InputCalibration::shared(),
+                long_context,
                 guard: self.guard,
                 ledger: self.ledger,
                 tags: self.tags,

@@ -59,6 +59,11 @@ pub struct CallReceipt {
     /// Set when `table_cost` and `provider_cost` differ by more than the
     /// client's [`DriftTolerance`](crate::client::DriftTolerance).
     pub price_drift: Option<PriceDrift>,
+    /// How far `cost` passed `reserved`, when it did: the provider counted
+    /// more input than estimated, or wrote past the output limit it was
+    /// sent. The bill is recorded in full and an
+    /// [`Overrun`](crate::budget::Overrun) is announced.
+    pub overran: Option<Usd>,
 }
 
 impl CallReceipt {
@@ -82,6 +87,9 @@ impl fmt::Display for CallReceipt {
         }
         if let Some(drift) = &self.price_drift {
             write!(f, " ({drift})")?;
+        }
+        if let Some(overran) = self.overran {
+            write!(f, " ({overran} over its reservation of {})", self.reserved)?;
         }
         write!(f, "; spent {}", self.spent)?;
         if let Some(remaining) = self.remaining {

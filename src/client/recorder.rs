@@ -89,6 +89,9 @@ impl CallRecorder {
                 receipt.price_drift.is_some(),
             );
         }
+        if let Some(by) = receipt.overran {
+            record = record.with_overrun(by);
+        }
         if let Some(tier) = &receipt.unpriced_tier {
             record = record.with_unpriced_tier(tier.clone());
         }
@@ -116,6 +119,10 @@ impl CallRecorder {
                 (Decision::Killed, Some(format!("kill switch ({})", halt.by)))
             }
             ClientError::Runaway(detected) => (Decision::Runaway, Some(runaway_limit(detected))),
+            ClientError::ContextWindow { model, window, .. } => (
+                Decision::Refused,
+                Some(format!("{model}: context window of {window} tokens")),
+            ),
             _ => (Decision::Failed, None),
         };
         let mut record = self

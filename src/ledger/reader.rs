@@ -214,4 +214,25 @@ mod tests {
         assert!(reader.next().unwrap().unwrap_err().is_malformed_line());
         assert_eq!(reader.bytes_read(), bytes.len() as u64);
     }
+
+    proptest::proptest! {
+        /// Every line of any ledger is a record or a malformed-line error
+        /// naming it; the reader never panics and always ends.
+        #[test]
+        fn any_ledger_reads_as_records_or_malformed_lines(
+            bytes in crate::mutated::bytes(&[format!("{GOOD}\n{GOOD}\n").as_bytes()]),
+        ) {
+            let lines = bytes.split(|&b| b == b'\n').count();
+            let mut reader = LedgerReader::new(bytes.as_slice(), "l");
+            let mut read = 0;
+            for line in reader.by_ref() {
+                read += 1;
+                if let Err(error) = line {
+                    proptest::prop_assert!(error.is_malformed_line());
+                }
+            }
+            proptest::prop_assert!(read <= lines);
+            proptest::prop_assert_eq!(reader.bytes_read(), bytes.len() as u64);
+        }
+    }
 }

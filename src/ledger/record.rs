@@ -26,7 +26,7 @@ use crate::usage::Usage;
 /// [`request_hash`](LedgerRecord::request_hash) the caller opted in to.
 /// Reading ignores fields it does not know, so a ledger written by a newer
 /// version stays readable; fields added later (`provider_cost_nanos`,
-/// `table_cost_nanos`, `price_drift`, `unpriced_tier`) are written only when
+/// `table_cost_nanos`, `price_drift`, `unpriced_tier`, `overran_nanos`) are written only when
 /// set and read as absent from older lines.
 ///
 /// ```
@@ -116,6 +116,15 @@ pub struct LedgerRecord {
     /// ([`PriceTableVersion`](crate::prices::PriceTableVersion)'s label).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price_table: Option<String>,
+    /// How far the call's bill passed what was reserved for it, when it
+    /// did ([`Overrun`](crate::budget::Overrun)): the provider counted more
+    /// input than estimated, or wrote past the output limit it was sent.
+    #[serde(
+        default,
+        rename = "overran_nanos",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub overran: Option<Usd>,
 }
 
 impl LedgerRecord {
@@ -145,6 +154,7 @@ impl LedgerRecord {
             price_drift: false,
             unpriced_tier: None,
             price_table: None,
+            overran: None,
         }
     }
 
@@ -193,6 +203,12 @@ impl LedgerRecord {
         self.provider_cost = Some(provider);
         self.table_cost = Some(table);
         self.price_drift = drift;
+        self
+    }
+
+    /// The same record, marking a bill `by` more than its reservation.
+    pub fn with_overrun(mut self, by: Usd) -> Self {
+        self.overran = Some(by);
         self
     }
 
@@ -502,13 +518,24 @@ mod tests {
                 record.provider_cost,
                 record.table_cost,
                 record.price_drift,
-                record.unpriced_tier.clone()
+                record.unpriced_tier.clone(),
+                record.overran
             ),
-            (None, None, false, None)
+            (None, None, false, None, None)
         );
         assert!(!serde_json::to_string(&record)
             .unwrap()
             .contains("provider_cost"));
+    }
+
+    #[test]
+    fn an_overrun_is_written_in_nanos_and_reads_back() {
+        let record = LedgerRecord::new(at(), "anthropic", "claude-sonnet-4-5", Decision::Allowed)
+            .with_cost(Usd::from_nanos(12_000), LedgerCostSource::Reported)
+            .with_overrun(Usd::from_nanos(2_000));
+        let line = serde_json::to_string(&record).unwrap();
+        assert!(line.ends_with(r#""overran_nanos":2000}"#), "{line}");
+        assert_eq!(serde_json::from_str::<LedgerRecord>(&line).unwrap(), record);
     }
 
     #[test]

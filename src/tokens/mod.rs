@@ -42,6 +42,7 @@
 //! Tokenizer tables are loaded once per process, on first use.
 
 mod cache;
+mod calibration;
 mod chat_input;
 mod conversation;
 mod count;
@@ -62,6 +63,7 @@ mod tokenizer;
 mod tool;
 
 pub use cache::CountCache;
+pub(crate) use calibration::InputCalibration;
 pub use conversation::Conversation;
 pub use count::{Exactness, TokenCount};
 pub use counter::{count_request, count_text, TokenCounter, DEFAULT_IMAGE_TOKENS};

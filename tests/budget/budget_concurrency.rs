@@ -113,6 +113,58 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Providers that count more input than the reservation assumed (up to
+    /// four times the estimate): each such bill is recorded in full and
+    /// marked, and spend passes the limit by no more than the overruns
+    /// (README, "How far past a cap"), each at most the extra input's price.
+    #[test]
+    fn over_reported_input_passes_the_limit_by_at_most_the_overruns(
+        limit_cents in 1u64..500,
+        calls in prop::collection::vec(
+            prop::collection::vec((1u64..200_000, 1u64..8_000, 0u64..=400, 0u64..=100), 1..12),
+            TASKS,
+        ),
+    ) {
+        let limit = Usd::from_cents(limit_cents);
+        let budget = TaskBudget::new(limit);
+        let price = price();
+        let overruns = AtomicU64::new(0);
+
+        let outcomes: Vec<Result<(), TestCaseError>> = std::thread::scope(|scope| {
+            let tasks: Vec<_> = calls.iter().map(|task_calls| {
+                let (budget, price, overruns) = (&budget, &price, &overruns);
+                scope.spawn(move || {
+                    for &(input, max_output, input_pct, output_pct) in task_calls {
+                        let plan = CallPlan::new(price, input).with_max_output_tokens(max_output);
+                        let Ok(reservation) = budget.reserve(plan) else { continue };
+                        let reported = input * input_pct / 100;
+                        let output = reservation.max_output_tokens() * output_pct / 100;
+                        let receipt = reservation.settle(&Usage::new(reported, output));
+                        let over = receipt.cost.saturating_sub(receipt.reserved);
+                        prop_assert_eq!(receipt.overran, (!over.is_zero()).then_some(over));
+                        let extra_input = price.cost(&Usage::new(reported.saturating_sub(input), 0));
+                        prop_assert!(over <= extra_input + Usd::from_nanos(1));
+                        overruns.fetch_add(over.nanos(), Ordering::Relaxed);
+                    }
+                    Ok(())
+                })
+            }).collect();
+            tasks.into_iter().map(|task| task.join().expect("a racing task panicked")).collect()
+        });
+        for outcome in outcomes {
+            outcome?;
+        }
+
+        let snapshot = budget.snapshot();
+        prop_assert_eq!(snapshot.in_flight, Usd::ZERO);
+        let overruns = Usd::from_nanos(overruns.load(Ordering::Relaxed));
+        prop_assert!(snapshot.spent <= limit + overruns, "{} > {} + {}", snapshot.spent, limit, overruns);
+    }
+}
+
 /// The async wrapper under a multi-threaded runtime: 64 tasks, each looping
 /// until refused, never overspend and are all eventually refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -7,6 +7,7 @@
 mod support;
 
 mod guarded_client;
+mod guarded_estimates;
 mod guarded_ledger;
 mod guarded_runaway;
 mod guarded_shared_limits;

@@ -22,6 +22,7 @@
 //! 7. **circuit breaker** and **shared limits** settled, and the **ledger**
 //!    line written (`open_call`).
 
+mod context;
 mod hold;
 mod open_call;
 mod plan;
@@ -45,8 +46,10 @@ use crate::guard::runaway::RequestFingerprint;
 use crate::guard::{Degraded, SpendGuard};
 use crate::prices::PriceTable;
 use crate::tags::Tags;
-use crate::tokens::{CountCache, TokenCounter};
+use crate::tokens::{CountCache, InputCalibration, TokenCounter};
 
+#[cfg(feature = "client")]
+pub(crate) use context::asks_for_long_context;
 pub(crate) use open_call::OpenCall;
 #[cfg(all(test, feature = "client"))]
 pub(crate) use plan::prepare;
@@ -63,6 +66,13 @@ pub(crate) struct Engine {
     /// Message counts shared by every clone, so a resent history is not
     /// tokenized again on each call.
     pub(crate) counts: Arc<CountCache>,
+    /// How far providers' input counts ran past the estimates, per model:
+    /// one for the whole process, so every front end learns from every
+    /// settlement.
+    pub(crate) calibration: Arc<InputCalibration>,
+    /// The front end's requests ask for Anthropic's 1M-token window (its
+    /// `anthropic-beta: context-1m-…` header).
+    pub(crate) long_context: bool,
     /// Shared limits, kill switch and alerts, if any.
     pub(crate) guard: Option<SpendGuard>,
     /// Where each call's decision is written, if anywhere.

@@ -156,6 +156,7 @@ impl OpenCall {
             report,
             self.drift_tolerance,
         );
+        settle::learn(&call.calibration, &call.resolved, call.estimated, &receipt);
         receipt.degraded = self.degraded;
         breaker(self.guard.as_ref(), &self.tags, Ok(()));
         settle_shared(self.hold, Ok(receipt.cost)).await;
@@ -191,6 +192,7 @@ impl OpenCall {
         if let Some(pricing) = pricing {
             pricing.mark(&mut receipt);
         }
+        settle::learn(&call.calibration, &call.resolved, call.estimated, &receipt);
         receipt.degraded = self.degraded.clone();
         receipt
     }

@@ -1,15 +1,17 @@
 //! Step 3 of a guarded call: the request's facts, the output ceiling, the
 //! prompt count, and the task budget's reservation.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use crate::budget::{CallPlan, Reservation, TaskBudget};
 use crate::client::engine::request::{self, RequestFacts};
-use crate::client::engine::{Described, Engine, Request};
+use crate::client::engine::{context, Described, Engine, Request};
 use crate::client::error::ClientError;
 use crate::client::provider::Provider;
 use crate::prices::Resolved;
-use crate::tokens::{Exactness, TokenCount};
+use crate::tokens::{Exactness, InputCalibration, TokenCount};
 use crate::usage::ServiceTier;
 
 /// A call that passed its task budget's check and is about to be sent.
@@ -18,7 +20,13 @@ pub(crate) struct PreparedCall {
     /// The model the request names.
     pub(crate) model: String,
     pub(crate) resolved: Resolved,
+    /// The prompt count reserved: the estimate, raised by the calibration
+    /// when the provider's counts have run past it.
     pub(crate) prompt: TokenCount,
+    /// The prompt count before calibration, which the settlement's report
+    /// is compared with.
+    pub(crate) estimated: TokenCount,
+    pub(crate) calibration: Arc<InputCalibration>,
     /// The body to send, output limit written in; `Value::Null` for a
     /// described call, which has no body.
     pub(crate) wire_body: Value,
@@ -67,11 +75,13 @@ fn prepare_body(
     }
     let reports_usage = !stream || request::stream_reports_usage(provider, body)?;
     let resolved = engine.prices.resolve(&model)?;
-    let prompt = engine.counter.count_request_cached(
+    let estimated = engine.counter.count_request_cached(
         &model,
         &request::countable_body(provider, body),
         &engine.counts,
     )?;
+    context::check(&model, resolved.price(), estimated, engine.long_context)?;
+    let prompt = engine.calibration.adjust(resolved.listed_id(), estimated);
     let mut plan = plan(&resolved, prompt, max_output_tokens, service_tier);
     if let Some(cache) = cache_write {
         plan = plan.with_cache_write(cache);
@@ -86,6 +96,8 @@ fn prepare_body(
         reservation,
         resolved,
         prompt,
+        estimated,
+        calibration: Arc::clone(&engine.calibration),
         wire_body,
         reports_usage,
     })
@@ -101,6 +113,7 @@ fn prepare_described(
         tokens: described.prompt_tokens,
         exactness: Exactness::Exact,
     };
+    context::check(&described.model, resolved.price(), prompt, false)?;
     let plan = plan(
         &resolved,
         prompt,
@@ -112,6 +125,8 @@ fn prepare_described(
         reservation: budget.reserve(plan)?,
         resolved,
         prompt,
+        estimated: prompt,
+        calibration: Arc::clone(&engine.calibration),
         wire_body: Value::Null,
         reports_usage: true,
     })

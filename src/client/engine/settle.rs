@@ -8,7 +8,7 @@ use crate::client::receipt::{CallReceipt, CostSource};
 use crate::client::unpriced_tier;
 use crate::money::Usd;
 use crate::prices::{ModelPrice, Resolved};
-use crate::tokens::TokenCount;
+use crate::tokens::{InputCalibration, TokenCount};
 use crate::usage::{ServiceTier, Usage, UsageError, UsageReport};
 
 /// Settles `reservation` from `report`, or from the estimate if the report
@@ -56,6 +56,23 @@ pub(crate) fn settle(
         pricing.mark(&mut receipt);
     }
     receipt
+}
+
+/// Teaches `calibration` what the provider counted for a prompt estimated
+/// at `estimated`, when the receipt is priced from its report.
+pub(crate) fn learn(
+    calibration: &InputCalibration,
+    resolved: &Resolved,
+    estimated: TokenCount,
+    receipt: &CallReceipt,
+) {
+    if receipt.is_reported() {
+        calibration.learn(
+            resolved.listed_id(),
+            estimated,
+            receipt.usage.prompt_tokens(),
+        );
+    }
 }
 
 /// How a readable usage report is billed: the table's price (the dearest
@@ -153,5 +170,6 @@ pub(crate) fn call_receipt(
         provider_cost: None,
         unpriced_tier: None,
         price_drift: None,
+        overran: receipt.overran,
     }
 }

@@ -26,7 +26,7 @@ use crate::ledger::LedgerSink;
 use crate::money::Usd;
 use crate::prices::PriceTable;
 use crate::tags::Tags;
-use crate::tokens::{CountCache, TokenCounter};
+use crate::tokens::{CountCache, InputCalibration, TokenCounter};
 use crate::usage::{Usage, UsageReport};
 
 impl SpendGuard {
@@ -239,6 +239,8 @@ impl<'a> GuardedStep<'a> {
             prices: self.prices.unwrap_or_else(PriceTable::bundled),
             counter: TokenCounter::new(),
             counts: step_counts(),
+            calibration: InputCalibration::shared(),
+            long_context: false,
             guard: Some(self.guard.clone()),
             ledger: self.ledger,
             tags: self.tags,

@@ -50,3 +50,30 @@ fn not_json_is_located() {
         PriceError::MalformedJson { .. }
     ));
 }
+
+proptest::proptest! {
+    /// A price file that is not what LiteLLM writes is a typed error or a
+    /// table, never a panic: flipped bytes, cut files, prices past every
+    /// float, nesting deeper than the parser goes.
+    #[test]
+    fn any_price_file_reads_or_is_refused(
+        file in crate::mutated::bytes(&[UPSTREAM.as_bytes(), TIERED.as_bytes()]),
+    ) {
+        if let Ok(text) = std::str::from_utf8(&file) {
+            let _ = PriceFile::parse(text);
+            let _ = bundle(text);
+            let _ = crate::prices::PriceTable::from_litellm_json(text);
+        }
+    }
+}
+
+/// A model with long-context bands and a tiered schedule, for mutation.
+const TIERED: &str = r#"{"t": {"litellm_provider": "vertex_ai", "mode": "chat",
+    "max_input_tokens": 1048576, "max_output_tokens": 65535,
+    "input_cost_per_token": 1.25e-06, "output_cost_per_token": 1e-05,
+    "input_cost_per_token_above_200k_tokens": 2.5e-06,
+    "output_cost_per_token_above_200k_tokens": 1.5e-05,
+    "cache_read_input_token_cost_above_200k_tokens_priority": 6.25e-07,
+    "cache_creation_input_token_cost_above_1hr": 2e-06,
+    "tiered_pricing": [{"range": [0, 128000], "input_cost_per_token": 1e-06},
+                       {"range": [128000, 1000000], "input_cost_per_token": 2e-06}]}}"#;

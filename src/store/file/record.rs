@@ -428,4 +428,74 @@ mod tests {
     fn line_of(payload: &[u8]) -> Vec<u8> {
         without_newline(line(|out| out.extend_from_slice(payload)))
     }
+
+    /// Valid lines of every kind, for the property tests to mutate.
+    fn samples() -> Vec<Vec<u8>> {
+        let claims = [
+            Claim::new(
+                window("agent=a b|day"),
+                Usd::from_cents(100),
+                Usd::from_nanos(7),
+            ),
+            Claim::new(
+                WindowRef::calendar(Arc::from("global|all"), 0, None),
+                Usd::from_cents(500),
+                Usd::from_nanos(u64::MAX),
+            ),
+        ];
+        let settlements = [Settlement::new(
+            window("g|day"),
+            Usd::from_nanos(9),
+            Usd::from_nanos(4),
+            0,
+        )];
+        let saved = SavedBucket {
+            counter: Arc::from("g|day"),
+            number: 29_926_800,
+            usage: WindowUsage::new(Usd::from_nanos(3), Usd::from_nanos(5)),
+            expires_at: Some(Duration::from_secs(1_795_611_660)),
+        };
+        let mut bucket = Vec::new();
+        push_bucket_line(&mut bucket, &saved);
+        let mut limit = Vec::new();
+        push_limit_line(
+            &mut limit,
+            "g|day",
+            Limit {
+                span: 61,
+                max: Usd::from_cents(100),
+            },
+        );
+        vec![hold_line(&claims), settle_line(&settlements), bucket, limit]
+    }
+
+    /// `line` (newline dropped) with its checksum made right again, so the
+    /// payload's own parser is reached.
+    fn with_checksum(line: &[u8]) -> Vec<u8> {
+        let payload = line.get(CRC_PREFIX..).unwrap_or_default();
+        let payload = payload.strip_suffix(b"\n").unwrap_or(payload);
+        let mut fixed = format!("{:08x} ", crc32(payload)).into_bytes();
+        fixed.extend_from_slice(payload);
+        fixed
+    }
+
+    proptest::proptest! {
+        /// A record or nothing, never a panic; and a record replays into
+        /// the counters without one, however large its numbers.
+        #[test]
+        fn any_line_is_a_record_or_skipped(
+            line in crate::mutated::bytes(&samples().iter().map(Vec::as_slice).collect::<Vec<_>>()),
+            expired_at in proptest::prelude::any::<u64>(),
+        ) {
+            let mut counters = Counters::default();
+            for line in [line.clone(), with_checksum(&line)] {
+                if let Some(record) = parse(line.strip_suffix(b"\n").unwrap_or(&line)) {
+                    record.apply(&mut counters);
+                }
+            }
+            let _ = counters.summaries();
+            let _ = counters.saved().count();
+            counters.forget_expired(Duration::from_nanos(expired_at));
+        }
+    }
 }

@@ -191,4 +191,42 @@ mod tests {
         assert!(settled(&negative, 1).is_err());
         assert!(settled(&Value::Okay, 0).is_err());
     }
+
+    /// Replies of any shape, tagged like the scripts' and not.
+    fn any_reply() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let word = prop_oneof![
+            proptest::sample::select(vec!["granted", "refused", "halted", "corrupt", "0", "-1"])
+                .prop_map(str::to_owned),
+            "[0-9]{1,30}",
+            ".{0,6}",
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Nil),
+            Just(Value::Okay),
+            any::<i64>().prop_map(Value::Int),
+            any::<f64>().prop_map(Value::Double),
+            any::<bool>().prop_map(Value::Boolean),
+            word.clone().prop_map(|w| Value::BulkString(w.into_bytes())),
+            proptest::collection::vec(any::<u8>(), 0..8).prop_map(Value::BulkString),
+            word.prop_map(Value::SimpleString),
+        ];
+        leaf.prop_recursive(3, 48, 8, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Set),
+                proptest::collection::vec((inner.clone(), inner), 0..3).prop_map(Value::Map),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Every reply is read or is a `BadReply`, never a panic.
+        #[test]
+        fn any_reply_is_read_or_refused(reply in any_reply(), expected in 0usize..5) {
+            let _ = reserve(&reply, expected);
+            let _ = settled(&reply, expected);
+            let _ = usage(&reply, expected);
+        }
+    }
 }

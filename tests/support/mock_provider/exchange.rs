@@ -168,6 +168,10 @@ impl Server {
         let prompt_tokens = count_request(&model, &prompt)
             .map_err(|error| Refusal::bad_request(error.to_string()))?
             .tokens;
+        let prompt_tokens = match behaviour {
+            Behaviour::InflateInput { percent } => prompt_tokens * percent / 100,
+            _ => prompt_tokens,
+        };
         let max_output_tokens = match behaviour {
             Behaviour::IgnoreMaxTokens { .. } => None,
             _ => dialect.max_output_tokens(&incoming.body)?,

@@ -206,6 +206,13 @@ pub enum Behaviour {
         /// The pause between two parts.
         chunk_delay: Duration,
     },
+    /// A normal answer whose prompt counts, reports and bills this many
+    /// percent of the tokens spendguard counts for it, as a provider with
+    /// a tokenizer less efficient than the estimate's does.
+    InflateInput {
+        /// Reported prompt tokens, in percent of the counted ones.
+        percent: u64,
+    },
 }
 
 impl Behaviour {

@@ -17,6 +17,8 @@ mod account;
 mod events;
 mod meter;
 mod sse;
+#[cfg(test)]
+mod sse_tests;
 
 use std::fmt;
 use std::future::Future;

@@ -35,6 +35,10 @@ pub(crate) struct SseDecoder {
     /// Bytes received and not yet read, from `read` on.
     buf: Vec<u8>,
     read: usize,
+    /// Bytes from `read` on already searched for a line end, in vain: a
+    /// long line arriving in small pieces is searched once, not once per
+    /// piece.
+    scanned: usize,
     /// The last line ended in `\r` at the very end of the bytes so far: a
     /// `\n` at the start of the next chunk completes it.
     after_cr: bool,
@@ -67,6 +71,7 @@ impl SseDecoder {
             self.started = true;
             if self.buf.starts_with(BYTE_ORDER_MARK) {
                 self.read = BYTE_ORDER_MARK.len();
+                self.scanned = 0;
             }
         }
     }
@@ -85,8 +90,12 @@ impl SseDecoder {
                     continue;
                 }
             }
-            let end = memchr::memchr2(b'\n', b'\r', rest)?;
-            let (start, end) = (self.read, self.read + end);
+            let Some(found) = memchr::memchr2(b'\n', b'\r', &rest[self.scanned..]) else {
+                self.scanned = rest.len();
+                return None;
+            };
+            let (start, end) = (self.read, self.read + self.scanned + found);
+            self.scanned = 0;
             self.read = end + 1;
             if self.buf[end] == b'\r' {
                 match self.buf.get(self.read) {
