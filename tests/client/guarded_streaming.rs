@@ -274,3 +274,66 @@ async fn a_provider_that_ignores_max_tokens_is_cut_off_and_billed_for_what_it_se
         mock.billed()
     );
 }
+
+#[tokio::test]
+async fn each_of_n_streamed_answers_is_metered_against_its_own_limit() {
+    let mock = mock(MockConfig {
+        reply_tokens: 27,
+        stream_chunks: 27,
+        ..MockConfig::default()
+    })
+    .await;
+    let budget = budget();
+    let mut body = request(Provider::OpenAiChat, "gpt-4o");
+    body["max_tokens"] = json!(40);
+    body["n"] = json!(3);
+    // Metered as one answer, 81 tokens would pass 40 and its slack.
+    mock.push(Behaviour::NoUsage);
+    let mut stream = client(Provider::OpenAiChat, &mock)
+        .stream(&budget, &body)
+        .await
+        .unwrap();
+    let (_, error) = drain(&mut stream).await;
+    assert!(error.is_none(), "{error:?}");
+    let receipt = stream.receipt().unwrap();
+    assert_eq!(receipt.usage.output_tokens, 81, "every answer is billed");
+    // Three answers of 40 tokens at $10 per million reserved, prompt aside.
+    assert!(receipt.reserved > Usd::from_dollars(0.0012).unwrap(), "{}", receipt.reserved);
+
+    // A provider that ignores the limit is still cut off, answer by answer.
+    let mock = mock_ignoring(3).await;
+    let mut stream = client(Provider::OpenAiChat, &mock)
+        .stream(&budget, &body)
+        .await
+        .unwrap();
+    let (_, error) = drain(&mut stream).await;
+    assert!(
+        matches!(
+            error,
+            Some(ClientError::StreamCutOff {
+                reason: spendguard::client::CutOffReason::OutputLimitIgnored { granted: 40, .. },
+                ..
+            })
+        ),
+        "{error:?}"
+    );
+    // Cut off once one answer passed 40 tokens and the 32-token slack, the
+    // other two just behind it, not once all three together passed it.
+    let output = stream.receipt().unwrap().usage.output_tokens;
+    assert!((3 * 70..=3 * 80).contains(&output), "{output}");
+}
+
+/// A mock whose next answer runs to 400 tokens whatever the limit, in
+/// pieces of `tokens_per_chunk`.
+async fn mock_ignoring(tokens_per_chunk: usize) -> support::mock_provider::MockProvider {
+    let mock = mock(MockConfig {
+        reply_tokens: 400,
+        stream_chunks: 400 / tokens_per_chunk,
+        ..MockConfig::default()
+    })
+    .await;
+    mock.push(Behaviour::IgnoreMaxTokens {
+        chunk_delay: Duration::from_millis(1),
+    });
+    mock
+}

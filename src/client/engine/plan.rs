@@ -52,6 +52,7 @@ fn prepare_body(
     let RequestFacts {
         model,
         max_output_tokens,
+        choices,
         service_tier,
         cache_write,
     } = request::read_facts(provider, body)?;
@@ -72,7 +73,7 @@ fn prepare_body(
         &request::countable_body(provider, body),
         &engine.counts,
     )?;
-    let mut plan = plan(&resolved, prompt, max_output_tokens, service_tier);
+    let mut plan = plan(&resolved, prompt, max_output_tokens, service_tier).with_choices(choices);
     if let Some(cache) = cache_write {
         plan = plan.with_cache_write(cache);
     }

@@ -33,6 +33,9 @@
 //!   the visible reply. Anthropic reports them inside `output_tokens`.
 //! - **Visible output**: [`MockConfig::reply_tokens`] tokens of `" word"`,
 //!   which is one token in every OpenAI encoding.
+//! - **Several answers**: a Chat request's `n` answers, each the same reply
+//!   and each under the output cap, all billed; a stream interleaves them a
+//!   chunk of each in turn (every one a chunk, for the stream behaviours).
 //! - **The output cap** is the request's `max_completion_tokens` or
 //!   `max_tokens` (Chat), `max_output_tokens` (Responses), `max_tokens`
 //!   (Anthropic, where it is required) or `generationConfig.maxOutputTokens`

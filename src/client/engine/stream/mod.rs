@@ -69,10 +69,12 @@ where
     /// A stream over `body`, accounted against `call`, its output counted
     /// with `counter`.
     pub(crate) fn new(call: OpenCall, counter: TokenCounter, body: S) -> Self {
+        let reservation = &call.call.reservation;
         let meter = Meter::new(
             counter,
             &call.call.model,
-            call.call.reservation.max_output_tokens(),
+            reservation.max_output_tokens(),
+            reservation.choices(),
         );
         Metered {
             body: Some(body),
@@ -96,7 +98,7 @@ where
         body: Value,
         receipt: CallReceipt,
     ) -> Self {
-        let meter = Meter::new(counter, &receipt.model, 0);
+        let meter = Meter::new(counter, &receipt.model, 0, 1);
         Metered {
             body: None,
             decoder: SseDecoder::new(),
