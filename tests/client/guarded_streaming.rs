@@ -337,3 +337,48 @@ async fn mock_ignoring(tokens_per_chunk: usize) -> support::mock_provider::MockP
     });
     mock
 }
+
+#[tokio::test]
+async fn a_stream_past_its_reservation_stops_before_it_takes_spend_past_the_cap() {
+    let mock = mock(MockConfig {
+        reply_tokens: 4_000,
+        stream_chunks: 400,
+        ..MockConfig::default()
+    })
+    .await;
+    mock.push(Behaviour::IgnoreMaxTokens {
+        chunk_delay: Duration::from_millis(1),
+    });
+    let mut body = request(Provider::OpenAiChat, "gpt-4o");
+    body["max_tokens"] = json!(2_000);
+    // Room for the reservation and 100 more output tokens ($10 per
+    // million), far less than the 500-token slack of the output limit.
+    let prompt = spendguard::tokens::count_request("gpt-4o", &body)
+        .unwrap()
+        .tokens;
+    let worst_case = spendguard::PriceTable::bundled()
+        .resolve("gpt-4o")
+        .unwrap()
+        .price()
+        .worst_case(prompt, 2_000, spendguard::usage::ServiceTier::Standard, None);
+    let cap = worst_case + Usd::from_dollars(0.001).unwrap();
+    let budget = TaskBudget::new(cap);
+    let mut stream = client(Provider::OpenAiChat, &mock)
+        .stream(&budget, &body)
+        .await
+        .unwrap();
+    let (_, error) = drain(&mut stream).await;
+    let Some(ClientError::StreamCutOff { reason, billed, .. }) = error else {
+        panic!("expected a cut-off, got {error:?}");
+    };
+    assert!(
+        matches!(reason, spendguard::client::CutOffReason::Budget(_)),
+        "{reason}"
+    );
+    assert!(billed <= cap, "billed {billed} on a cap of {cap}");
+    assert!(budget.snapshot().spent <= cap);
+    // Past its reservation, and stopped once the next chunk (10 tokens,
+    // bounded by its 50 bytes) might not fit.
+    let output = stream.receipt().unwrap().usage.output_tokens;
+    assert!((2_050..=2_100).contains(&output), "{output}");
+}
