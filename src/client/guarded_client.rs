@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::budget::TaskBudget;
 #[cfg(test)]
 use crate::client::engine::{self, PreparedCall};
-use crate::client::engine::{Engine, JsonAnswer, Request};
+use crate::client::engine::{Attempt, Engine, JsonAnswer, Request};
 use crate::client::recorder::Ledger;
 use crate::client::{ApiKey, CallReceipt, ClientError, DriftTolerance, Provider};
 use crate::guard::SpendGuard;
@@ -313,13 +313,23 @@ impl GuardedClient {
         budget: &TaskBudget,
         body: &Value,
     ) -> Result<GuardedResponse, ClientError> {
+        self.send_attempt(budget, body, Attempt::First).await
+    }
+
+    /// [`send`](GuardedClient::send) as attempt `attempt` of one call.
+    pub(crate) async fn send_attempt(
+        &self,
+        budget: &TaskBudget,
+        body: &Value,
+        attempt: Attempt,
+    ) -> Result<GuardedResponse, ClientError> {
         let request = Request::Body {
             body,
             stream: false,
         };
         let (body, receipt) = self
             .engine
-            .call(self.provider, budget, request, |outgoing| async move {
+            .attempt(self.provider, budget, request, attempt, |outgoing| async move {
                 let response = self.post(&outgoing, false).await?;
                 match response.bytes().await {
                     Ok(bytes) => Ok(JsonAnswer(bytes)),

@@ -6,12 +6,14 @@
 //! [`send`](GuardedClient::send), reserved (and possibly refused) like any
 //! other call.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
 use crate::budget::TaskBudget;
+use crate::client::engine::Attempt;
 use crate::client::{ClientError, GuardedClient, GuardedResponse};
 
 /// How the wait before a retry is spread out.
@@ -218,6 +220,10 @@ impl GuardedClient {
     ///   at once instead of sleeping. So does a wait that would run past the
     ///   budget's time limit, as [`ClientError::Budget`].
     /// - After `max_attempts`, the last error is returned.
+    /// - The attempts are one call to the loop detector: only the first is
+    ///   fingerprinted, so a rate-limit storm ends with the provider's
+    ///   error, not a loop. The budget's call limit, velocity limits and the
+    ///   circuit breaker count every attempt.
     ///
     /// The waits sleep on tokio's timer, so this must run inside a tokio
     /// runtime with time enabled (as `reqwest` already requires). Dropping
@@ -255,24 +261,44 @@ impl GuardedClient {
         body: &Value,
         policy: &RetryPolicy,
     ) -> Result<GuardedResponse, ClientError> {
-        policy.validate()?;
-        let mut random = SplitMix64::seeded();
-        let mut attempt = 1;
-        loop {
-            let error = match self.send(budget, body).await {
-                Ok(answer) => return Ok(answer),
-                Err(error) => error,
-            };
-            if !error.is_retryable() || attempt >= policy.max_attempts {
-                return Err(error);
-            }
-            let Some(wait) = policy.wait_after(attempt, error.retry_after(), &mut random) else {
-                return Err(error);
-            };
-            budget.check_wait(wait)?;
-            tokio::time::sleep(wait).await;
-            attempt += 1;
+        retrying(budget, policy, |attempt| self.send_attempt(budget, body, attempt)).await
+    }
+}
+
+/// Runs `attempt` until it succeeds, fails in a way a retry cannot help,
+/// or `policy` or `budget` allow no more: the loop behind every
+/// `*_with_retry`.
+async fn retrying<T, F, Fut>(
+    budget: &TaskBudget,
+    policy: &RetryPolicy,
+    mut attempt: F,
+) -> Result<T, ClientError>
+where
+    F: FnMut(Attempt) -> Fut,
+    Fut: Future<Output = Result<T, ClientError>>,
+{
+    policy.validate()?;
+    let mut random = SplitMix64::seeded();
+    let mut number = 1;
+    loop {
+        let which = if number == 1 {
+            Attempt::First
+        } else {
+            Attempt::Retry
+        };
+        let error = match attempt(which).await {
+            Ok(answer) => return Ok(answer),
+            Err(error) => error,
+        };
+        if !error.is_retryable() || number >= policy.max_attempts {
+            return Err(error);
         }
+        let Some(wait) = policy.wait_after(number, error.retry_after(), &mut random) else {
+            return Err(error);
+        };
+        budget.check_wait(wait)?;
+        tokio::time::sleep(wait).await;
+        number += 1;
     }
 }
 

@@ -226,10 +226,7 @@ impl Answer for StreamAnswer<'_> {
 
     async fn settle(self, call: OpenCall) -> Result<GuardedStream, ClientError> {
         let metered = match self {
-            StreamAnswer::Events(client, body) => {
-                call.opened();
-                Metered::new(call, client.engine.counter, body)
-            }
+            StreamAnswer::Events(client, body) => Metered::new(call, client.engine.counter, body),
             StreamAnswer::Whole(client, bytes) => {
                 let provider = call.provider();
                 let (body, receipt) = call.settle_json(&bytes).await?;
