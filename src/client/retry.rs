@@ -1,5 +1,6 @@
-//! [`RetryPolicy`] and [`GuardedClient::send_with_retry`]: retries that ask
-//! the budget again before every attempt.
+//! [`RetryPolicy`], [`GuardedClient::send_with_retry`] and
+//! [`GuardedClient::stream_with_retry`]: retries that ask the budget again
+//! before every attempt.
 //!
 //! A retry loop is exactly how agents run up bills overnight, so a retry here
 //! is never a shortcut around the budget: each attempt is a whole new
@@ -14,7 +15,7 @@ use serde_json::Value;
 
 use crate::budget::TaskBudget;
 use crate::client::engine::Attempt;
-use crate::client::{ClientError, GuardedClient, GuardedResponse};
+use crate::client::{ClientError, GuardedClient, GuardedResponse, GuardedStream};
 
 /// How the wait before a retry is spread out.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -261,7 +262,56 @@ impl GuardedClient {
         body: &Value,
         policy: &RetryPolicy,
     ) -> Result<GuardedResponse, ClientError> {
-        retrying(budget, policy, |attempt| self.send_attempt(budget, body, attempt)).await
+        let attempt = |attempt| self.send_attempt(budget, body, attempt);
+        retrying(budget, policy, ClientError::is_retryable, attempt).await
+    }
+
+    /// [`stream`](GuardedClient::stream), tried again as
+    /// [`send_with_retry`](GuardedClient::send_with_retry) tries, but only
+    /// until the first event arrives: once an event has been read, the
+    /// answer has begun and is never asked for again.
+    ///
+    /// Before the first event, a stream that breaks or stalls (its
+    /// [`ClientError::StreamEndedEarly`], billed from what was counted) is
+    /// retried too. The first event is read before this returns and is the
+    /// stream's first item.
+    ///
+    /// ```no_run
+    /// use futures_util::StreamExt;
+    /// use serde_json::json;
+    /// use spendguard::client::{ApiKey, GuardedClient, Provider, RetryPolicy};
+    /// use spendguard::{TaskBudget, Usd};
+    ///
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = GuardedClient::builder(Provider::OpenAiChat)
+    ///     .api_key(ApiKey::from_env("OPENAI_API_KEY").ok_or("OPENAI_API_KEY is not set")?)
+    ///     .build()?;
+    /// let budget = TaskBudget::new(Usd::from_dollars(1.00)?);
+    /// let body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]});
+    /// let mut stream = client.stream_with_retry(&budget, &body, &RetryPolicy::default()).await?;
+    /// while let Some(event) = stream.next().await {
+    ///     println!("{:?}", event?.data);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`send_with_retry`](GuardedClient::send_with_retry); errors after
+    /// the first event are the stream's last item.
+    pub async fn stream_with_retry(
+        &self,
+        budget: &TaskBudget,
+        body: &Value,
+        policy: &RetryPolicy,
+    ) -> Result<GuardedStream, ClientError> {
+        let attempt = |attempt| async move {
+            let stream = self.stream_attempt(budget, body, attempt).await?;
+            stream.first_event().await
+        };
+        let before_first_event =
+            |error: &ClientError| error.is_retryable() || matches!(error, ClientError::StreamEndedEarly { .. });
+        retrying(budget, policy, before_first_event, attempt).await
     }
 }
 
@@ -271,6 +321,7 @@ impl GuardedClient {
 async fn retrying<T, F, Fut>(
     budget: &TaskBudget,
     policy: &RetryPolicy,
+    retryable: impl Fn(&ClientError) -> bool,
     mut attempt: F,
 ) -> Result<T, ClientError>
 where
@@ -290,7 +341,7 @@ where
             Ok(answer) => return Ok(answer),
             Err(error) => error,
         };
-        if !error.is_retryable() || number >= policy.max_attempts {
+        if !retryable(&error) || number >= policy.max_attempts {
             return Err(error);
         }
         let Some(wait) = policy.wait_after(number, error.retry_after(), &mut random) else {

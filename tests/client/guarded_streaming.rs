@@ -382,3 +382,111 @@ async fn a_stream_past_its_reservation_stops_before_it_takes_spend_past_the_cap(
     let output = stream.receipt().unwrap().usage.output_tokens;
     assert!((2_050..=2_100).contains(&output), "{output}");
 }
+
+/// A client aimed at `mock` with the given deadline and idle timeout.
+fn client_with_timeouts(
+    mock: &support::mock_provider::MockProvider,
+    timeout: Duration,
+    idle: Option<Duration>,
+) -> spendguard::GuardedClient {
+    spendguard::GuardedClient::builder(Provider::OpenAiChat)
+        .base_url(mock.base_url())
+        .api_key(spendguard::ApiKey::new(support::guarded::TEST_KEY))
+        .timeout(timeout)
+        .idle_timeout(idle)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_healthy_stream_outlives_the_deadline_and_a_stalled_one_ends_at_the_idle_timeout() {
+    let mock = mock(MockConfig {
+        reply_tokens: 40,
+        stream_chunks: 8,
+        ..MockConfig::default()
+    })
+    .await;
+    // A chunk every 100 ms, well past a 300 ms deadline for the answer to start.
+    mock.push(Behaviour::SlowStream {
+        chunk_delay: Duration::from_millis(100),
+    });
+    let client = client_with_timeouts(
+        &mock,
+        Duration::from_millis(300),
+        Some(Duration::from_secs(5)),
+    );
+    let budget = budget();
+    let mut stream = client
+        .stream(&budget, &request(Provider::OpenAiChat, "gpt-4o"))
+        .await
+        .unwrap();
+    let (_, error) = drain(&mut stream).await;
+    assert!(error.is_none(), "{error:?}");
+    assert!(stream.receipt().unwrap().is_reported());
+
+    // Two chunks, then nothing: given up after the idle timeout, not the
+    // minute-long deadline, and billed for what came.
+    mock.push(Behaviour::Stall { after_chunks: 2 });
+    let client = client_with_timeouts(
+        &mock,
+        Duration::from_secs(60),
+        Some(Duration::from_millis(200)),
+    );
+    let mut stream = client
+        .stream(&budget, &request(Provider::OpenAiChat, "gpt-4o"))
+        .await
+        .unwrap();
+    let (events, error) = drain(&mut stream).await;
+    let Some(ClientError::StreamEndedEarly { detail, billed, .. }) = error else {
+        panic!("expected the idle timeout to end it, got {error:?}");
+    };
+    assert!(detail.contains("idle timeout"), "{detail}");
+    assert_eq!(events, 3, "the opening chunk and two of text");
+    assert!(billed > Usd::ZERO);
+    assert_eq!(stream.receipt().unwrap().usage.output_tokens, 10);
+    mock.idle().await;
+    assert_eq!(
+        mock.bills().last().unwrap().cost,
+        billed,
+        "the provider billed what the guard counted"
+    );
+}
+
+#[tokio::test]
+async fn stream_with_retry_retries_until_the_first_event_and_never_after() {
+    let mock = mock(MockConfig::default()).await;
+    mock.push(Behaviour::status(429));
+    mock.push(Behaviour::status(503));
+    let client = client_with_timeouts(
+        &mock,
+        Duration::from_secs(60),
+        Some(Duration::from_millis(200)),
+    );
+    let quick = spendguard::client::RetryPolicy::new()
+        .with_base_delay(Duration::from_millis(1))
+        .with_max_delay(Duration::from_millis(5));
+    let budget = budget();
+    let body = request(Provider::OpenAiChat, "gpt-4o");
+    let mut stream = client
+        .stream_with_retry(&budget, &body, &quick)
+        .await
+        .unwrap();
+    let (events, error) = drain(&mut stream).await;
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(events, 8, "the first event read ahead is yielded first");
+    assert_eq!(mock.requests(), 3);
+
+    // Broken after its first event: the answer has begun, and is not retried.
+    mock.push(Behaviour::Disconnect { after_chunks: 2 });
+    let before = mock.requests();
+    let mut stream = client
+        .stream_with_retry(&budget, &body, &quick)
+        .await
+        .unwrap();
+    let (_, error) = drain(&mut stream).await;
+    assert!(
+        matches!(error, Some(ClientError::StreamEndedEarly { .. })),
+        "{error:?}"
+    );
+    assert_eq!(mock.requests(), before + 1);
+}

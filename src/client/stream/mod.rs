@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::budget::TaskBudget;
 use crate::client::engine::stream::Metered;
-use crate::client::engine::{Answer, OpenCall, Request};
+use crate::client::engine::{Answer, Attempt, OpenCall, Request};
 use crate::client::error::ClientError;
 use crate::client::receipt::CallReceipt;
 use crate::client::GuardedClient;
@@ -116,6 +116,8 @@ pub(crate) type Body = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>
 #[must_use = "a stream does nothing unless polled; dropped, it is settled from what it counted"]
 pub struct GuardedStream {
     metered: Metered<Body>,
+    /// An event read ahead (by `stream_with_retry`), yielded first.
+    first: Option<StreamEvent>,
 }
 
 impl GuardedClient {
@@ -162,9 +164,19 @@ impl GuardedClient {
         budget: &TaskBudget,
         body: &Value,
     ) -> Result<GuardedStream, ClientError> {
+        self.stream_attempt(budget, body, Attempt::First).await
+    }
+
+    /// [`stream`](GuardedClient::stream) as attempt `attempt` of one call.
+    pub(crate) async fn stream_attempt(
+        &self,
+        budget: &TaskBudget,
+        body: &Value,
+        attempt: Attempt,
+    ) -> Result<GuardedStream, ClientError> {
         let request = Request::Body { body, stream: true };
         self.engine
-            .call(self.provider, budget, request, |outgoing| async move {
+            .attempt(self.provider, budget, request, attempt, |outgoing| async move {
                 let response = self.post(&outgoing, true).await?;
                 if is_json(response.headers().get(CONTENT_TYPE)) {
                     return match response.bytes().await {
@@ -194,6 +206,7 @@ impl GuardedClient {
                 self.engine.counter,
                 body,
             ),
+            first: None,
         }
     }
 
@@ -226,14 +239,18 @@ impl Answer for StreamAnswer<'_> {
 
     async fn settle(self, call: OpenCall) -> Result<GuardedStream, ClientError> {
         let metered = match self {
-            StreamAnswer::Events(client, body) => Metered::new(call, client.engine.counter, body),
+            StreamAnswer::Events(client, body) => Metered::new(call, client.engine.counter, body)
+                .with_idle_timeout(client.idle_timeout),
             StreamAnswer::Whole(client, bytes) => {
                 let provider = call.provider();
                 let (body, receipt) = call.settle_json(&bytes).await?;
                 Metered::whole(provider, client.engine.counter, body, receipt)
             }
         };
-        Ok(GuardedStream { metered })
+        Ok(GuardedStream {
+            metered,
+            first: None,
+        })
     }
 }
 
@@ -274,17 +291,33 @@ impl GuardedStream {
     }
 }
 
+impl GuardedStream {
+    /// Waits for the first event and keeps it to be yielded first; the
+    /// error instead if the stream ended badly before it.
+    pub(crate) async fn first_event(mut self) -> Result<GuardedStream, ClientError> {
+        match futures_util::StreamExt::next(&mut self.metered).await {
+            Some(Ok(event)) => self.first = Some(event),
+            Some(Err(error)) => return Err(error),
+            None => {}
+        }
+        Ok(self)
+    }
+}
+
 impl Stream for GuardedStream {
     type Item = Result<StreamEvent, ClientError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(event) = self.first.take() {
+            return Poll::Ready(Some(Ok(event)));
+        }
         Pin::new(&mut self.metered).poll_next(cx)
     }
 }
 
 impl FusedStream for GuardedStream {
     fn is_terminated(&self) -> bool {
-        self.metered.is_terminated()
+        self.first.is_none() && self.metered.is_terminated()
     }
 }
 

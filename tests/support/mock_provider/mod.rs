@@ -58,7 +58,8 @@
 //! - a stream bills the whole prompt and all reasoning as soon as it starts,
 //!   plus the visible tokens of every text chunk handed to the connection.
 //!   A stream that ends early ([`Behaviour::TruncateStream`],
-//!   [`Behaviour::Disconnect`]) bills the chunks sent before the end; a
+//!   [`Behaviour::Disconnect`]) or stalls ([`Behaviour::Stall`]) bills the
+//!   chunks sent before the end; a
 //!   client that stops reading is billed for what was sent until the server
 //!   notices the disconnect: at least what the client received, and at most
 //!   the chunks the server could write before its next write failed;
@@ -180,6 +181,12 @@ pub enum Behaviour {
     /// the client reads an error rather than an end.
     Disconnect {
         /// Chunks sent before the connection is dropped.
+        after_chunks: usize,
+    },
+    /// Sends `after_chunks` chunks, then sends nothing more and holds the
+    /// connection open until the client goes away: a stalled stream.
+    Stall {
+        /// Chunks sent before the stall.
         after_chunks: usize,
     },
     /// Sends `after_chunks` chunks, then a garbled copy of the next event
