@@ -71,22 +71,33 @@ pub(crate) type Body = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>
 /// to stop generating) and settles, and the stream ends with
 /// [`ClientError::StreamCutOff`] right after the event that tipped it:
 ///
-/// 1. **The provider ignores the output limit**: the output counted so far,
-///    or the output the provider itself reports (Anthropic's cumulative
-///    `message_delta`, Gemini's cumulative `usageMetadata`), whichever is
-///    larger, passes the granted `max_tokens` by more than a quarter of it,
-///    and by more than 32 tokens. The slack absorbs the difference between
-///    the counting encoding and the model's own tokenizer: a provider that
-///    honours its limit never reaches it.
-/// 2. **The budget can no longer cover the stream**: each time the output
-///    may have grown by 256 tokens (256 bytes of text, or 256 reported
-///    tokens), the budget is asked whether it still covers this call at what
-///    it has used so far, counting every other call as it stands
-///    ([`Reservation::check_progress`](crate::budget::Reservation::check_progress)).
-///    While the stream stays within its reservation this fails only if
-///    another call's bill ran over its own reservation and took the budget
-///    past its dollar or token limit; the stream then stops before adding
-///    more.
+/// 1. **The provider ignores the output limit**: the output counted so far
+///    for one answer (a request's `n` answers are each metered against
+///    their own limit), or the output the provider itself reports for all of
+///    them (Anthropic's cumulative `message_delta`, Gemini's cumulative
+///    `usageMetadata`), whichever is larger, passes the granted `max_tokens`
+///    (for each answer) by more than a quarter of it, and by more than 32
+///    tokens. The slack absorbs the difference between the counting encoding
+///    and the model's own tokenizer: a provider that honours its limit never
+///    reaches it.
+/// 2. **The budget can no longer cover the stream**: while the output (and
+///    one more event as large as the largest so far) stays within the
+///    reservation, the budget is asked each time the output may have grown
+///    by 256 tokens (256 bytes of text, or 256 reported tokens) whether it
+///    still covers this call at what it has used so far, counting every
+///    other call as it stands
+///    ([`Reservation::check_progress`](crate::budget::Reservation::check_progress));
+///    this fails only if another call's bill ran over its own reservation.
+///    Past the reservation it is asked before every event, for the spend so
+///    far plus one more event as large as the largest so far (bounded by its
+///    bytes), and the stream stops after the event when that does not fit;
+///    an event that does not fit itself is billed but not yielded. README's
+///    guarantees section states the bound this gives.
+///
+/// A stream that sends no bytes for the idle timeout
+/// ([`GuardedClientBuilder::idle_timeout`](crate::client::GuardedClientBuilder::idle_timeout),
+/// five minutes unless set) is given up too; it ends with
+/// [`ClientError::StreamEndedEarly`], billed from its count.
 ///
 /// # What it is billed
 ///
@@ -94,7 +105,7 @@ pub(crate) type Body = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>
 /// |---|---|---|
 /// | The last event, with a readable usage report | the report ([`CostSource::Reported`](crate::client::CostSource::Reported)) | the last event |
 /// | The last event, with no report (OpenAI Chat with `include_usage: false`, a server that sends none), an unreadable one, or one claiming 0 input tokens | the guard's count | the last event; the receipt says why it is estimated |
-/// | The body ends before the last event, or the connection breaks | the guard's count | [`ClientError::StreamEndedEarly`] |
+/// | The body ends before the last event, the connection breaks, or no bytes come for the idle timeout | the guard's count | [`ClientError::StreamEndedEarly`] |
 /// | A `data:` line is not JSON: reading stops there, while the provider may still be generating | the prompt and the full output limit | [`ClientError::StreamEndedEarly`] |
 /// | Cut off | the guard's count | [`ClientError::StreamCutOff`] |
 /// | Dropped, or [`cancel`](GuardedStream::cancel)led, before the end | the guard's count | none: the caller stopped reading |
