@@ -10,9 +10,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::budget::TaskBudget;
+use crate::client::engine::stream::DEFAULT_IDLE_TIMEOUT;
 #[cfg(test)]
 use crate::client::engine::{self, PreparedCall};
-use crate::client::engine::stream::DEFAULT_IDLE_TIMEOUT;
 use crate::client::engine::{Attempt, Engine, JsonAnswer, Request};
 use crate::client::recorder::Ledger;
 use crate::client::{ApiKey, CallReceipt, ClientError, DriftTolerance, Provider};
@@ -371,15 +371,15 @@ impl GuardedClient {
         budget: &TaskBudget,
         body: &Value,
     ) -> Result<GuardedResponse, ClientError> {
-        self.send_attempt(budget, body, Attempt::First).await
+        self.send_attempt(budget, body, 1).await
     }
 
-    /// [`send`](GuardedClient::send) as attempt `attempt` of one call.
+    /// [`send`](GuardedClient::send) as attempt `attempt` (from 1) of one call.
     pub(crate) async fn send_attempt(
         &self,
         budget: &TaskBudget,
         body: &Value,
-        attempt: Attempt,
+        attempt: u32,
     ) -> Result<GuardedResponse, ClientError> {
         let request = Request::Body {
             body,
@@ -387,13 +387,19 @@ impl GuardedClient {
         };
         let (body, receipt) = self
             .engine
-            .attempt(self.provider, budget, request, attempt, |outgoing| async move {
-                let response = self.post(&outgoing, false).await?;
-                match response.bytes().await {
-                    Ok(bytes) => Ok(JsonAnswer(bytes)),
-                    Err(error) => Err(self.transport_failure(&error)),
-                }
-            })
+            .attempt(
+                self.provider,
+                budget,
+                request,
+                attempt,
+                |outgoing| async move {
+                    let response = self.post(&outgoing, false).await?;
+                    match response.bytes().await {
+                        Ok(bytes) => Ok(JsonAnswer(bytes)),
+                        Err(error) => Err(self.transport_failure(&error)),
+                    }
+                },
+            )
             .await?;
         Ok(GuardedResponse { body, receipt })
     }

@@ -14,7 +14,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use crate::budget::TaskBudget;
-use crate::client::engine::Attempt;
 use crate::client::{ClientError, GuardedClient, GuardedResponse, GuardedStream};
 
 /// How the wait before a retry is spread out.
@@ -309,13 +308,14 @@ impl GuardedClient {
             let stream = self.stream_attempt(budget, body, attempt).await?;
             stream.first_event().await
         };
-        let before_first_event =
-            |error: &ClientError| error.is_retryable() || matches!(error, ClientError::StreamEndedEarly { .. });
+        let before_first_event = |error: &ClientError| {
+            error.is_retryable() || matches!(error, ClientError::StreamEndedEarly { .. })
+        };
         retrying(budget, policy, before_first_event, attempt).await
     }
 }
 
-/// Runs `attempt` until it succeeds, fails in a way a retry cannot help,
+/// Runs `attempt` (given its number, from 1) until it succeeds, fails in a way a retry cannot help,
 /// or `policy` or `budget` allow no more: the loop behind every
 /// `*_with_retry`.
 async fn retrying<T, F, Fut>(
@@ -325,19 +325,14 @@ async fn retrying<T, F, Fut>(
     mut attempt: F,
 ) -> Result<T, ClientError>
 where
-    F: FnMut(Attempt) -> Fut,
+    F: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T, ClientError>>,
 {
     policy.validate()?;
     let mut random = SplitMix64::seeded();
     let mut number = 1;
     loop {
-        let which = if number == 1 {
-            Attempt::First
-        } else {
-            Attempt::Retry
-        };
-        let error = match attempt(which).await {
+        let error = match attempt(number).await {
             Ok(answer) => return Ok(answer),
             Err(error) => error,
         };

@@ -87,7 +87,9 @@ impl TokenBound {
     /// [`billable`](Self::billable) for a model already resolved to how it
     /// is counted.
     pub(crate) fn billable_with(self, counter: &TokenCounter, tokenizer: Tokenizer) -> u64 {
-        counter.finish(tokenizer, RawCount::exact(self.bytes)).tokens
+        counter
+            .finish(tokenizer, RawCount::exact(self.bytes))
+            .tokens
     }
 }
 
@@ -150,6 +152,9 @@ mod tests {
         assert_eq!(bound.billable(&counter, "gemini-2.5-pro"), 115);
         assert!(bound.proves_at_most(&counter, "claude-sonnet-4-5", 125));
         assert!(!bound.proves_at_most(&counter, "claude-sonnet-4-5", 124));
-        assert_eq!(TokenBound::of_bytes(u64::MAX).plus_text("x").raw(), u64::MAX);
+        assert_eq!(
+            TokenBound::of_bytes(u64::MAX).plus_text("x").raw(),
+            u64::MAX
+        );
     }
 }

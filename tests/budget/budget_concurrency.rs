@@ -49,7 +49,12 @@ fn ending() -> impl Strategy<Value = Ending> {
 /// A call: its prompt, its output limit, how many answers it asks for (OpenAI's
 /// `n`), and how it ends.
 fn call() -> impl Strategy<Value = (u64, u64, u64, Ending)> {
-    (1u64..200_000, 1u64..8_000, prop_oneof![3 => Just(1u64), 1 => 2u64..=8], ending())
+    (
+        1u64..200_000,
+        1u64..8_000,
+        prop_oneof![3 => Just(1u64), 1 => 2u64..=8],
+        ending(),
+    )
 }
 
 proptest! {

@@ -298,7 +298,11 @@ async fn each_of_n_streamed_answers_is_metered_against_its_own_limit() {
     let receipt = stream.receipt().unwrap();
     assert_eq!(receipt.usage.output_tokens, 81, "every answer is billed");
     // Three answers of 40 tokens at $10 per million reserved, prompt aside.
-    assert!(receipt.reserved > Usd::from_dollars(0.0012).unwrap(), "{}", receipt.reserved);
+    assert!(
+        receipt.reserved > Usd::from_dollars(0.0012).unwrap(),
+        "{}",
+        receipt.reserved
+    );
 
     // A provider that ignores the limit is still cut off, answer by answer.
     let mock = mock_ignoring(3).await;
@@ -360,7 +364,12 @@ async fn a_stream_past_its_reservation_stops_before_it_takes_spend_past_the_cap(
         .resolve("gpt-4o")
         .unwrap()
         .price()
-        .worst_case(prompt, 2_000, spendguard::usage::ServiceTier::Standard, None);
+        .worst_case(
+            prompt,
+            2_000,
+            spendguard::usage::ServiceTier::Standard,
+            None,
+        );
     let cap = worst_case + Usd::from_dollars(0.001).unwrap();
     let budget = TaskBudget::new(cap);
     let mut stream = client(Provider::OpenAiChat, &mock)

@@ -106,6 +106,17 @@ pub(crate) enum Attempt {
     Retry,
 }
 
+impl Attempt {
+    /// Attempt number `number`, counting from 1.
+    pub(crate) const fn from_number(number: u32) -> Attempt {
+        if number <= 1 {
+            Attempt::First
+        } else {
+            Attempt::Retry
+        }
+    }
+}
+
 /// What the transport sends: the model (after any degrade), the output
 /// limit granted, the call's tags and, for a body, the body to send.
 #[derive(Debug, Clone)]
@@ -211,7 +222,10 @@ impl Engine {
     ) -> Result<(OpenCall, Outgoing), ClientError> {
         let tags = budget.tags().or(&self.tags);
         let recorder = self.recorder(provider, &tags, request);
-        match self.admit_for(provider, budget, tags, request, attempt).await {
+        match self
+            .admit_for(provider, budget, tags, request, attempt)
+            .await
+        {
             Ok((call, outgoing)) => Ok((call.recorded_by(recorder), outgoing)),
             Err(error) => {
                 if let Some(recorder) = &recorder {

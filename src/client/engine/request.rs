@@ -137,7 +137,9 @@ fn read_choices(provider: Provider, object: &Map<String, Value>) -> Result<u64, 
             Some(choices) if choices > 0 => Ok(choices),
             _ => Err(ClientError::InvalidRequest {
                 field: "n",
-                problem: format!("(`{field}`) must be a whole number of answers, 1 or more, got {value}"),
+                problem: format!(
+                    "(`{field}`) must be a whole number of answers, 1 or more, got {value}"
+                ),
             }),
         },
     }
@@ -331,7 +333,12 @@ mod tests {
     fn choices_are_read_where_each_api_asks_for_them() {
         let chat = json!({"model": "gpt-4o", "n": 8});
         assert_eq!(read_facts(Provider::OpenAiChat, &chat).unwrap().choices, 8);
-        assert_eq!(read_facts(Provider::OpenAiCompatible, &chat).unwrap().choices, 8);
+        assert_eq!(
+            read_facts(Provider::OpenAiCompatible, &chat)
+                .unwrap()
+                .choices,
+            8
+        );
         // Only Chat Completions has `n`.
         assert_eq!(read_facts(Provider::Anthropic, &chat).unwrap().choices, 1);
         let gemini = json!({"model": "gemini-2.5-pro", "generationConfig": {"candidateCount": 3}});

@@ -175,36 +175,42 @@ impl GuardedClient {
         budget: &TaskBudget,
         body: &Value,
     ) -> Result<GuardedStream, ClientError> {
-        self.stream_attempt(budget, body, Attempt::First).await
+        self.stream_attempt(budget, body, 1).await
     }
 
-    /// [`stream`](GuardedClient::stream) as attempt `attempt` of one call.
+    /// [`stream`](GuardedClient::stream) as attempt `attempt` (from 1) of one call.
     pub(crate) async fn stream_attempt(
         &self,
         budget: &TaskBudget,
         body: &Value,
-        attempt: Attempt,
+        attempt: u32,
     ) -> Result<GuardedStream, ClientError> {
         let request = Request::Body { body, stream: true };
         self.engine
-            .attempt(self.provider, budget, request, attempt, |outgoing| async move {
-                let response = self.post(&outgoing, true).await?;
-                if is_json(response.headers().get(CONTENT_TYPE)) {
-                    return match response.bytes().await {
-                        Ok(bytes) => Ok(StreamAnswer::Whole(self, bytes)),
-                        Err(error) => Err(self.transport_failure(&error)),
-                    };
-                }
-                let api_key = self.api_key.clone();
-                let body = response.bytes_stream().map_err(move |error| {
-                    let detail = crate::client::http::error_chain(&error);
-                    match &api_key {
-                        Some(key) => key.redact(&detail),
-                        None => detail,
+            .attempt(
+                self.provider,
+                budget,
+                request,
+                attempt,
+                |outgoing| async move {
+                    let response = self.post(&outgoing, true).await?;
+                    if is_json(response.headers().get(CONTENT_TYPE)) {
+                        return match response.bytes().await {
+                            Ok(bytes) => Ok(StreamAnswer::Whole(self, bytes)),
+                            Err(error) => Err(self.transport_failure(&error)),
+                        };
                     }
-                });
-                Ok(StreamAnswer::Events(self, Box::pin(body)))
-            })
+                    let api_key = self.api_key.clone();
+                    let body = response.bytes_stream().map_err(move |error| {
+                        let detail = crate::client::http::error_chain(&error);
+                        match &api_key {
+                            Some(key) => key.redact(&detail),
+                            None => detail,
+                        }
+                    });
+                    Ok(StreamAnswer::Events(self, Box::pin(body)))
+                },
+            )
             .await
     }
 

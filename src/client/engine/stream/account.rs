@@ -125,10 +125,12 @@ impl StreamAccount {
         let Err(exceeded) = fits(&self.meter.usage_counted(call.prompt, Ahead::NextEvent)) else {
             return None;
         };
-        Some(match fits(&self.meter.usage_counted(call.prompt, Ahead::Now)) {
-            Err(exceeded) => Cut::BeforeThis(CutOffReason::Budget(exceeded)),
-            Ok(()) => Cut::AfterThis(CutOffReason::Budget(exceeded)),
-        })
+        Some(
+            match fits(&self.meter.usage_counted(call.prompt, Ahead::Now)) {
+                Err(exceeded) => Cut::BeforeThis(CutOffReason::Budget(exceeded)),
+                Ok(()) => Cut::AfterThis(CutOffReason::Budget(exceeded)),
+            },
+        )
     }
 
     /// How a stream whose reading stopped (`what` happened) ended.

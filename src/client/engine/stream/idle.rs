@@ -62,7 +62,9 @@ impl IdleTimer {
             if sleep.as_mut().poll(cx).is_pending() {
                 return None;
             }
-            let deadline = self.last_bytes.map_or(sleep.deadline(), |last| last + limit);
+            let deadline = self
+                .last_bytes
+                .map_or(sleep.deadline(), |last| last + limit);
             if deadline <= Instant::now() {
                 return Some(limit);
             }

@@ -189,8 +189,12 @@ impl Meter {
     /// it is `false` the reservation covers the stream.
     pub(super) fn may_outgrow_reservation(&self, prompt: TokenCount) -> bool {
         let next = self.largest_event.raw();
-        let counted = self.text.billable(self.text.upper_bound().saturating_add(next));
-        let reported = self.reported_output.saturating_add(self.text.billable(next));
+        let counted = self
+            .text
+            .billable(self.text.upper_bound().saturating_add(next));
+        let reported = self
+            .reported_output
+            .saturating_add(self.text.billable(next));
         self.reported_input > prompt.tokens || counted.max(reported) > self.reserved_output
     }
 
@@ -329,7 +333,10 @@ mod tests {
     #[test]
     fn usage_so_far_prefers_reported_input_and_the_larger_output() {
         let mut meter = Meter::new(TokenCounter::new(), "claude-sonnet-4-5", 1_000, 1);
-        assert_eq!(meter.usage_counted(prompt(500), Ahead::Now), Usage::new(500, 0));
+        assert_eq!(
+            meter.usage_counted(prompt(500), Ahead::Now),
+            Usage::new(500, 0)
+        );
         meter.anthropic_usage(&json!({"type": "message_start", "message": {"usage": {
             "input_tokens": 20, "cache_read_input_tokens": 400, "output_tokens": 1}}}));
         meter.output(0, 0, "hello world, and more words than one");
@@ -338,7 +345,10 @@ mod tests {
         // 8 o200k tokens plus Claude's 25% margin.
         assert_eq!(usage.output_tokens, 10);
         meter.anthropic_usage(&json!({"type": "message_delta", "usage": {"output_tokens": 30}}));
-        assert_eq!(meter.usage_counted(prompt(500), Ahead::Now).output_tokens, 30);
+        assert_eq!(
+            meter.usage_counted(prompt(500), Ahead::Now).output_tokens,
+            30
+        );
         assert_eq!(
             meter.final_report(),
             Some(Ok(UsageReport::from(Usage {
@@ -396,9 +406,17 @@ mod tests {
             meter.event_read(before);
         }
         assert_eq!(meter.usage_bound(prompt(5), Ahead::Now).output_tokens, 14);
-        assert_eq!(meter.usage_bound(prompt(5), Ahead::NextEvent).output_tokens, 24);
+        assert_eq!(
+            meter.usage_bound(prompt(5), Ahead::NextEvent).output_tokens,
+            24
+        );
         assert_eq!(meter.usage_counted(prompt(5), Ahead::Now).output_tokens, 4);
-        assert_eq!(meter.usage_counted(prompt(5), Ahead::NextEvent).output_tokens, 14);
+        assert_eq!(
+            meter
+                .usage_counted(prompt(5), Ahead::NextEvent)
+                .output_tokens,
+            14
+        );
         assert!(!meter.may_outgrow_reservation(prompt(5)));
         meter.output(0, 0, &" word".repeat(18));
         assert!(meter.may_outgrow_reservation(prompt(5)));

@@ -36,8 +36,8 @@ use crate::client::receipt::CallReceipt;
 use crate::money::Usd;
 use crate::tokens::TokenCounter;
 use account::{CallState, Ending, Step, StreamAccount};
-pub(crate) use idle::DEFAULT_IDLE_TIMEOUT;
 use idle::IdleTimer;
+pub(crate) use idle::DEFAULT_IDLE_TIMEOUT;
 use meter::Meter;
 use sse::SseDecoder;
 
