@@ -391,7 +391,7 @@ impl GuardedClient {
                 self.provider,
                 budget,
                 request,
-                attempt,
+                Attempt::from_number(attempt),
                 |outgoing| async move {
                     let response = self.post(&outgoing, false).await?;
                     match response.bytes().await {

@@ -191,7 +191,7 @@ impl GuardedClient {
                 self.provider,
                 budget,
                 request,
-                attempt,
+                Attempt::from_number(attempt),
                 |outgoing| async move {
                     let response = self.post(&outgoing, true).await?;
                     if is_json(response.headers().get(CONTENT_TYPE)) {
