@@ -97,7 +97,9 @@ pub(crate) struct Described {
     pub(crate) fingerprint: Option<RequestFingerprint>,
 }
 
-/// Which attempt of one logical call a call is.
+/// Which attempt of one logical call a call is. Only the `client`
+/// feature's retries make more than one.
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Attempt {
     /// The call itself.
@@ -108,6 +110,7 @@ pub(crate) enum Attempt {
 
 impl Attempt {
     /// Attempt number `number`, counting from 1.
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
     pub(crate) const fn from_number(number: u32) -> Attempt {
         if number <= 1 {
             Attempt::First
