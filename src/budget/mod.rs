@@ -223,13 +223,15 @@ impl TaskBudget {
                 plan.price().max_output_tokens(),
             )
             .map_err(|asked| state.refusal_ceiling(asked))?;
+        // Every answer asked for may run to the limit.
+        let all_output = max_output_tokens.saturating_mul(plan.choices());
         let cost = plan.price().worst_case(
             plan.input_tokens(),
-            max_output_tokens,
+            all_output,
             plan.service_tier(),
             plan.cache_write(),
         );
-        let tokens = plan.input_tokens().saturating_add(max_output_tokens);
+        let tokens = plan.input_tokens().saturating_add(all_output);
 
         {
             let mut tallies = state.tallies.lock();
@@ -247,13 +249,15 @@ impl TaskBudget {
             tallies.cost.claim(cost.nanos());
         }
         let service_tier = plan.service_tier();
+        let choices = plan.choices();
         Ok(Reservation::new(
             self.clone(),
             plan.into_price(),
             CallAmounts { cost, tokens },
             max_output_tokens,
             service_tier,
-        ))
+        )
+        .for_choices(choices))
     }
 
     /// Refuses a wait of `wait` (a retry's back-off) after which the time

@@ -34,6 +34,7 @@ pub struct CallPlan {
     max_output_tokens: Option<u64>,
     service_tier: ServiceTier,
     cache_write: Option<CacheWrite>,
+    choices: u64,
 }
 
 impl CallPlan {
@@ -46,6 +47,7 @@ impl CallPlan {
             max_output_tokens: None,
             service_tier: ServiceTier::Standard,
             cache_write: None,
+            choices: 1,
         }
     }
 
@@ -67,6 +69,35 @@ impl CallPlan {
     pub const fn with_cache_write(mut self, cache: CacheWrite) -> Self {
         self.cache_write = Some(cache);
         self
+    }
+
+    /// The request asks for `choices` answers (OpenAI's `n`, Gemini's
+    /// `candidateCount`), each up to the output limit: the worst case is
+    /// that many times the output. Zero is read as one.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use spendguard::{CallPlan, TaskBudget, Usd};
+    /// use spendguard::prices::{ModelPrice, Rates};
+    /// use spendguard::money::PricePerToken;
+    ///
+    /// let per_m = |d| PricePerToken::per_million(d).unwrap();
+    /// let price = Arc::new(ModelPrice::new("m", Rates::new(per_m(1.0), per_m(1.0))));
+    /// let budget = TaskBudget::new(Usd::from_dollars(1.0)?);
+    /// let eight = budget.reserve(CallPlan::new(&price, 100).with_max_output_tokens(40).with_choices(8))?;
+    /// assert_eq!(eight.max_output_tokens(), 40, "the limit sent applies to each answer");
+    /// assert_eq!(eight.reserved_tokens(), 100 + 8 * 40);
+    /// # eight.release();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub const fn with_choices(mut self, choices: u64) -> Self {
+        self.choices = if choices == 0 { 1 } else { choices };
+        self
+    }
+
+    /// How many answers the request asks for.
+    pub const fn choices(&self) -> u64 {
+        self.choices
     }
 
     /// The model's price.

@@ -51,6 +51,7 @@ pub struct Reservation {
     claim: CallAmounts,
     max_output_tokens: u64,
     service_tier: ServiceTier,
+    choices: u64,
     open: bool,
 }
 
@@ -87,13 +88,26 @@ impl Reservation {
             claim,
             max_output_tokens,
             service_tier,
+            choices: 1,
             open: true,
         }
     }
 
-    /// The `max_tokens` to send the request with.
+    /// The reservation of a call asking for `choices` answers.
+    pub(crate) fn for_choices(mut self, choices: u64) -> Self {
+        self.choices = choices;
+        self
+    }
+
+    /// The `max_tokens` to send the request with: the limit of each answer.
     pub const fn max_output_tokens(&self) -> u64 {
         self.max_output_tokens
+    }
+
+    /// How many answers the call asked for, each up to
+    /// [`max_output_tokens`](Self::max_output_tokens).
+    pub const fn choices(&self) -> u64 {
+        self.choices
     }
 
     /// The service tier the call was planned (and reserved) at: the tier to

@@ -10,9 +10,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::budget::TaskBudget;
+use crate::client::engine::stream::DEFAULT_IDLE_TIMEOUT;
 #[cfg(test)]
 use crate::client::engine::{self, PreparedCall};
-use crate::client::engine::{Engine, JsonAnswer, Request};
+use crate::client::engine::{Attempt, Engine, JsonAnswer, Request};
 use crate::client::recorder::Ledger;
 use crate::client::{ApiKey, CallReceipt, ClientError, DriftTolerance, Provider};
 use crate::guard::SpendGuard;
@@ -59,6 +60,12 @@ pub struct GuardedClient {
     /// here and already sends them by default (no copy per call).
     pub(super) per_request_headers: Option<HeaderMap>,
     pub(super) api_key: Option<ApiKey>,
+    /// How long a call may take before its answer starts (a whole answer,
+    /// for a call that is not streamed); `None` when the HTTP client was
+    /// given, whose own timeout applies.
+    pub(super) timeout: Option<Duration>,
+    /// How long a stream may go without bytes; `None` for never.
+    pub(super) idle_timeout: Option<Duration>,
     /// Prices, prompt counts, shared limits, ledger and the key label: the
     /// guarded-call engine every call runs through.
     pub(super) engine: Engine,
@@ -89,6 +96,12 @@ pub enum ClientConfigError {
     /// The HTTP client could not be built (for example, TLS setup failed).
     #[error("the HTTP client could not be built: {0}")]
     Http(String),
+    /// A timeout of zero would end every call at once.
+    #[error("the {which} cannot be zero; leave it at its default, or turn the idle timeout off with `None`")]
+    ZeroTimeout {
+        /// Which timeout: `timeout` or `idle timeout`.
+        which: &'static str,
+    },
 }
 
 /// Builds a [`GuardedClient`]; start with [`GuardedClient::builder`].
@@ -103,6 +116,7 @@ pub struct GuardedClientBuilder {
     prices: Option<Arc<PriceTable>>,
     counter: TokenCounter,
     timeout: Duration,
+    idle_timeout: Option<Duration>,
     http: Option<reqwest::Client>,
     guard: Option<SpendGuard>,
     tags: Tags,
@@ -163,10 +177,41 @@ impl GuardedClientBuilder {
         self
     }
 
-    /// How long a whole call may take (default ten minutes). A call that
-    /// times out after it was sent is billed at its worst case.
+    /// How long a call may take (default ten minutes): a whole call, or a
+    /// stream until its answer starts, after which the
+    /// [`idle_timeout`](Self::idle_timeout) watches it, so a healthy stream
+    /// runs as long as it keeps sending. A call that times out after it was
+    /// sent is billed at its worst case. With
+    /// [`http_client`](Self::http_client), that client's own timeout applies
+    /// instead.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// How long a stream may go without a byte before it is given up
+    /// (default five minutes, long enough for a reasoning model that
+    /// streams nothing while it thinks; `None` waits as long as the
+    /// connection lasts). A stream given up ends with
+    /// [`ClientError::StreamEndedEarly`] and is billed from what was
+    /// counted. Keep-alive comments and pings count as bytes.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use spendguard::client::{GuardedClient, Provider};
+    ///
+    /// let client = GuardedClient::builder(Provider::OpenAiChat)
+    ///     .idle_timeout(Some(Duration::from_secs(30)))
+    ///     .build()?;
+    /// assert!(GuardedClient::builder(Provider::OpenAiChat)
+    ///     .idle_timeout(Some(Duration::ZERO))
+    ///     .build()
+    ///     .is_err());
+    /// # let _ = client;
+    /// # Ok::<(), spendguard::client::ClientConfigError>(())
+    /// ```
+    pub fn idle_timeout(mut self, idle: Option<Duration>) -> Self {
+        self.idle_timeout = idle;
         self
     }
 
@@ -221,6 +266,14 @@ impl GuardedClientBuilder {
     /// [`ClientConfigError`] for a header HTTP cannot carry or an HTTP
     /// client that cannot be set up.
     pub fn build(self) -> Result<GuardedClient, ClientConfigError> {
+        if self.timeout.is_zero() {
+            return Err(ClientConfigError::ZeroTimeout { which: "timeout" });
+        }
+        if self.idle_timeout.is_some_and(|idle| idle.is_zero()) {
+            return Err(ClientConfigError::ZeroTimeout {
+                which: "idle timeout",
+            });
+        }
         let long_context = self
             .headers
             .iter()
@@ -254,15 +307,17 @@ impl GuardedClientBuilder {
                 (None, _) => insert("authorization", &format!("Bearer {}", key.expose()), true)?,
             }
         }
-        let (http, per_request_headers) = match self.http {
-            Some(http) => (http, Some(headers)),
+        // The deadline is set per request, not on the HTTP client, where it
+        // would cover a stream's whole body and cut off a healthy stream.
+        let (http, per_request_headers, timeout) = match self.http {
+            Some(http) => (http, Some(headers), None),
             None => (
                 reqwest::Client::builder()
-                    .timeout(self.timeout)
                     .default_headers(headers)
                     .build()
                     .map_err(|e| ClientConfigError::Http(e.to_string()))?,
                 None,
+                Some(self.timeout),
             ),
         };
         Ok(GuardedClient {
@@ -271,6 +326,8 @@ impl GuardedClientBuilder {
             base_url: self.base_url,
             per_request_headers,
             api_key: self.api_key,
+            timeout,
+            idle_timeout: self.idle_timeout,
             engine: Engine {
                 prices: self.prices.unwrap_or_else(PriceTable::bundled),
                 counter: self.counter,
@@ -298,6 +355,7 @@ impl GuardedClient {
             prices: None,
             counter: TokenCounter::new(),
             timeout: DEFAULT_TIMEOUT,
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             http: None,
             guard: None,
             tags: Tags::new(),
@@ -323,19 +381,35 @@ impl GuardedClient {
         budget: &TaskBudget,
         body: &Value,
     ) -> Result<GuardedResponse, ClientError> {
+        self.send_attempt(budget, body, 1).await
+    }
+
+    /// [`send`](GuardedClient::send) as attempt `attempt` (from 1) of one call.
+    pub(crate) async fn send_attempt(
+        &self,
+        budget: &TaskBudget,
+        body: &Value,
+        attempt: u32,
+    ) -> Result<GuardedResponse, ClientError> {
         let request = Request::Body {
             body,
             stream: false,
         };
         let (body, receipt) = self
             .engine
-            .call(self.provider, budget, request, |outgoing| async move {
-                let response = self.post(&outgoing, false).await?;
-                match response.bytes().await {
-                    Ok(bytes) => Ok(JsonAnswer(bytes)),
-                    Err(error) => Err(self.transport_failure(&error)),
-                }
-            })
+            .attempt(
+                self.provider,
+                budget,
+                request,
+                Attempt::from_number(attempt),
+                |outgoing| async move {
+                    let response = self.post(&outgoing, false).await?;
+                    match response.bytes().await {
+                        Ok(bytes) => Ok(JsonAnswer(bytes)),
+                        Err(error) => Err(self.transport_failure(&error)),
+                    }
+                },
+            )
             .await?;
         Ok(GuardedResponse { body, receipt })
     }

@@ -31,7 +31,22 @@ impl GuardedClient {
             let accept = HeaderValue::from_static("text/event-stream");
             request = request.header(reqwest::header::ACCEPT, accept);
         }
-        let response = match request.send().await {
+        let sent = match (self.timeout, stream) {
+            // A stream's deadline covers its wait for the answer to start;
+            // the idle timeout watches the body.
+            (Some(timeout), true) => match tokio::time::timeout(timeout, request.send()).await {
+                Ok(sent) => sent,
+                Err(_) => {
+                    return Err(Failure::Interrupted(format!(
+                        "no answer came within the {}s timeout",
+                        timeout.as_secs_f64()
+                    )))
+                }
+            },
+            (Some(timeout), false) => request.timeout(timeout).send().await,
+            (None, _) => request.send().await,
+        };
+        let response = match sent {
             Ok(response) => response,
             Err(error) => return Err(self.transport_failure(&error)),
         };

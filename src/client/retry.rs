@@ -1,18 +1,20 @@
-//! [`RetryPolicy`] and [`GuardedClient::send_with_retry`]: retries that ask
-//! the budget again before every attempt.
+//! [`RetryPolicy`], [`GuardedClient::send_with_retry`] and
+//! [`GuardedClient::stream_with_retry`]: retries that ask the budget again
+//! before every attempt.
 //!
 //! A retry loop is exactly how agents run up bills overnight, so a retry here
 //! is never a shortcut around the budget: each attempt is a whole new
 //! [`send`](GuardedClient::send), reserved (and possibly refused) like any
 //! other call.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
 use crate::budget::TaskBudget;
-use crate::client::{ClientError, GuardedClient, GuardedResponse};
+use crate::client::{ClientError, GuardedClient, GuardedResponse, GuardedStream};
 
 /// How the wait before a retry is spread out.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -218,6 +220,10 @@ impl GuardedClient {
     ///   at once instead of sleeping. So does a wait that would run past the
     ///   budget's time limit, as [`ClientError::Budget`].
     /// - After `max_attempts`, the last error is returned.
+    /// - The attempts are one call to the loop detector: only the first is
+    ///   fingerprinted, so a rate-limit storm ends with the provider's
+    ///   error, not a loop. The budget's call limit, velocity limits and the
+    ///   circuit breaker count every attempt.
     ///
     /// The waits sleep on tokio's timer, so this must run inside a tokio
     /// runtime with time enabled (as `reqwest` already requires). Dropping
@@ -255,24 +261,90 @@ impl GuardedClient {
         body: &Value,
         policy: &RetryPolicy,
     ) -> Result<GuardedResponse, ClientError> {
-        policy.validate()?;
-        let mut random = SplitMix64::seeded();
-        let mut attempt = 1;
-        loop {
-            let error = match self.send(budget, body).await {
-                Ok(answer) => return Ok(answer),
-                Err(error) => error,
-            };
-            if !error.is_retryable() || attempt >= policy.max_attempts {
-                return Err(error);
-            }
-            let Some(wait) = policy.wait_after(attempt, error.retry_after(), &mut random) else {
-                return Err(error);
-            };
-            budget.check_wait(wait)?;
-            tokio::time::sleep(wait).await;
-            attempt += 1;
+        let attempt = |attempt| self.send_attempt(budget, body, attempt);
+        retrying(budget, policy, ClientError::is_retryable, attempt).await
+    }
+
+    /// [`stream`](GuardedClient::stream), tried again as
+    /// [`send_with_retry`](GuardedClient::send_with_retry) tries, but only
+    /// until the first event arrives: once an event has been read, the
+    /// answer has begun and is never asked for again.
+    ///
+    /// Before the first event, a stream that breaks or stalls (its
+    /// [`ClientError::StreamEndedEarly`], billed from what was counted) is
+    /// retried too. The first event is read before this returns and is the
+    /// stream's first item.
+    ///
+    /// ```no_run
+    /// use futures_util::StreamExt;
+    /// use serde_json::json;
+    /// use spendguard::client::{ApiKey, GuardedClient, Provider, RetryPolicy};
+    /// use spendguard::{TaskBudget, Usd};
+    ///
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = GuardedClient::builder(Provider::OpenAiChat)
+    ///     .api_key(ApiKey::from_env("OPENAI_API_KEY").ok_or("OPENAI_API_KEY is not set")?)
+    ///     .build()?;
+    /// let budget = TaskBudget::new(Usd::from_dollars(1.00)?);
+    /// let body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]});
+    /// let mut stream = client.stream_with_retry(&budget, &body, &RetryPolicy::default()).await?;
+    /// while let Some(event) = stream.next().await {
+    ///     println!("{:?}", event?.data);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`send_with_retry`](GuardedClient::send_with_retry); errors after
+    /// the first event are the stream's last item.
+    pub async fn stream_with_retry(
+        &self,
+        budget: &TaskBudget,
+        body: &Value,
+        policy: &RetryPolicy,
+    ) -> Result<GuardedStream, ClientError> {
+        let attempt = |attempt| async move {
+            let stream = self.stream_attempt(budget, body, attempt).await?;
+            stream.first_event().await
+        };
+        let before_first_event = |error: &ClientError| {
+            error.is_retryable() || matches!(error, ClientError::StreamEndedEarly { .. })
+        };
+        retrying(budget, policy, before_first_event, attempt).await
+    }
+}
+
+/// Runs `attempt` (given its number, from 1) until it succeeds, fails in a way a retry cannot help,
+/// or `policy` or `budget` allow no more: the loop behind every
+/// `*_with_retry`.
+async fn retrying<T, F, Fut>(
+    budget: &TaskBudget,
+    policy: &RetryPolicy,
+    retryable: impl Fn(&ClientError) -> bool,
+    mut attempt: F,
+) -> Result<T, ClientError>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T, ClientError>>,
+{
+    policy.validate()?;
+    let mut random = SplitMix64::seeded();
+    let mut number = 1;
+    loop {
+        let error = match attempt(number).await {
+            Ok(answer) => return Ok(answer),
+            Err(error) => error,
+        };
+        if !retryable(&error) || number >= policy.max_attempts {
+            return Err(error);
         }
+        let Some(wait) = policy.wait_after(number, error.retry_after(), &mut random) else {
+            return Err(error);
+        };
+        budget.check_wait(wait)?;
+        tokio::time::sleep(wait).await;
+        number += 1;
     }
 }
 

@@ -351,6 +351,19 @@ impl SpendGuard {
         }
     }
 
+    /// Tells runaway detection's circuit breaker that a call for `tags`
+    /// was answered and then broke (a stream that disconnected or ended
+    /// early): a failure, as a 5xx would have been.
+    pub fn record_broken_answer(&self, tags: &Tags) {
+        if let Some(runaway) = &self.inner.runaway {
+            let keys = runaway_keys(runaway, tags);
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            runaway
+                .policy
+                .record_broken_answer(&keys, self.inner.clock.now());
+        }
+    }
+
     /// The in-process kill switch: tripping it refuses every call through
     /// this guard (and its clones) and stops streams in flight.
     pub fn kill_switch(&self) -> &KillSwitch {

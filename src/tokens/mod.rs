@@ -36,11 +36,14 @@
 //!   [`Message`]s and [`Tool`]s built in code; [`count_text`] counts bare text.
 //! - [`Conversation`] keeps a running total for an agent's growing history,
 //!   tokenizing each message once.
+//! - [`TokenBound`] bounds a text's count from above by its length, for a
+//!   caller that tokenizes only when the bound no longer settles a question.
 //! - [`TokenCounter`] holds the tunable parts: one safety margin per
 //!   [`EstimatedFamily`] and the tokens assumed per image.
 //!
 //! Tokenizer tables are loaded once per process, on first use.
 
+mod bound;
 mod cache;
 mod calibration;
 mod chat_input;
@@ -62,6 +65,7 @@ mod streamed;
 mod tokenizer;
 mod tool;
 
+pub use bound::TokenBound;
 pub use cache::CountCache;
 pub(crate) use calibration::InputCalibration;
 pub use conversation::Conversation;

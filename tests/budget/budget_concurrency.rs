@@ -46,8 +46,15 @@ fn ending() -> impl Strategy<Value = Ending> {
     ]
 }
 
-fn call() -> impl Strategy<Value = (u64, u64, Ending)> {
-    (1u64..200_000, 1u64..8_000, ending())
+/// A call: its prompt, its output limit, how many answers it asks for (OpenAI's
+/// `n`), and how it ends.
+fn call() -> impl Strategy<Value = (u64, u64, u64, Ending)> {
+    (
+        1u64..200_000,
+        1u64..8_000,
+        prop_oneof![3 => Just(1u64), 1 => 2u64..=8],
+        ending(),
+    )
 }
 
 proptest! {
@@ -68,8 +75,10 @@ proptest! {
             let tasks: Vec<_> = calls.iter().map(|task_calls| {
                 let (budget, price, billed, worst_seen) = (&budget, &price, &billed, &worst_seen);
                 scope.spawn(move || {
-                    for &(input, max_output, ending) in task_calls {
-                        let plan = CallPlan::new(price, input).with_max_output_tokens(max_output);
+                    for &(input, max_output, choices, ending) in task_calls {
+                        let plan = CallPlan::new(price, input)
+                            .with_max_output_tokens(max_output)
+                            .with_choices(choices);
                         let Ok(reservation) = budget.reserve(plan) else { continue };
                         let snapshot = budget.snapshot();
                         let committed = snapshot.spent.nanos() + snapshot.in_flight.nanos();
@@ -81,7 +90,8 @@ proptest! {
                                 let usage = Usage {
                                     input_tokens: prompt - cached,
                                     cache_read_tokens: cached,
-                                    output_tokens: reservation.max_output_tokens() * output_pct / 100,
+                                    // Every answer may run to the limit.
+                                    output_tokens: reservation.max_output_tokens() * choices * output_pct / 100,
                                     ..Usage::default()
                                 };
                                 let receipt = reservation.settle(&usage);

@@ -424,3 +424,28 @@ async fn a_user_supplied_http_client_still_sends_the_credential_and_headers() {
     assert_eq!(received.header("anthropic-version"), Some("2023-06-01"));
     assert_eq!(received.header("x-route"), Some("nightly"));
 }
+
+#[tokio::test]
+async fn every_answer_asked_for_is_reserved_so_n_answers_cannot_pass_the_cap() {
+    let mock = mock(MockConfig {
+        reply_tokens: 40,
+        ..MockConfig::default()
+    })
+    .await;
+    let client = client(Provider::OpenAiChat, &mock);
+    let mut body = request(Provider::OpenAiChat, "gpt-4o");
+    body["max_tokens"] = json!(40);
+    // One answer's worst case ($0.0005) fits; eight ($0.0033) do not.
+    let budget = budget(0.001);
+    body["n"] = json!(8);
+    let refused = client.send(&budget, &body).await.unwrap_err();
+    assert!(matches!(refused, ClientError::Budget(_)), "{refused}");
+    assert_eq!(mock.requests(), 0, "a refused call is never sent");
+
+    body["n"] = json!(2);
+    let answer = client.send(&budget, &body).await.unwrap();
+    assert_eq!(answer.body["choices"].as_array().unwrap().len(), 2);
+    assert_eq!(answer.receipt.usage.output_tokens, 80);
+    assert_eq!(mock.billed(), answer.receipt.cost);
+    assert!(budget.snapshot().spent <= Usd::from_dollars(0.001).unwrap());
+}

@@ -216,3 +216,73 @@ async fn unnamed_budgets_are_separate_tasks_to_the_loop_detector() {
     assert!(matches!(refused, ClientError::Runaway(_)), "{refused}");
     assert_eq!(mock.requests(), 5, "the loop's third call is not sent");
 }
+
+#[tokio::test]
+async fn streams_answered_and_then_broken_open_the_circuit() {
+    let mock = start_mock(MockConfig::default()).await;
+    mock.push(Behaviour::Disconnect { after_chunks: 1 });
+    mock.push(Behaviour::TruncateStream { after_chunks: 2 });
+    mock.push(Behaviour::Disconnect { after_chunks: 0 });
+    let policy = RunawayPolicy::builder()
+        .circuit_breaker(3, MINUTE, RunawayAction::Refuse)
+        .build()
+        .unwrap();
+    let (client, _) = client(&mock, policy);
+    let budget = budget("streamer");
+    for attempt in 0..3 {
+        let mut stream = client.stream(&budget, &request(attempt)).await.unwrap();
+        let mut ended = None;
+        while let Some(item) = futures_util::StreamExt::next(&mut stream).await {
+            if let Err(error) = item {
+                ended = Some(error);
+            }
+        }
+        assert!(
+            matches!(ended, Some(ClientError::StreamEndedEarly { .. })),
+            "{ended:?}"
+        );
+    }
+    let refused = client.stream(&budget, &request(3)).await.unwrap_err();
+    let ClientError::Runaway(detected) = refused else {
+        panic!("expected an open circuit, got {refused}");
+    };
+    assert!(matches!(
+        detected.kind,
+        RunawayKind::CircuitOpen { failures: 3, .. }
+    ));
+    assert_eq!(mock.requests(), 3, "the fourth stream was never sent");
+}
+
+#[tokio::test]
+async fn the_attempts_of_one_retried_call_are_one_call_to_the_loop_detector() {
+    let mock = start_mock(MockConfig::default()).await;
+    for _ in 0..4 {
+        mock.push(Behaviour::status(429));
+    }
+    let (client, _) = client(&mock, refuse_the_third_identical_request());
+    let budget = budget("poller");
+    let quick = spendguard::client::RetryPolicy::new()
+        .with_max_attempts(4)
+        .with_base_delay(Duration::from_millis(1))
+        .with_max_delay(Duration::from_millis(5));
+    let error = client
+        .send_with_retry(&budget, &request(1), &quick)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ClientError::RateLimited { .. }),
+        "the caller must see the rate limit, got {error}"
+    );
+    assert_eq!(mock.requests(), 4, "every attempt was sent");
+    // The next logical calls are the second and third copies of it.
+    client
+        .send_with_retry(&budget, &request(1), &quick)
+        .await
+        .unwrap();
+    let refused = client
+        .send_with_retry(&budget, &request(1), &quick)
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, ClientError::Runaway(_)), "{refused}");
+    assert_eq!(mock.requests(), 5);
+}

@@ -274,3 +274,228 @@ async fn a_provider_that_ignores_max_tokens_is_cut_off_and_billed_for_what_it_se
         mock.billed()
     );
 }
+
+#[tokio::test]
+async fn each_of_n_streamed_answers_is_metered_against_its_own_limit() {
+    let mock = mock(MockConfig {
+        reply_tokens: 27,
+        stream_chunks: 27,
+        ..MockConfig::default()
+    })
+    .await;
+    let budget = budget();
+    let mut body = request(Provider::OpenAiChat, "gpt-4o");
+    body["max_tokens"] = json!(40);
+    body["n"] = json!(3);
+    // Metered as one answer, 81 tokens would pass 40 and its slack.
+    mock.push(Behaviour::NoUsage);
+    let mut stream = client(Provider::OpenAiChat, &mock)
+        .stream(&budget, &body)
+        .await
+        .unwrap();
+    let (_, error) = drain(&mut stream).await;
+    assert!(error.is_none(), "{error:?}");
+    let receipt = stream.receipt().unwrap();
+    assert_eq!(receipt.usage.output_tokens, 81, "every answer is billed");
+    // Three answers of 40 tokens at $10 per million reserved, prompt aside.
+    assert!(
+        receipt.reserved > Usd::from_dollars(0.0012).unwrap(),
+        "{}",
+        receipt.reserved
+    );
+
+    // A provider that ignores the limit is still cut off, answer by answer.
+    let mock = mock_ignoring(3).await;
+    let mut stream = client(Provider::OpenAiChat, &mock)
+        .stream(&budget, &body)
+        .await
+        .unwrap();
+    let (_, error) = drain(&mut stream).await;
+    assert!(
+        matches!(
+            error,
+            Some(ClientError::StreamCutOff {
+                reason: spendguard::client::CutOffReason::OutputLimitIgnored { granted: 40, .. },
+                ..
+            })
+        ),
+        "{error:?}"
+    );
+    // Cut off once one answer passed 40 tokens and the 32-token slack, the
+    // other two just behind it, not once all three together passed it.
+    let output = stream.receipt().unwrap().usage.output_tokens;
+    assert!((3 * 70..=3 * 80).contains(&output), "{output}");
+}
+
+/// A mock whose next answer runs to 400 tokens whatever the limit, in
+/// pieces of `tokens_per_chunk`.
+async fn mock_ignoring(tokens_per_chunk: usize) -> support::mock_provider::MockProvider {
+    let mock = mock(MockConfig {
+        reply_tokens: 400,
+        stream_chunks: 400 / tokens_per_chunk,
+        ..MockConfig::default()
+    })
+    .await;
+    mock.push(Behaviour::IgnoreMaxTokens {
+        chunk_delay: Duration::from_millis(1),
+    });
+    mock
+}
+
+#[tokio::test]
+async fn a_stream_past_its_reservation_stops_before_it_takes_spend_past_the_cap() {
+    let mock = mock(MockConfig {
+        reply_tokens: 4_000,
+        stream_chunks: 400,
+        ..MockConfig::default()
+    })
+    .await;
+    mock.push(Behaviour::IgnoreMaxTokens {
+        chunk_delay: Duration::from_millis(1),
+    });
+    let mut body = request(Provider::OpenAiChat, "gpt-4o");
+    body["max_tokens"] = json!(2_000);
+    // Room for the reservation and 100 more output tokens ($10 per
+    // million), far less than the 500-token slack of the output limit.
+    let prompt = spendguard::tokens::count_request("gpt-4o", &body)
+        .unwrap()
+        .tokens;
+    let worst_case = spendguard::PriceTable::bundled()
+        .resolve("gpt-4o")
+        .unwrap()
+        .price()
+        .worst_case(
+            prompt,
+            2_000,
+            spendguard::usage::ServiceTier::Standard,
+            None,
+        );
+    let cap = worst_case + Usd::from_dollars(0.001).unwrap();
+    let budget = TaskBudget::new(cap);
+    let mut stream = client(Provider::OpenAiChat, &mock)
+        .stream(&budget, &body)
+        .await
+        .unwrap();
+    let (_, error) = drain(&mut stream).await;
+    let Some(ClientError::StreamCutOff { reason, billed, .. }) = error else {
+        panic!("expected a cut-off, got {error:?}");
+    };
+    assert!(
+        matches!(reason, spendguard::client::CutOffReason::Budget(_)),
+        "{reason}"
+    );
+    assert!(billed <= cap, "billed {billed} on a cap of {cap}");
+    assert!(budget.snapshot().spent <= cap);
+    // Past its reservation, and stopped once the next chunk (10 tokens,
+    // bounded by its 50 bytes) might not fit.
+    let output = stream.receipt().unwrap().usage.output_tokens;
+    assert!((2_050..=2_100).contains(&output), "{output}");
+}
+
+/// A client aimed at `mock` with the given deadline and idle timeout.
+fn client_with_timeouts(
+    mock: &support::mock_provider::MockProvider,
+    timeout: Duration,
+    idle: Option<Duration>,
+) -> spendguard::GuardedClient {
+    spendguard::GuardedClient::builder(Provider::OpenAiChat)
+        .base_url(mock.base_url())
+        .api_key(spendguard::ApiKey::new(support::guarded::TEST_KEY))
+        .timeout(timeout)
+        .idle_timeout(idle)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_healthy_stream_outlives_the_deadline_and_a_stalled_one_ends_at_the_idle_timeout() {
+    let mock = mock(MockConfig {
+        reply_tokens: 40,
+        stream_chunks: 8,
+        ..MockConfig::default()
+    })
+    .await;
+    // A chunk every 100 ms, well past a 300 ms deadline for the answer to start.
+    mock.push(Behaviour::SlowStream {
+        chunk_delay: Duration::from_millis(100),
+    });
+    let client = client_with_timeouts(
+        &mock,
+        Duration::from_millis(300),
+        Some(Duration::from_secs(5)),
+    );
+    let budget = budget();
+    let mut stream = client
+        .stream(&budget, &request(Provider::OpenAiChat, "gpt-4o"))
+        .await
+        .unwrap();
+    let (_, error) = drain(&mut stream).await;
+    assert!(error.is_none(), "{error:?}");
+    assert!(stream.receipt().unwrap().is_reported());
+
+    // Two chunks, then nothing: given up after the idle timeout, not the
+    // minute-long deadline, and billed for what came.
+    mock.push(Behaviour::Stall { after_chunks: 2 });
+    let client = client_with_timeouts(
+        &mock,
+        Duration::from_secs(60),
+        Some(Duration::from_millis(200)),
+    );
+    let mut stream = client
+        .stream(&budget, &request(Provider::OpenAiChat, "gpt-4o"))
+        .await
+        .unwrap();
+    let (events, error) = drain(&mut stream).await;
+    let Some(ClientError::StreamEndedEarly { detail, billed, .. }) = error else {
+        panic!("expected the idle timeout to end it, got {error:?}");
+    };
+    assert!(detail.contains("idle timeout"), "{detail}");
+    assert_eq!(events, 3, "the opening chunk and two of text");
+    assert!(billed > Usd::ZERO);
+    assert_eq!(stream.receipt().unwrap().usage.output_tokens, 10);
+    mock.idle().await;
+    assert_eq!(
+        mock.bills().last().unwrap().cost,
+        billed,
+        "the provider billed what the guard counted"
+    );
+}
+
+#[tokio::test]
+async fn stream_with_retry_retries_until_the_first_event_and_never_after() {
+    let mock = mock(MockConfig::default()).await;
+    mock.push(Behaviour::status(429));
+    mock.push(Behaviour::status(503));
+    let client = client_with_timeouts(
+        &mock,
+        Duration::from_secs(60),
+        Some(Duration::from_millis(200)),
+    );
+    let quick = spendguard::client::RetryPolicy::new()
+        .with_base_delay(Duration::from_millis(1))
+        .with_max_delay(Duration::from_millis(5));
+    let budget = budget();
+    let body = request(Provider::OpenAiChat, "gpt-4o");
+    let mut stream = client
+        .stream_with_retry(&budget, &body, &quick)
+        .await
+        .unwrap();
+    let (events, error) = drain(&mut stream).await;
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(events, 8, "the first event read ahead is yielded first");
+    assert_eq!(mock.requests(), 3);
+
+    // Broken after its first event: the answer has begun, and is not retried.
+    mock.push(Behaviour::Disconnect { after_chunks: 2 });
+    let before = mock.requests();
+    let mut stream = client
+        .stream_with_retry(&budget, &body, &quick)
+        .await
+        .unwrap();
+    let (_, error) = drain(&mut stream).await;
+    assert!(
+        matches!(error, Some(ClientError::StreamEndedEarly { .. })),
+        "{error:?}"
+    );
+    assert_eq!(mock.requests(), before + 1);
+}

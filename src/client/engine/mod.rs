@@ -107,6 +107,29 @@ pub(crate) struct Described {
     pub(crate) fingerprint: Option<RequestFingerprint>,
 }
 
+/// Which attempt of one logical call a call is. Only the `client`
+/// feature's retries make more than one.
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Attempt {
+    /// The call itself.
+    First,
+    /// A retry of it, after a failure nothing was billed for.
+    Retry,
+}
+
+impl Attempt {
+    /// Attempt number `number`, counting from 1.
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
+    pub(crate) const fn from_number(number: u32) -> Attempt {
+        if number <= 1 {
+            Attempt::First
+        } else {
+            Attempt::Retry
+        }
+    }
+}
+
 /// What the transport sends: the model (after any degrade), the output
 /// limit granted, the call's tags and, for a body, the body to send.
 #[derive(Debug, Clone)]
@@ -174,7 +197,27 @@ impl Engine {
         F: FnOnce(Outgoing) -> Fut,
         Fut: Future<Output = Result<A, Failure>>,
     {
-        let (call, outgoing) = self.admit(provider, budget, request).await?;
+        self.attempt(provider, budget, request, Attempt::First, send)
+            .await
+    }
+
+    /// [`call`](Self::call) as attempt `attempt` of one logical call: a
+    /// retry is reserved, counted and sent like any call, but the loop
+    /// detector has already seen the call it repeats.
+    pub(crate) async fn attempt<A, F, Fut>(
+        &self,
+        provider: Provider,
+        budget: &TaskBudget,
+        request: Request<'_>,
+        attempt: Attempt,
+        send: F,
+    ) -> Result<A::Guarded, ClientError>
+    where
+        A: Answer,
+        F: FnOnce(Outgoing) -> Fut,
+        Fut: Future<Output = Result<A, Failure>>,
+    {
+        let (call, outgoing) = self.admit(provider, budget, request, attempt).await?;
         match send(outgoing).await {
             Ok(answer) => answer.settle(call).await,
             Err(failure) => Err(call.fail(failure).await),
@@ -188,10 +231,14 @@ impl Engine {
         provider: Provider,
         budget: &TaskBudget,
         request: Request<'_>,
+        attempt: Attempt,
     ) -> Result<(OpenCall, Outgoing), ClientError> {
         let tags = budget.tags().or(&self.tags);
         let recorder = self.recorder(provider, &tags, request);
-        match self.admit_for(provider, budget, tags, request).await {
+        match self
+            .admit_for(provider, budget, tags, request, attempt)
+            .await
+        {
             Ok((call, outgoing)) => Ok((call.recorded_by(recorder), outgoing)),
             Err(error) => {
                 if let Some(recorder) = &recorder {
@@ -208,10 +255,16 @@ impl Engine {
         budget: &TaskBudget,
         tags: Tags,
         request: Request<'_>,
+        attempt: Attempt,
     ) -> Result<(OpenCall, Outgoing), ClientError> {
         let (request, degraded) = self.degrade(&tags, request).await?;
         let call = plan::prepare(self, provider, budget, request.as_ref())?;
-        let fingerprint = |model: &str| request.fingerprint(model);
+        // A retry is the call it repeats, not another copy of it: only the
+        // first attempt is shown to the loop detector.
+        let fingerprint = |model: &str| match attempt {
+            Attempt::First => request.fingerprint(model),
+            Attempt::Retry => None,
+        };
         let (call, hold) = hold::shared(self.guard.as_ref(), &tags, fingerprint, call).await?;
         Ok(OpenCall::admitted(
             provider,

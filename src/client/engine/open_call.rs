@@ -166,12 +166,6 @@ impl OpenCall {
         receipt
     }
 
-    /// Tells the circuit breaker that a stream opened: the provider answered.
-    #[cfg(feature = "client")]
-    pub(crate) fn opened(&self) {
-        breaker(self.guard.as_ref(), &self.tags, Ok(()));
-    }
-
     /// Settles a stream's call in place from `usage`, known from `source`,
     /// and priced beside the provider's `report` when the bill comes from it.
     #[cfg(feature = "client")]
@@ -197,15 +191,21 @@ impl OpenCall {
         receipt
     }
 
-    /// Writes a settled stream's ledger line (`error` is how it ended
-    /// badly, if it did), and hands over its shared hold, for the stream to
-    /// settle at the receipt's cost.
+    /// Tells the circuit breaker how a stream ended and writes its ledger
+    /// line (`error` is how it ended badly, if it did), and hands over its
+    /// shared hold, for the stream to settle at the receipt's cost.
     #[cfg(feature = "client")]
     pub(crate) fn stream_ended(
         &mut self,
         receipt: &CallReceipt,
         error: Option<&ClientError>,
     ) -> Option<SharedHold> {
+        // Cut off or put down by the caller, it was answered all the same.
+        let outcome = match error {
+            Some(broken @ ClientError::StreamEndedEarly { .. }) => Err(broken),
+            _ => Ok(()),
+        };
+        breaker(self.guard.as_ref(), &self.tags, outcome);
         if let Some(recorder) = &self.recorder {
             recorder.settled(receipt, error);
         }
@@ -214,14 +214,15 @@ impl OpenCall {
 }
 
 /// Tells runaway detection's circuit breaker how a sent call ended:
-/// answered, or failed with a status. Calls that never got a status are
-/// not counted.
+/// answered, failed with a status, or answered and then broken (a stream
+/// that ended early). Other calls that never got a status are not counted.
 fn breaker(guard: Option<&SpendGuard>, tags: &Tags, outcome: Result<(), &ClientError>) {
     let Some(guard) = guard else {
         return;
     };
     let status = match outcome {
         Ok(()) => None,
+        Err(ClientError::StreamEndedEarly { .. }) => return guard.record_broken_answer(tags),
         Err(error) => match error.status() {
             Some(status) => Some(status),
             None => return,

@@ -60,6 +60,7 @@ fn prepare_body(
     let RequestFacts {
         model,
         max_output_tokens,
+        choices,
         service_tier,
         cache_write,
     } = request::read_facts(provider, body)?;
@@ -82,7 +83,7 @@ fn prepare_body(
     )?;
     context::check(&model, resolved.price(), estimated, engine.long_context)?;
     let prompt = engine.calibration.adjust(resolved.listed_id(), estimated);
-    let mut plan = plan(&resolved, prompt, max_output_tokens, service_tier);
+    let mut plan = plan(&resolved, prompt, max_output_tokens, service_tier).with_choices(choices);
     if let Some(cache) = cache_write {
         plan = plan.with_cache_write(cache);
     }

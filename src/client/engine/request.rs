@@ -15,6 +15,8 @@ use crate::usage::ServiceTier;
 pub(crate) struct RequestFacts {
     pub(crate) model: String,
     pub(crate) max_output_tokens: Option<u64>,
+    /// How many answers the request asks for, each up to the output limit.
+    pub(crate) choices: u64,
     pub(crate) service_tier: ServiceTier,
     pub(crate) cache_write: Option<CacheWrite>,
 }
@@ -51,6 +53,7 @@ pub(crate) fn read_facts(provider: Provider, body: &Value) -> Result<RequestFact
     Ok(RequestFacts {
         model,
         max_output_tokens: read_max_output(provider, object)?,
+        choices: read_choices(provider, object)?,
         service_tier: read_service_tier(provider, object)?,
         cache_write: (provider == Provider::Anthropic)
             .then(|| anthropic_cache_write(body))
@@ -118,6 +121,28 @@ fn read_max_output(
         }
     }
     Ok(smallest)
+}
+
+/// OpenAI Chat's `n` and Gemini's `generationConfig.candidateCount`: how
+/// many answers to generate. The other APIs answer once.
+fn read_choices(provider: Provider, object: &Map<String, Value>) -> Result<u64, ClientError> {
+    let (holder, field) = match provider {
+        Provider::OpenAiChat | Provider::OpenAiCompatible => (Some(object), "n"),
+        Provider::Gemini => (output_limit_holder(provider, object), "candidateCount"),
+        Provider::OpenAiResponses | Provider::Anthropic => return Ok(1),
+    };
+    match holder.and_then(|holder| holder.get(field)) {
+        None | Some(Value::Null) => Ok(1),
+        Some(value) => match value.as_u64() {
+            Some(choices) if choices > 0 => Ok(choices),
+            _ => Err(ClientError::InvalidRequest {
+                field: "n",
+                problem: format!(
+                    "(`{field}`) must be a whole number of answers, 1 or more, got {value}"
+                ),
+            }),
+        },
+    }
 }
 
 fn read_service_tier(
@@ -302,6 +327,35 @@ mod tests {
         assert_eq!(facts.model, "gpt-4o");
         assert_eq!(facts.max_output_tokens, Some(500));
         assert_eq!(facts.service_tier, ServiceTier::Flex);
+    }
+
+    #[test]
+    fn choices_are_read_where_each_api_asks_for_them() {
+        let chat = json!({"model": "gpt-4o", "n": 8});
+        assert_eq!(read_facts(Provider::OpenAiChat, &chat).unwrap().choices, 8);
+        assert_eq!(
+            read_facts(Provider::OpenAiCompatible, &chat)
+                .unwrap()
+                .choices,
+            8
+        );
+        // Only Chat Completions has `n`.
+        assert_eq!(read_facts(Provider::Anthropic, &chat).unwrap().choices, 1);
+        let gemini = json!({"model": "gemini-2.5-pro", "generationConfig": {"candidateCount": 3}});
+        assert_eq!(read_facts(Provider::Gemini, &gemini).unwrap().choices, 3);
+        let plain = json!({"model": "gpt-4o", "n": null});
+        assert_eq!(read_facts(Provider::OpenAiChat, &plain).unwrap().choices, 1);
+        for bad in [json!(0), json!(-2), json!(1.5), json!("3")] {
+            let err = read_facts(Provider::OpenAiChat, &json!({"model": "gpt-4o", "n": bad}))
+                .unwrap_err();
+            assert!(err.to_string().contains("`n`"), "{err}");
+        }
+        let err = read_facts(
+            Provider::Gemini,
+            &json!({"model": "gemini-2.5-pro", "generationConfig": {"candidateCount": 0}}),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("candidateCount"), "{err}");
     }
 
     #[test]

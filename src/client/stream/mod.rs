@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::budget::TaskBudget;
 use crate::client::engine::stream::Metered;
-use crate::client::engine::{Answer, OpenCall, Request};
+use crate::client::engine::{Answer, Attempt, OpenCall, Request};
 use crate::client::error::ClientError;
 use crate::client::receipt::CallReceipt;
 use crate::client::GuardedClient;
@@ -71,22 +71,33 @@ pub(crate) type Body = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>
 /// to stop generating) and settles, and the stream ends with
 /// [`ClientError::StreamCutOff`] right after the event that tipped it:
 ///
-/// 1. **The provider ignores the output limit**: the output counted so far,
-///    or the output the provider itself reports (Anthropic's cumulative
-///    `message_delta`, Gemini's cumulative `usageMetadata`), whichever is
-///    larger, passes the granted `max_tokens` by more than a quarter of it,
-///    and by more than 32 tokens. The slack absorbs the difference between
-///    the counting encoding and the model's own tokenizer: a provider that
-///    honours its limit never reaches it.
-/// 2. **The budget can no longer cover the stream**: each time the output
-///    may have grown by 256 tokens (256 bytes of text, or 256 reported
-///    tokens), the budget is asked whether it still covers this call at what
-///    it has used so far, counting every other call as it stands
-///    ([`Reservation::check_progress`](crate::budget::Reservation::check_progress)).
-///    While the stream stays within its reservation this fails only if
-///    another call's bill ran over its own reservation and took the budget
-///    past its dollar or token limit; the stream then stops before adding
-///    more.
+/// 1. **The provider ignores the output limit**: the output counted so far
+///    for one answer (a request's `n` answers are each metered against
+///    their own limit), or the output the provider itself reports for all of
+///    them (Anthropic's cumulative `message_delta`, Gemini's cumulative
+///    `usageMetadata`), whichever is larger, passes the granted `max_tokens`
+///    (for each answer) by more than a quarter of it, and by more than 32
+///    tokens. The slack absorbs the difference between the counting encoding
+///    and the model's own tokenizer: a provider that honours its limit never
+///    reaches it.
+/// 2. **The budget can no longer cover the stream**: while the output (and
+///    one more event as large as the largest so far) stays within the
+///    reservation, the budget is asked each time the output may have grown
+///    by 256 tokens (256 bytes of text, or 256 reported tokens) whether it
+///    still covers this call at what it has used so far, counting every
+///    other call as it stands
+///    ([`Reservation::check_progress`](crate::budget::Reservation::check_progress));
+///    this fails only if another call's bill ran over its own reservation.
+///    Past the reservation it is asked before every event, for the spend so
+///    far plus one more event as large as the largest so far (bounded by its
+///    bytes), and the stream stops after the event when that does not fit;
+///    an event that does not fit itself is billed but not yielded. README's
+///    guarantees section states the bound this gives.
+///
+/// A stream that sends no bytes for the idle timeout
+/// ([`GuardedClientBuilder::idle_timeout`](crate::client::GuardedClientBuilder::idle_timeout),
+/// five minutes unless set) is given up too; it ends with
+/// [`ClientError::StreamEndedEarly`], billed from its count.
 ///
 /// # What it is billed
 ///
@@ -94,7 +105,7 @@ pub(crate) type Body = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>
 /// |---|---|---|
 /// | The last event, with a readable usage report | the report ([`CostSource::Reported`](crate::client::CostSource::Reported)) | the last event |
 /// | The last event, with no report (OpenAI Chat with `include_usage: false`, a server that sends none), an unreadable one, or one claiming 0 input tokens | the guard's count | the last event; the receipt says why it is estimated |
-/// | The body ends before the last event, or the connection breaks | the guard's count | [`ClientError::StreamEndedEarly`] |
+/// | The body ends before the last event, the connection breaks, or no bytes come for the idle timeout | the guard's count | [`ClientError::StreamEndedEarly`] |
 /// | A `data:` line is not JSON: reading stops there, while the provider may still be generating | the prompt and the full output limit | [`ClientError::StreamEndedEarly`] |
 /// | Cut off | the guard's count | [`ClientError::StreamCutOff`] |
 /// | Dropped, or [`cancel`](GuardedStream::cancel)led, before the end | the guard's count | none: the caller stopped reading |
@@ -116,6 +127,8 @@ pub(crate) type Body = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>
 #[must_use = "a stream does nothing unless polled; dropped, it is settled from what it counted"]
 pub struct GuardedStream {
     metered: Metered<Body>,
+    /// An event read ahead (by `stream_with_retry`), yielded first.
+    first: Option<StreamEvent>,
 }
 
 impl GuardedClient {
@@ -162,26 +175,42 @@ impl GuardedClient {
         budget: &TaskBudget,
         body: &Value,
     ) -> Result<GuardedStream, ClientError> {
+        self.stream_attempt(budget, body, 1).await
+    }
+
+    /// [`stream`](GuardedClient::stream) as attempt `attempt` (from 1) of one call.
+    pub(crate) async fn stream_attempt(
+        &self,
+        budget: &TaskBudget,
+        body: &Value,
+        attempt: u32,
+    ) -> Result<GuardedStream, ClientError> {
         let request = Request::Body { body, stream: true };
         self.engine
-            .call(self.provider, budget, request, |outgoing| async move {
-                let response = self.post(&outgoing, true).await?;
-                if is_json(response.headers().get(CONTENT_TYPE)) {
-                    return match response.bytes().await {
-                        Ok(bytes) => Ok(StreamAnswer::Whole(self, bytes)),
-                        Err(error) => Err(self.transport_failure(&error)),
-                    };
-                }
-                let api_key = self.api_key.clone();
-                let body = response.bytes_stream().map_err(move |error| {
-                    let detail = crate::client::http::error_chain(&error);
-                    match &api_key {
-                        Some(key) => key.redact(&detail),
-                        None => detail,
+            .attempt(
+                self.provider,
+                budget,
+                request,
+                Attempt::from_number(attempt),
+                |outgoing| async move {
+                    let response = self.post(&outgoing, true).await?;
+                    if is_json(response.headers().get(CONTENT_TYPE)) {
+                        return match response.bytes().await {
+                            Ok(bytes) => Ok(StreamAnswer::Whole(self, bytes)),
+                            Err(error) => Err(self.transport_failure(&error)),
+                        };
                     }
-                });
-                Ok(StreamAnswer::Events(self, Box::pin(body)))
-            })
+                    let api_key = self.api_key.clone();
+                    let body = response.bytes_stream().map_err(move |error| {
+                        let detail = crate::client::http::error_chain(&error);
+                        match &api_key {
+                            Some(key) => key.redact(&detail),
+                            None => detail,
+                        }
+                    });
+                    Ok(StreamAnswer::Events(self, Box::pin(body)))
+                },
+            )
             .await
     }
 
@@ -194,6 +223,7 @@ impl GuardedClient {
                 self.engine.counter,
                 body,
             ),
+            first: None,
         }
     }
 
@@ -226,17 +256,18 @@ impl Answer for StreamAnswer<'_> {
 
     async fn settle(self, call: OpenCall) -> Result<GuardedStream, ClientError> {
         let metered = match self {
-            StreamAnswer::Events(client, body) => {
-                call.opened();
-                Metered::new(call, client.engine.counter, body)
-            }
+            StreamAnswer::Events(client, body) => Metered::new(call, client.engine.counter, body)
+                .with_idle_timeout(client.idle_timeout),
             StreamAnswer::Whole(client, bytes) => {
                 let provider = call.provider();
                 let (body, receipt) = call.settle_json(&bytes).await?;
                 Metered::whole(provider, client.engine.counter, body, receipt)
             }
         };
-        Ok(GuardedStream { metered })
+        Ok(GuardedStream {
+            metered,
+            first: None,
+        })
     }
 }
 
@@ -277,17 +308,33 @@ impl GuardedStream {
     }
 }
 
+impl GuardedStream {
+    /// Waits for the first event and keeps it to be yielded first; the
+    /// error instead if the stream ended badly before it.
+    pub(crate) async fn first_event(mut self) -> Result<GuardedStream, ClientError> {
+        match futures_util::StreamExt::next(&mut self.metered).await {
+            Some(Ok(event)) => self.first = Some(event),
+            Some(Err(error)) => return Err(error),
+            None => {}
+        }
+        Ok(self)
+    }
+}
+
 impl Stream for GuardedStream {
     type Item = Result<StreamEvent, ClientError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(event) = self.first.take() {
+            return Poll::Ready(Some(Ok(event)));
+        }
         Pin::new(&mut self.metered).poll_next(cx)
     }
 }
 
 impl FusedStream for GuardedStream {
     fn is_terminated(&self) -> bool {
-        self.metered.is_terminated()
+        self.first.is_none() && self.metered.is_terminated()
     }
 }
 

@@ -269,10 +269,21 @@ impl RunawayPolicy {
     /// 2xx counts as success; 402, 429 and 5xx as failures; any other status
     /// (a 400 is the caller's own bug) leaves the circuit as it is.
     pub fn record_outcome(&self, scope_keys: &[&str], status: Option<u16>, now: Duration) {
+        self.record_health(scope_keys, Health::of(status), now);
+    }
+
+    /// Tells the circuit breaker that a call the provider answered (200)
+    /// broke before its answer was complete: a stream that disconnected or
+    /// ended early. It counts as a failure, as the status it never sent
+    /// would have.
+    pub fn record_broken_answer(&self, scope_keys: &[&str], now: Duration) {
+        self.record_health(scope_keys, Health::Failing, now);
+    }
+
+    fn record_health(&self, scope_keys: &[&str], health: Health, now: Duration) {
         let Some(breaker) = self.shared.rules.breaker else {
             return;
         };
-        let health = Health::of(status);
         let mut scopes = self.shared.scopes.lock();
         for scope in distinct(scope_keys) {
             match health {

@@ -91,6 +91,12 @@ pub(super) trait Dialect: Sync {
         Ok(Cow::Borrowed(body))
     }
 
+    /// How many answers the request asks for (OpenAI Chat's `n`); each is
+    /// generated, sent and billed in full.
+    fn choices(&self, _body: &Value) -> u64 {
+        1
+    }
+
     /// The request's cap on output tokens, reasoning included.
     fn max_output_tokens(&self, body: &Value) -> Result<Option<u64>, Refusal>;
 

@@ -128,7 +128,7 @@ impl Server {
             (
                 Frame::json_pieces(&answer, self.config.stream_chunks),
                 Framing::Json,
-                reply.usage(reply.output_tokens(), reasoning_in_output),
+                reply.usage(reply.all_output_tokens(), reasoning_in_output),
                 "application/json",
             )
         };
@@ -188,7 +188,8 @@ impl Server {
             prompt_tokens,
             max_output_tokens,
             report,
-        );
+        )
+        .times(dialect.choices(&incoming.body));
         Ok((reply, price))
     }
 }

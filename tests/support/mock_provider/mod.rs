@@ -33,6 +33,9 @@
 //!   the visible reply. Anthropic reports them inside `output_tokens`.
 //! - **Visible output**: [`MockConfig::reply_tokens`] tokens of `" word"`,
 //!   which is one token in every OpenAI encoding.
+//! - **Several answers**: a Chat request's `n` answers, each the same reply
+//!   and each under the output cap, all billed; a stream interleaves them a
+//!   chunk of each in turn (every one a chunk, for the stream behaviours).
 //! - **The output cap** is the request's `max_completion_tokens` or
 //!   `max_tokens` (Chat), `max_output_tokens` (Responses), `max_tokens`
 //!   (Anthropic, where it is required) or `generationConfig.maxOutputTokens`
@@ -55,7 +58,8 @@
 //! - a stream bills the whole prompt and all reasoning as soon as it starts,
 //!   plus the visible tokens of every text chunk handed to the connection.
 //!   A stream that ends early ([`Behaviour::TruncateStream`],
-//!   [`Behaviour::Disconnect`]) bills the chunks sent before the end; a
+//!   [`Behaviour::Disconnect`]) or stalls ([`Behaviour::Stall`]) bills the
+//!   chunks sent before the end; a
 //!   client that stops reading is billed for what was sent until the server
 //!   notices the disconnect: at least what the client received, and at most
 //!   the chunks the server could write before its next write failed;
@@ -177,6 +181,12 @@ pub enum Behaviour {
     /// the client reads an error rather than an end.
     Disconnect {
         /// Chunks sent before the connection is dropped.
+        after_chunks: usize,
+    },
+    /// Sends `after_chunks` chunks, then sends nothing more and holds the
+    /// connection open until the client goes away: a stalled stream.
+    Stall {
+        /// Chunks sent before the stall.
         after_chunks: usize,
     },
     /// Sends `after_chunks` chunks, then a garbled copy of the next event

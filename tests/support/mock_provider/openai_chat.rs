@@ -29,6 +29,10 @@ impl Dialect for OpenAiChat {
         bearer_token(incoming)
     }
 
+    fn choices(&self, body: &Value) -> u64 {
+        body.get("n").and_then(Value::as_u64).unwrap_or(1)
+    }
+
     fn max_output_tokens(&self, body: &Value) -> Result<Option<u64>, Refusal> {
         // `max_completion_tokens` replaced `max_tokens`, which reasoning
         // models refuse; either caps reasoning and visible output together.
@@ -44,8 +48,8 @@ impl Dialect for OpenAiChat {
             "object": "chat.completion",
             "created": reply.created,
             "model": reply.model,
-            "choices": [{
-                "index": 0,
+            "choices": (0..reply.choices).map(|index| json!({
+                "index": index,
                 "message": {
                     "role": "assistant",
                     "content": reply.text(),
@@ -54,7 +58,7 @@ impl Dialect for OpenAiChat {
                 },
                 "logprobs": null,
                 "finish_reason": finish_reason(reply),
-            }],
+            })).collect::<Vec<_>>(),
             "service_tier": "default",
             "system_fingerprint": "fp_mock",
         });
@@ -81,20 +85,27 @@ impl Dialect for OpenAiChat {
             }
             chunk
         };
-        let choice = |delta: Value, finish_reason: Value| json!([{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish_reason}]);
+        let choice = |index: u64, delta: Value, finish_reason: Value| json!([{"index": index, "delta": delta, "logprobs": null, "finish_reason": finish_reason}]);
+        let every_choice = 0..reply.choices;
 
-        let mut frames = vec![Frame::opening(sse_data(&chunk(choice(
-            json!({"role": "assistant", "content": "", "refusal": null}),
-            Value::Null,
-        ))))];
-        frames.extend(reply.pieces.iter().map(|piece| {
-            let delta = choice(json!({"content": piece.text}), Value::Null);
-            Frame::chunk(sse_data(&chunk(delta)), piece.tokens)
+        let mut frames: Vec<Frame> = every_choice
+            .clone()
+            .map(|index| {
+                let delta = json!({"role": "assistant", "content": "", "refusal": null});
+                Frame::opening(sse_data(&chunk(choice(index, delta, Value::Null))))
+            })
+            .collect();
+        // Choices are interleaved, a piece of each in turn, as OpenAI sends them.
+        for piece in &reply.pieces {
+            frames.extend(every_choice.clone().map(|index| {
+                let delta = choice(index, json!({"content": piece.text}), Value::Null);
+                Frame::chunk(sse_data(&chunk(delta)), piece.tokens)
+            }));
+        }
+        frames.extend(every_choice.map(|index| {
+            let done = choice(index, json!({}), json!(finish_reason(reply)));
+            Frame::closing(sse_data(&chunk(done)))
         }));
-        frames.push(Frame::closing(sse_data(&chunk(choice(
-            json!({}),
-            json!(finish_reason(reply)),
-        )))));
         if include_usage && reply.report != Report::Omitted {
             let mut last = chunk(json!([]));
             last["usage"] = usage(reply);
@@ -142,7 +153,7 @@ pub(super) fn openai_error(status: StatusCode, message: &str) -> Value {
 /// The `usage` object: counts that include their details.
 fn usage(reply: &Reply) -> Value {
     let prompt = reply.reported_prompt_tokens();
-    let completion = reply.output_tokens() + reply.reasoning_tokens;
+    let completion = reply.all_output_tokens() + reply.reasoning_tokens;
     json!({
         "prompt_tokens": prompt,
         "completion_tokens": completion,

@@ -46,6 +46,8 @@ pub(super) struct Reply {
     pub(super) pieces: Vec<Piece>,
     /// Whether the request's output cap stopped the answer short.
     pub(super) capped: bool,
+    /// How many answers were generated, each the same.
+    pub(super) choices: u64,
     pub(super) report: Report,
 }
 
@@ -76,10 +78,22 @@ impl Reply {
             pieces: split(visible_tokens, config.stream_chunks),
             capped: wanted > cap,
             report,
+            choices: 1,
         }
     }
 
-    /// The visible output tokens.
+    /// The reply, generated `choices` times over.
+    pub(super) fn times(mut self, choices: u64) -> Self {
+        self.choices = choices.max(1);
+        self
+    }
+
+    /// The visible output tokens of every answer together.
+    pub(super) fn all_output_tokens(&self) -> u64 {
+        self.output_tokens() * self.choices
+    }
+
+    /// The visible output tokens of one answer.
     pub(super) fn output_tokens(&self) -> u64 {
         self.pieces.iter().map(|piece| piece.tokens).sum()
     }

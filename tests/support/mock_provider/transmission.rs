@@ -119,6 +119,8 @@ enum Ending {
     Clean,
     /// The connection is aborted, without the body's end.
     Abort,
+    /// Nothing more is sent, and the body never ends.
+    Stall,
 }
 
 /// A body being sent, billed as it goes.
@@ -149,6 +151,10 @@ impl Transmission {
             Behaviour::Disconnect { after_chunks } => {
                 frames.truncate(cut_after(&frames, after_chunks));
                 ending = Ending::Abort;
+            }
+            Behaviour::Stall { after_chunks } => {
+                frames.truncate(cut_after(&frames, after_chunks));
+                ending = Ending::Stall;
             }
             Behaviour::MalformedChunk { after_chunks } => {
                 let at = cut_after(&frames, after_chunks);
@@ -200,6 +206,8 @@ impl Transmission {
             }
             None => match std::mem::replace(&mut self.ending, Ending::Clean) {
                 Ending::Clean => None,
+                // Dropped when the client goes away, which bills what was sent.
+                Ending::Stall => std::future::pending().await,
                 Ending::Abort => {
                     // Waiting once lets the server flush the frames it has
                     // buffered; an error at once would drop them unsent.

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::client::engine::implausible;
 use crate::client::engine::stream::events;
-use crate::client::engine::stream::meter::Meter;
+use crate::client::engine::stream::meter::{Ahead, Meter};
 use crate::client::engine::stream::StreamEvent;
 use crate::client::engine::OpenCall;
 use crate::client::error::{ClientError, CutOffReason};
@@ -47,6 +47,15 @@ pub(super) enum Ending {
     Cancelled,
 }
 
+/// Where a stream is cut off.
+enum Cut {
+    /// After the event just read: one more as large as the largest so far
+    /// might not fit, or the guard stops it for another reason.
+    AfterThis(CutOffReason),
+    /// Before it: the event itself does not fit, and is not yielded.
+    BeforeThis(CutOffReason),
+}
+
 /// What one event leads to.
 pub(super) enum Step {
     Yield(StreamEvent),
@@ -75,40 +84,53 @@ impl StreamAccount {
                 )))
             }
         };
+        let before = self.meter.received_bytes();
         events::read(self.provider, &data, &mut self.meter);
+        self.meter.event_read(before);
         let event = StreamEvent { event: name, data };
         match self.check() {
-            Some(reason) => Step::YieldThenStop(event, Ending::CutOff(reason)),
+            Some(Cut::AfterThis(reason)) => Step::YieldThenStop(event, Ending::CutOff(reason)),
+            Some(Cut::BeforeThis(reason)) => Step::Stop(Ending::CutOff(reason)),
             None => Step::Yield(event),
         }
     }
 
     /// A reason to cut the stream off now, if there is one.
-    fn check(&mut self) -> Option<CutOffReason> {
+    fn check(&mut self) -> Option<Cut> {
         let CallState::Open(open) = &self.state else {
             return None;
         };
         if let Some(halt) = open.guard.as_ref().and_then(SpendGuard::halted_now) {
-            return Some(CutOffReason::Halted(halt));
+            return Some(Cut::AfterThis(CutOffReason::Halted(halt)));
         }
         let call = &open.call;
         if let Some(counted) = self.meter.past_output_limit() {
-            return Some(CutOffReason::OutputLimitIgnored {
+            return Some(Cut::AfterThis(CutOffReason::OutputLimitIgnored {
                 granted: call.reservation.max_output_tokens(),
                 counted,
-            });
+            }));
         }
-        if self.meter.budget_check_due() {
-            // The bound needs no tokenizing; count exactly only if it fails.
-            let bound = self.meter.usage_bound(call.prompt);
-            if call.reservation.check_progress(&bound).is_err() {
-                let counted = self.meter.usage_counted(call.prompt);
-                if let Err(exceeded) = call.reservation.check_progress(&counted) {
-                    return Some(CutOffReason::Budget(exceeded));
-                }
-            }
+        // While the reservation covers the next event too, only another
+        // call's overrun can make the budget refuse: checking every so
+        // often is enough. Past it, every event is checked before it is
+        // yielded.
+        if !self.meter.budget_check_due() && !self.meter.may_outgrow_reservation(call.prompt) {
+            return None;
         }
-        None
+        let fits = |usage: &Usage| call.reservation.check_progress(usage);
+        // The bounds need no tokenizing; count exactly only if they fail.
+        if fits(&self.meter.usage_bound(call.prompt, Ahead::NextEvent)).is_ok() {
+            return None;
+        }
+        let Err(exceeded) = fits(&self.meter.usage_counted(call.prompt, Ahead::NextEvent)) else {
+            return None;
+        };
+        Some(
+            match fits(&self.meter.usage_counted(call.prompt, Ahead::Now)) {
+                Err(exceeded) => Cut::BeforeThis(CutOffReason::Budget(exceeded)),
+                Ok(()) => Cut::AfterThis(CutOffReason::Budget(exceeded)),
+            },
+        )
     }
 
     /// How a stream whose reading stopped (`what` happened) ended.
@@ -136,7 +158,7 @@ impl StreamAccount {
                 .call
                 .reservation
                 .price()
-                .cost(&self.meter.usage_counted(open.call.prompt)),
+                .cost(&self.meter.usage_counted(open.call.prompt, Ahead::Now)),
         }
     }
 
@@ -204,7 +226,7 @@ fn account(
         Ending::Garbled(detail) => {
             // The connection was still open: the provider goes on generating
             // until it notices it is gone, so bill the output it was allowed.
-            let mut usage = at_planned_tier(meter.usage_counted(call.prompt), open);
+            let mut usage = at_planned_tier(meter.usage_counted(call.prompt, Ahead::Now), open);
             let granted = call.reservation.max_output_tokens();
             let counted = usage.billed_output_tokens();
             usage.output_tokens = usage
@@ -220,7 +242,7 @@ fn account(
         Ending::Cancelled => format!("the caller stopped reading the stream; {COUNTED}"),
     };
     (
-        at_planned_tier(meter.usage_counted(call.prompt), open),
+        at_planned_tier(meter.usage_counted(call.prompt, Ahead::Now), open),
         CostSource::Estimated { reason },
         None,
     )

@@ -83,20 +83,20 @@ fn read_chat_delta(field: &str, value: &Value, index: u64, meter: &mut Meter) {
     match field {
         "content" | "refusal" | "reasoning_content" | "reasoning" => {
             if let Some(text) = value.as_str() {
-                meter.output(part(index, 0), text);
+                meter.output(index, part(index, 0), text);
             }
         }
         "audio" => {
             if let Some(text) = value.get("transcript").and_then(Value::as_str) {
-                meter.output(part(index, 1), text);
+                meter.output(index, part(index, 1), text);
             }
         }
-        "function_call" => read_function(value, part(index, 2), meter),
+        "function_call" => read_function(value, index, part(index, 2), meter),
         "tool_calls" => {
             for (position, call) in value.as_array().into_iter().flatten().enumerate() {
                 if let Some(function) = call.get("function") {
                     let slot = 3 + index_or(call, "index", position);
-                    read_function(function, part(index, slot), meter);
+                    read_function(function, index, part(index, slot), meter);
                 }
             }
         }
@@ -104,10 +104,10 @@ fn read_chat_delta(field: &str, value: &Value, index: u64, meter: &mut Meter) {
     }
 }
 
-fn read_function(function: &Value, part: u64, meter: &mut Meter) {
+fn read_function(function: &Value, choice: u64, part: u64, meter: &mut Meter) {
     for field in ["name", "arguments"] {
         if let Some(text) = function.get(field).and_then(Value::as_str) {
-            meter.output(part, text);
+            meter.output(choice, part, text);
         }
     }
 }
@@ -156,7 +156,8 @@ fn read_responses(event: &Value, meter: &mut Meter) {
                     .or_else(|| event.get("summary_index"))
                     .and_then(Value::as_u64)
                     .unwrap_or(0);
-                meter.output(part(item, within), text);
+                // One answer, whatever its output items: its limit covers them all.
+                meter.output(0, part(item, within), text);
             }
         }
         _ => {}
@@ -176,7 +177,7 @@ fn read_anthropic(event: &Value, meter: &mut Meter) {
                 .iter()
                 .find_map(|field| delta.get(*field).and_then(Value::as_str));
             if let Some(text) = text {
-                meter.output(index_or(event, "index", 0), text);
+                meter.output(0, index_or(event, "index", 0), text);
             }
         }
         "message_start" | "message_delta" => meter.anthropic_usage(event),
@@ -198,15 +199,15 @@ fn read_gemini(event: &Value, meter: &mut Meter) {
                 .and_then(Value::as_array);
             for piece in parts.into_iter().flatten() {
                 if let Some(text) = piece.get("text").and_then(Value::as_str) {
-                    meter.output(part(index, 0), text);
+                    meter.output(index, part(index, 0), text);
                 } else if let Some(call) = piece.get("functionCall") {
                     // Sent whole, as JSON: count its JSON text.
-                    meter.output(part(index, 1), &call.to_string());
+                    meter.output(index, part(index, 1), &call.to_string());
                 } else if let Some(code) = piece
                     .pointer("/executableCode/code")
                     .and_then(Value::as_str)
                 {
-                    meter.output(part(index, 2), code);
+                    meter.output(index, part(index, 2), code);
                 }
             }
             if candidate.get("finishReason").is_some_and(Value::is_string) {
@@ -242,10 +243,11 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::client::engine::stream::meter::Ahead;
     use crate::tokens::{count_text, Exactness, TokenCount, TokenCounter};
 
     fn output_of(provider: Provider, events: &[Value]) -> u64 {
-        let mut meter = Meter::new(TokenCounter::new(), "gpt-4o", 4_096);
+        let mut meter = Meter::new(TokenCounter::new(), "gpt-4o", 4_096, 1);
         for event in events {
             read(provider, event, &mut meter);
         }
@@ -253,7 +255,7 @@ mod tests {
             tokens: 1,
             exactness: Exactness::Exact,
         };
-        meter.usage_counted(prompt).output_tokens
+        meter.usage_counted(prompt, Ahead::Now).output_tokens
     }
 
     fn tokens(text: &str) -> u64 {

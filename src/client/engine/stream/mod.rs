@@ -11,10 +11,12 @@
 //!   far) and the cut-off tests;
 //! - `account`: each event read into the meter, and how the call is
 //!   settled when the stream ends;
+//! - `idle`: the idle timeout, which ends a stream whose bytes stop coming;
 //! - here: [`Metered`], the [`Stream`] over the bytes.
 
 mod account;
 mod events;
+mod idle;
 mod meter;
 mod sse;
 #[cfg(test)]
@@ -24,6 +26,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -35,6 +38,8 @@ use crate::client::receipt::CallReceipt;
 use crate::money::Usd;
 use crate::tokens::TokenCounter;
 use account::{CallState, Ending, Step, StreamAccount};
+use idle::IdleTimer;
+pub(crate) use idle::DEFAULT_IDLE_TIMEOUT;
 use meter::Meter;
 use sse::SseDecoder;
 
@@ -61,6 +66,8 @@ pub(crate) struct Metered<S> {
     queued: Option<Result<StreamEvent, ClientError>>,
     /// The shared settlement under way, finished before the last item.
     settling: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    /// Ends the stream when no bytes come for too long.
+    idle: IdleTimer,
 }
 
 impl<S, E> Metered<S>
@@ -69,12 +76,14 @@ where
     E: fmt::Display,
 {
     /// A stream over `body`, accounted against `call`, its output counted
-    /// with `counter`.
+    /// with `counter`, ended after [`DEFAULT_IDLE_TIMEOUT`] without bytes.
     pub(crate) fn new(call: OpenCall, counter: TokenCounter, body: S) -> Self {
+        let reservation = &call.call.reservation;
         let meter = Meter::new(
             counter,
             &call.call.model,
-            call.call.reservation.max_output_tokens(),
+            reservation.max_output_tokens(),
+            reservation.choices(),
         );
         Metered {
             body: Some(body),
@@ -87,7 +96,14 @@ where
             },
             queued: None,
             settling: None,
+            idle: IdleTimer::new(Some(DEFAULT_IDLE_TIMEOUT)),
         }
+    }
+
+    /// The stream, ended after `idle` without bytes (never, for `None`).
+    pub(crate) fn with_idle_timeout(mut self, idle: Option<Duration>) -> Self {
+        self.idle = IdleTimer::new(idle);
+        self
     }
 
     /// A stream request answered with a whole JSON body, already settled:
@@ -98,7 +114,7 @@ where
         body: Value,
         receipt: CallReceipt,
     ) -> Self {
-        let meter = Meter::new(counter, &receipt.model, 0);
+        let meter = Meter::new(counter, &receipt.model, 0, 1);
         Metered {
             body: None,
             decoder: SseDecoder::new(),
@@ -113,6 +129,7 @@ where
                 data: body,
             })),
             settling: None,
+            idle: IdleTimer::new(None),
         }
     }
 }
@@ -214,8 +231,15 @@ where
                 continue;
             }
             let ending = match Pin::new(body).poll_next(cx) {
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => match this.idle.poll_expired(cx) {
+                    Some(idle) => Ending::Broken(format!(
+                        "no bytes came for {}s, the idle timeout",
+                        idle.as_secs_f64()
+                    )),
+                    None => return Poll::Pending,
+                },
                 Poll::Ready(Some(Ok(bytes))) => {
+                    this.idle.bytes_came();
                     this.decoder.push(&bytes);
                     continue;
                 }

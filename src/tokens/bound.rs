@@ -1,0 +1,160 @@
+//! [`TokenBound`]: at least as many tokens as a text holds, known from its
+//! length alone.
+
+use super::count::RawCount;
+use super::counter::TokenCounter;
+use super::tokenizer::Tokenizer;
+
+/// An upper bound on the tokens of some text, known without tokenizing it.
+///
+/// Every token of a byte-level BPE encoding (o200k_base, cl100k_base: the
+/// encodings spendguard counts with) stands for at least one byte of UTF-8,
+/// so text of `n` bytes is at most `n` tokens, whatever it says: ASCII,
+/// accents, CJK or emoji. Models whose tokenizer is not public are counted
+/// with o200k_base and their family's margin added, rounded up; the margin
+/// only grows with the count, so the bound with the same margin added is at
+/// least that count too.
+///
+/// Tokenizing costs far more than measuring, so a caller that only needs to
+/// know that text stays under a limit asks the bound first and tokenizes
+/// only when the bound no longer proves it.
+///
+/// ```
+/// use spendguard::tokens::{count_text, TokenBound, TokenCounter};
+///
+/// let text = "Ünïcödé, 東京 and 🦀 cost more bytes than tokens.";
+/// let bound = TokenBound::of_text(text);
+/// assert_eq!(bound.raw(), text.len() as u64);
+/// for model in ["gpt-4o", "gpt-4", "claude-sonnet-4-5", "gemini-2.5-pro"] {
+///     let counted = count_text(model, text).tokens;
+///     assert!(bound.billable(&TokenCounter::new(), model) >= counted);
+/// }
+/// // Far under a 4,096-token limit: no need to tokenize.
+/// assert!(bound.proves_at_most(&TokenCounter::new(), "gpt-4o", 4_096));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TokenBound {
+    bytes: u64,
+}
+
+impl TokenBound {
+    /// The bound of no text.
+    pub const ZERO: TokenBound = TokenBound { bytes: 0 };
+
+    /// The bound of `text`.
+    pub const fn of_text(text: &str) -> Self {
+        TokenBound {
+            bytes: text.len() as u64,
+        }
+    }
+
+    /// The bound of text `bytes` bytes long.
+    pub const fn of_bytes(bytes: u64) -> Self {
+        TokenBound { bytes }
+    }
+
+    /// This bound and `text`'s together.
+    pub const fn plus_text(self, text: &str) -> Self {
+        self.plus(TokenBound::of_text(text))
+    }
+
+    /// Two bounds together: a text counted in pieces counts at most the sum.
+    pub const fn plus(self, other: TokenBound) -> Self {
+        TokenBound {
+            bytes: self.bytes.saturating_add(other.bytes),
+        }
+    }
+
+    /// At least the text's count in any byte-level BPE encoding, before any
+    /// margin.
+    pub const fn raw(self) -> u64 {
+        self.bytes
+    }
+
+    /// At least what `counter` counts the text at for `model`: its
+    /// encoding's count, plus the family's margin for a model whose
+    /// tokenizer is not public.
+    pub fn billable(self, counter: &TokenCounter, model: &str) -> u64 {
+        self.billable_with(counter, Tokenizer::for_model(model))
+    }
+
+    /// `true` when the bound alone shows the text is at most `limit` tokens
+    /// for `model`; `false` means only a count can tell.
+    pub fn proves_at_most(self, counter: &TokenCounter, model: &str, limit: u64) -> bool {
+        self.billable(counter, model) <= limit
+    }
+
+    /// [`billable`](Self::billable) for a model already resolved to how it
+    /// is counted.
+    pub(crate) fn billable_with(self, counter: &TokenCounter, tokenizer: Tokenizer) -> u64 {
+        counter
+            .finish(tokenizer, RawCount::exact(self.bytes))
+            .tokens
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::tokens::count_text;
+
+    const MODELS: [&str; 6] = [
+        "gpt-4o",
+        "gpt-4",
+        "o3-mini",
+        "claude-sonnet-4-5",
+        "gemini-2.5-pro",
+        "mistral-large-latest",
+    ];
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[a-z ]{0,200}",
+            "[\\u{0}-\\u{7f}]{0,200}",
+            "[é東京🦀🧑‍🚀👍🏽\u{200d}\u{fe0f} a]{0,120}",
+            proptest::collection::vec(any::<char>(), 0..80)
+                .prop_map(|chars| chars.into_iter().collect()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn the_bound_never_counts_fewer_tokens_than_the_counter(text in text()) {
+            let bound = TokenBound::of_text(&text);
+            let counter = TokenCounter::new();
+            for model in MODELS {
+                let counted = count_text(model, &text).tokens;
+                prop_assert!(bound.billable(&counter, model) >= counted, "{model}: {text:?}");
+            }
+        }
+
+        #[test]
+        fn pieces_bound_their_whole(a in text(), b in text()) {
+            let whole = format!("{a}{b}");
+            let pieces = TokenBound::of_text(&a).plus_text(&b);
+            prop_assert_eq!(pieces, TokenBound::of_text(&whole));
+            prop_assert!(pieces.raw() >= count_text("gpt-4o", &a).tokens
+                + count_text("gpt-4o", &b).tokens);
+        }
+    }
+
+    #[test]
+    fn margins_are_added_to_the_bound_as_to_a_count() {
+        let counter = TokenCounter::new();
+        let bound = TokenBound::of_bytes(100);
+        assert_eq!(bound.billable(&counter, "gpt-4o"), 100);
+        assert_eq!(bound.billable(&counter, "claude-sonnet-4-5"), 125);
+        assert_eq!(bound.billable(&counter, "gemini-2.5-pro"), 115);
+        assert!(bound.proves_at_most(&counter, "claude-sonnet-4-5", 125));
+        assert!(!bound.proves_at_most(&counter, "claude-sonnet-4-5", 124));
+        assert_eq!(
+            TokenBound::of_bytes(u64::MAX).plus_text("x").raw(),
+            u64::MAX
+        );
+    }
+}
