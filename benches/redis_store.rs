@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, Criterion};
 use redis::aio::ConnectionManager;
 use redis_server::RedisServer;
-use spendguard::store::{Claim, RedisStore, Reserved, Settlement, SpendStore, WindowRef};
+use spendguard::store::{Claim, Lease, RedisStore, Reserved, Settlement, SpendStore, WindowRef};
 use spendguard::Usd;
 use tokio::runtime::Runtime;
 
@@ -133,19 +133,37 @@ impl Contenders {
     }
 
     async fn reserve(&self, claims: &[Claim]) {
-        let reserved = self.store.reserve(black_box(claims), NOW).await.unwrap();
+        let reserved = self
+            .store
+            .reserve(black_box(claims), &lease(), NOW)
+            .await
+            .unwrap();
         assert!(matches!(reserved, Reserved::Granted { .. }));
     }
 
     async fn reserve_settle(&self) {
-        let Reserved::Granted { ticket, .. } = self.store.reserve(&self.one, NOW).await.unwrap()
+        let lease = lease();
+        let Reserved::Granted { ticket, .. } =
+            self.store.reserve(&self.one, &lease, NOW).await.unwrap()
         else {
             panic!("the bench's limit ran out");
         };
         let held = self.one[0].amount;
-        let settlement = Settlement::new(self.one[0].window.clone(), held, held, ticket);
+        let settlement = Settlement::new(self.one[0].window.clone(), held, held, ticket, lease.id);
         black_box(self.store.settle(&[settlement], NOW).await.unwrap());
     }
+}
+
+/// A fresh lease for one call, running out long after the bench.
+fn lease() -> Lease {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Lease::new(
+        id,
+        Arc::from("bench"),
+        NOW,
+        NOW + Duration::from_secs(3_600),
+    )
 }
 
 fn bench(c: &mut Criterion) {

@@ -20,12 +20,12 @@ use redis::{ErrorKind, IntoConnectionInfo, ProtocolVersion, RedisError, ScriptIn
 use crate::halt::Halt;
 use crate::money::Usd;
 use crate::store::{
-    Claim, CounterSummary, HaltFlag, Reserved, Settled, Settlement, SpendStore, StoreError,
-    WindowRef, WindowUsage,
+    Claim, CounterSummary, HaltFlag, Lease, Orphan, Reserved, Settled, Settlement, SpendStore,
+    StoreError, WindowRef, WindowUsage,
 };
 
 use fallback::{AllowanceUsedUp, Fallback};
-use keys::Keys;
+use keys::{KeyKind, Keys};
 use reply::{BadReply, ReserveReply};
 use scripts::{LimitTooLarge, Scripts};
 use server::Server;
@@ -193,7 +193,7 @@ impl RedisStoreBuilder {
         let store = RedisStore {
             connection,
             server,
-            keys: Keys::new(&self.key_prefix),
+            keys: Keys::new(&self.key_prefix, false),
             scripts: Scripts::new(),
             fallback: self.fail_open.map(Fallback::new),
             halted: AtomicBool::new(false),
@@ -328,9 +328,10 @@ impl RedisStore {
     async fn reserve_in_redis(
         &self,
         claims: &[Claim],
+        lease: &Lease,
         now: Duration,
     ) -> Result<Result<Reserved, StoreError>, RedisError> {
-        let call = match self.scripts.reserve(&self.keys, claims, now) {
+        let call = match self.scripts.reserve(&self.keys, claims, lease, now) {
             Ok(call) => call,
             Err(LimitTooLarge(max)) => return Ok(Err(limit_too_large(max))),
         };
@@ -360,6 +361,7 @@ impl RedisStore {
         &self,
         fallback: &Fallback,
         claims: &[Claim],
+        lease: &Lease,
         now: Duration,
         outage: &RedisError,
     ) -> Result<Reserved, StoreError> {
@@ -371,7 +373,7 @@ impl RedisStore {
             return Err(limit_too_large(claim.max));
         }
         fallback
-            .reserve(claims, now, FALLBACK_TICKET)
+            .reserve(claims, lease, now, FALLBACK_TICKET)
             .map_err(|AllowanceUsedUp| StoreError::Unreachable {
                 store: self.server.name().to_owned(),
                 detail: format!(
@@ -392,6 +394,33 @@ impl RedisStore {
             .await
             .map_err(|e| self.server.unreachable(&e))?;
         reply::settled(&reply, settlements.len()).map_err(|BadReply(d)| self.server.corrupt(d))
+    }
+
+    /// The counter and bucket of every key of `kind`, in one `SCAN` pass.
+    async fn scan(&self, kind: KeyKind) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut connection = self.connection.clone();
+        let mut found = Vec::new();
+        let mut cursor = 0u64;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(self.keys.pattern(kind))
+                .arg("COUNT")
+                .arg(1_000)
+                .query_async(&mut connection)
+                .await
+                .map_err(|e| self.server.unreachable(&e))?;
+            found.extend(
+                keys.iter()
+                    .filter_map(|key| self.keys.parse(kind, key))
+                    .map(|(counter, bucket)| (counter.to_owned(), bucket)),
+            );
+            if next == 0 {
+                return Ok(found);
+            }
+            cursor = next;
+        }
     }
 
     /// A halt key's value: a [`Halt`] as JSON, or anything else, which
@@ -426,16 +455,64 @@ fn limit_too_large(max: Usd) -> StoreError {
 
 #[async_trait]
 impl SpendStore for RedisStore {
-    async fn reserve(&self, claims: &[Claim], now: Duration) -> Result<Reserved, StoreError> {
-        match self.reserve_in_redis(claims, now).await {
+    async fn reserve(
+        &self,
+        claims: &[Claim],
+        lease: &Lease,
+        now: Duration,
+    ) -> Result<Reserved, StoreError> {
+        match self.reserve_in_redis(claims, lease, now).await {
             Ok(decided) => decided,
             Err(e) => match &self.fallback {
                 Some(fallback) if server::is_outage(&e) => {
-                    self.reserve_in_fallback(fallback, claims, now, &e)
+                    self.reserve_in_fallback(fallback, claims, lease, now, &e)
                 }
                 _ => Err(self.server.unreachable(&e)),
             },
         }
+    }
+
+    /// One script for all the windows. A lease held in the fail-open
+    /// fallback is renewed there as well.
+    async fn renew(
+        &self,
+        windows: &[WindowRef],
+        lease: &Lease,
+        now: Duration,
+    ) -> Result<bool, StoreError> {
+        if let Some(fallback) = &self.fallback {
+            if fallback.renew(windows, lease, now) {
+                return Ok(true);
+            }
+        }
+        let call = self.scripts.renew(&self.keys, windows, lease, now);
+        let reply = self
+            .run(&call)
+            .await
+            .map_err(|e| self.server.unreachable(&e))?;
+        reply::renewed(&reply).map_err(|BadReply(d)| self.server.corrupt(d))
+    }
+
+    /// One `SCAN` pass over the lease sets and one over the orphan hashes;
+    /// a sweep script for each bucket with leases. Orphans of the fail-open
+    /// fallback are not listed.
+    async fn orphans(&self, now: Duration) -> Result<Vec<Orphan>, StoreError> {
+        let mut buckets = self.scan(KeyKind::Leases).await?;
+        buckets.extend(self.scan(KeyKind::Orphans).await?);
+        buckets.sort_unstable();
+        buckets.dedup();
+        let mut orphans = Vec::new();
+        for (counter, bucket) in buckets {
+            let call = self.scripts.sweep(&self.keys, &counter, bucket, now);
+            let reply = self
+                .run(&call)
+                .await
+                .map_err(|e| self.server.unreachable(&e))?;
+            let found = reply::orphans(&reply, &counter, bucket)
+                .map_err(|BadReply(d)| self.server.corrupt(d))?;
+            orphans.extend(found);
+        }
+        Ok(orphans)
     }
 
     async fn settle(
@@ -490,27 +567,9 @@ impl SpendStore for RedisStore {
     async fn counters(&self) -> Result<Vec<CounterSummary>, StoreError> {
         let mut connection = self.connection.clone();
         let mut newest: BTreeMap<String, u64> = BTreeMap::new();
-        let mut cursor = 0u64;
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(self.keys.bucket_pattern())
-                .arg("COUNT")
-                .arg(1_000)
-                .query_async(&mut connection)
-                .await
-                .map_err(|e| self.server.unreachable(&e))?;
-            for key in &keys {
-                if let Some((counter, bucket)) = self.keys.parse_bucket(key) {
-                    let known = newest.entry(counter.to_owned()).or_insert(bucket);
-                    *known = (*known).max(bucket);
-                }
-            }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
+        for (counter, bucket) in self.scan(KeyKind::Bucket).await? {
+            let known = newest.entry(counter).or_insert(bucket);
+            *known = (*known).max(bucket);
         }
         if newest.is_empty() {
             return Ok(Vec::new());
