@@ -6,6 +6,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod dead_worker_leases;
 #[cfg(feature = "redis")]
 mod redis_store;
 #[cfg(feature = "client")]

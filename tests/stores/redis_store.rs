@@ -837,3 +837,43 @@ async fn a_limit_lua_cannot_count_exactly_is_refused_up_front() {
         .unwrap();
     assert!(matches!(refused, Reserved::Refused { .. }), "{refused:?}");
 }
+
+#[tokio::test]
+async fn a_renewed_lease_stays_live_and_a_late_settlement_of_an_orphan_adds_only_its_excess() {
+    let Some(server) = RedisServer::shared_or_own() else {
+        return;
+    };
+    let store = store_on(&server, &unique_prefix("renew")).await;
+    let window = all_time("k|all");
+    let claim = [Claim::new(window.clone(), cents(100), cents(60))];
+    let minute = Lease::new(5, Arc::from("slow/1"), NOW, NOW + Duration::from_secs(60));
+    store.reserve(&claim, &minute, NOW).await.unwrap();
+    let windows = [window.clone()];
+    let later = |secs| NOW + Duration::from_secs(secs);
+    let renewed = minute.renewed(later(120));
+    assert!(store.renew(&windows, &renewed, later(59)).await.unwrap());
+    // Not run out at 90 s, after the renewal: still held.
+    assert!(store.orphans(later(90)).await.unwrap().is_empty());
+    // Run out at 120 s: billed, and no longer renewable.
+    let orphans = store.orphans(later(120)).await.unwrap();
+    assert_eq!(orphans.len(), 1, "{orphans:?}");
+    assert_eq!(
+        (&*orphans[0].holder, orphans[0].amount, orphans[0].since),
+        ("slow/1", cents(60), NOW)
+    );
+    assert!(!store
+        .renew(&windows, &renewed.renewed(later(999)), later(121))
+        .await
+        .unwrap());
+    assert_eq!(
+        store.usage(&windows).await.unwrap(),
+        [WindowUsage::new(cents(60), Usd::ZERO)]
+    );
+    // The worker was alive after all: its cost above the worst case counts.
+    let late = Settlement::new(window.clone(), cents(60), cents(75), 0, 5);
+    store.settle(&[late], later(130)).await.unwrap();
+    assert_eq!(
+        store.usage(&windows).await.unwrap(),
+        [WindowUsage::new(cents(75), Usd::ZERO)]
+    );
+}
