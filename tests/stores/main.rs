@@ -9,6 +9,8 @@ mod support;
 mod dead_worker_leases;
 #[cfg(feature = "redis")]
 mod redis_store;
+#[cfg(feature = "redis")]
+mod redis_tls;
 #[cfg(feature = "client")]
 mod shared_caps_across_processes;
 mod spend_survives_a_kill;

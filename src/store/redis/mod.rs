@@ -5,6 +5,7 @@ mod keys;
 mod reply;
 mod scripts;
 mod server;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -29,6 +30,7 @@ use keys::{KeyKind, Keys};
 use reply::{BadReply, ReserveReply};
 use scripts::{LimitTooLarge, Scripts};
 use server::Server;
+use tls::{Pem, TlsSettings};
 
 /// The ticket of a reservation held in Redis.
 const REDIS_TICKET: u64 = 0;
@@ -64,7 +66,10 @@ const FALLBACK_TICKET: u64 = 1;
 /// runtime, and one Redis server (or primary), not Redis Cluster: Redis 6
 /// or later, or Redis 5 with `?protocol=resp2` in the URL (RESP3, the
 /// default, lets a dropped connection be replaced before the next call).
-/// Plain TCP and Unix sockets only: for TLS, put a TLS tunnel in front.
+/// TLS with a `rediss://` URL (rustls; the system's CAs, or
+/// [`tls_ca_pem`](RedisStoreBuilder::tls_ca_pem) and a client certificate
+/// with [`tls_client_pem`](RedisStoreBuilder::tls_client_pem)), plain TCP
+/// and Unix sockets.
 ///
 /// ```no_run
 /// use spendguard::guard::{SharedLimit, SpendGuard, Window};
@@ -101,9 +106,42 @@ pub struct RedisStoreBuilder {
     key_prefix: String,
     timeout: Duration,
     fail_open: Option<Usd>,
+    tls: TlsSettings,
 }
 
 impl RedisStoreBuilder {
+    /// Trusts this CA (PEM) for a `rediss://` server instead of the
+    /// system's CAs: a private CA, or a managed service's.
+    pub fn tls_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.ca = Some(Pem::Bytes(pem.into()));
+        self
+    }
+
+    /// [`tls_ca_pem`](RedisStoreBuilder::tls_ca_pem) from a file, read
+    /// when connecting.
+    pub fn tls_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.tls.ca = Some(Pem::File(path.into()));
+        self
+    }
+
+    /// Presents this client certificate and its private key (both PEM) to
+    /// a `rediss://` server that asks for one (`tls-auth-clients yes`).
+    pub fn tls_client_pem(mut self, cert: impl Into<Vec<u8>>, key: impl Into<Vec<u8>>) -> Self {
+        self.tls.client = Some((Pem::Bytes(cert.into()), Pem::Bytes(key.into())));
+        self
+    }
+
+    /// [`tls_client_pem`](RedisStoreBuilder::tls_client_pem) from files,
+    /// read when connecting.
+    pub fn tls_client_files(
+        mut self,
+        cert: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.tls.client = Some((Pem::File(cert.into()), Pem::File(key.into())));
+        self
+    }
+
     /// The prefix of every key (default `spendguard`). Processes that share
     /// limits use the same prefix; a different prefix is a separate set of
     /// limits and a separate halt on the same server.
@@ -140,9 +178,9 @@ impl RedisStoreBuilder {
     /// Connects and loads the store's scripts.
     ///
     /// # Errors
-    /// [`StoreError::Config`] for a URL that cannot be used (including
-    /// `rediss://`: this build has no TLS), an empty key prefix, a zero
-    /// timeout, or no tokio runtime; [`StoreError::Unreachable`] if the
+    /// [`StoreError::Config`] for a URL that cannot be used, TLS settings
+    /// without a `rediss://` URL or whose files cannot be read, an empty
+    /// key prefix, a zero timeout, or no tokio runtime; [`StoreError::Unreachable`] if the
     /// server cannot be reached or refuses the connection (a wrong
     /// password, scripts not allowed). A fail-open store whose server is
     /// merely down connects anyway and starts on its fallback.
@@ -181,7 +219,19 @@ impl RedisStoreBuilder {
                 .set_protocol(ProtocolVersion::RESP3);
             info.set_redis_settings(settings)
         };
-        let client = redis::Client::open(info).map_err(|e| config_error(&e))?;
+        let client = if self.tls.is_set() {
+            if !matches!(info.addr(), redis::ConnectionAddr::TcpTls { .. }) {
+                return Err(StoreError::Config(
+                    "a TLS CA or client certificate is set, but the Redis URL is not \
+                     `rediss://`; use `rediss://` to connect over TLS"
+                        .into(),
+                ));
+            }
+            redis::Client::build_with_tls(info, self.tls.certificates()?)
+        } else {
+            redis::Client::open(info)
+        }
+        .map_err(|e| config_error(&e))?;
         // No retries inside the connection manager: a call during an
         // outage fails after one attempt, and the next call tries afresh.
         let manager_config = ConnectionManagerConfig::new()
@@ -220,6 +270,7 @@ impl fmt::Debug for RedisStoreBuilder {
             .field("key_prefix", &self.key_prefix)
             .field("timeout", &self.timeout)
             .field("fail_open", &self.fail_open)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -267,8 +318,8 @@ impl RedisStore {
     }
 
     /// Starts configuring a store for the server at `url`
-    /// (`redis://[user:password@]host[:port][/db]` or
-    /// `redis+unix:///path?db=0`).
+    /// (`redis://[user:password@]host[:port][/db]`, `rediss://…` for TLS,
+    /// or `redis+unix:///path?db=0`).
     ///
     /// ```no_run
     /// use std::time::Duration;
@@ -293,6 +344,7 @@ impl RedisStore {
             key_prefix: "spendguard".into(),
             timeout: Duration::from_secs(1),
             fail_open: None,
+            tls: TlsSettings::default(),
         }
     }
 
