@@ -877,3 +877,77 @@ async fn a_renewed_lease_stays_live_and_a_late_settlement_of_an_orphan_adds_only
         [WindowUsage::new(cents(75), Usd::ZERO)]
     );
 }
+
+/// The fleet load test: four stores (four connections, as four processes
+/// have) × sixteen tasks, each reserving across four limits and settling a
+/// cost of its own, a fixed number of times. Every limit's spend equals
+/// the sum of the settlements to the nano-dollar, and no cap is crossed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fleet_of_sixty_four_tasks_settles_to_the_nano_dollar_across_four_limits() {
+    let Some(server) = RedisServer::shared_or_own() else {
+        return;
+    };
+    let prefix = unique_prefix("fleet");
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        stores.push(Arc::new(store_on(&server, &prefix).await));
+    }
+    let limits = [
+        (all_time("global|all"), cents(2_000)),
+        (day("key=prod|day", 20_782), cents(1_500)),
+        (slot("agent=a|rolling", 500), cents(1_000)),
+        (all_time("customer=acme|all"), cents(800)),
+    ];
+    const CALLS: u64 = 25;
+    let tasks: Vec<_> = (0..64u64)
+        .map(|task| {
+            let store = Arc::clone(&stores[(task % 4) as usize]);
+            let limits = limits.clone();
+            tokio::spawn(async move {
+                let mut settled = Usd::ZERO;
+                for call in 0..CALLS {
+                    let worst = Usd::from_nanos(5_000_000 + task * 1_000 + call);
+                    let claims: Vec<Claim> = limits
+                        .iter()
+                        .map(|(w, max)| Claim::new(w.clone(), *max, worst))
+                        .collect();
+                    let lease = Lease::new(
+                        task << 32 | call,
+                        Arc::from("fleet"),
+                        NOW,
+                        NOW + Duration::from_secs(600),
+                    );
+                    let Reserved::Granted { usage, ticket } =
+                        store.reserve(&claims, &lease, NOW).await.unwrap()
+                    else {
+                        continue;
+                    };
+                    for (u, (_, max)) in usage.iter().zip(&limits) {
+                        assert!(u.committed() <= *max, "{u:?} over {max}");
+                    }
+                    // An odd cost of its own, below the worst case.
+                    let cost = Usd::from_nanos(worst.nanos() - 1_234 - call * 7);
+                    let settlements: Vec<Settlement> = limits
+                        .iter()
+                        .map(|(w, _)| Settlement::new(w.clone(), worst, cost, ticket, lease.id))
+                        .collect();
+                    store.settle(&settlements, NOW).await.unwrap();
+                    settled += cost;
+                }
+                settled
+            })
+        })
+        .collect();
+    let mut total = Usd::ZERO;
+    for task in tasks {
+        total += task.await.unwrap();
+    }
+    let windows: Vec<WindowRef> = limits.iter().map(|(w, _)| w.clone()).collect();
+    let usage = stores[0].usage(&windows).await.unwrap();
+    for (u, (_, max)) in usage.iter().zip(&limits) {
+        assert_eq!(*u, WindowUsage::new(total, Usd::ZERO));
+        assert!(u.spent <= *max);
+    }
+    // The tightest cap ($8) was reached: some calls were refused.
+    assert!(total > cents(790) && total <= cents(800), "{total}");
+}
