@@ -34,7 +34,8 @@ mod file_vs_memory {
 
     use criterion::{criterion_group, Criterion};
     use spendguard::store::{
-        Claim, Durability, FileStore, MemoryStore, Reserved, Settlement, SpendStore, WindowRef,
+        Claim, Durability, FileStore, Lease, MemoryStore, Reserved, Settlement, SpendStore,
+        WindowRef,
     };
     use spendguard::Usd;
 
@@ -42,6 +43,8 @@ mod file_vs_memory {
     const NOW: Duration = Duration::from_secs(1_795_608_000);
     const WORST: Usd = Usd::from_nanos(5_000_000);
     const ACTUAL: Usd = Usd::from_nanos(2_700_000);
+    /// Every call's lease: each is settled before the next is reserved.
+    const LEASE_ID: u64 = 1;
 
     /// The store operations complete without waiting: each is run to its end
     /// by one poll.
@@ -75,13 +78,14 @@ mod file_vs_memory {
                     .collect(),
                 settlements: windows
                     .iter()
-                    .map(|w| Settlement::new(w.clone(), WORST, ACTUAL, 0))
+                    .map(|w| Settlement::new(w.clone(), WORST, ACTUAL, 0, LEASE_ID))
                     .collect(),
             }
         }
 
         fn on(&self, store: &dyn SpendStore) {
-            let granted = ready(store.reserve(black_box(&self.claims), NOW)).unwrap();
+            let lease = Lease::new(LEASE_ID, Arc::from("bench"), NOW, NOW + NOW);
+            let granted = ready(store.reserve(black_box(&self.claims), &lease, NOW)).unwrap();
             assert!(matches!(granted, Reserved::Granted { .. }));
             black_box(ready(store.settle(black_box(&self.settlements), NOW)).unwrap());
         }

@@ -15,6 +15,11 @@
 //! time per call and its ratio to the baseline. The target is
 //! reserve ≤ 1.5× a bare round trip. The bench starts its own
 //! `redis-server` on a free loopback port, and skips without one.
+//!
+//! Then the fleet load: 4 stores (4 connections, as 4 processes have) × 16
+//! tasks, each reserving across 4 limits and settling, a fixed number of
+//! times; it prints the throughput and the p50/p99 reservation latency
+//! beside the same 64 tasks sending bare `PING`s.
 
 // The tests' fixture: the bench uses only the server it starts.
 #[path = "../tests/support/redis_server.rs"]
@@ -27,7 +32,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, Criterion};
 use redis::aio::ConnectionManager;
 use redis_server::RedisServer;
-use spendguard::store::{Claim, RedisStore, Reserved, Settlement, SpendStore, WindowRef};
+use spendguard::store::{Claim, Lease, RedisStore, Reserved, Settlement, SpendStore, WindowRef};
 use spendguard::Usd;
 use tokio::runtime::Runtime;
 
@@ -43,7 +48,7 @@ struct Contenders {
     four: Vec<Claim>,
     rolling: Vec<Claim>,
     // Kept last, so the connections close before the server is killed.
-    _server: RedisServer,
+    server: RedisServer,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -100,7 +105,7 @@ impl Contenders {
             ],
             rolling: vec![claim(rolling)],
             store,
-            _server: server,
+            server,
         })
     }
 
@@ -133,19 +138,37 @@ impl Contenders {
     }
 
     async fn reserve(&self, claims: &[Claim]) {
-        let reserved = self.store.reserve(black_box(claims), NOW).await.unwrap();
+        let reserved = self
+            .store
+            .reserve(black_box(claims), &lease(), NOW)
+            .await
+            .unwrap();
         assert!(matches!(reserved, Reserved::Granted { .. }));
     }
 
     async fn reserve_settle(&self) {
-        let Reserved::Granted { ticket, .. } = self.store.reserve(&self.one, NOW).await.unwrap()
+        let lease = lease();
+        let Reserved::Granted { ticket, .. } =
+            self.store.reserve(&self.one, &lease, NOW).await.unwrap()
         else {
             panic!("the bench's limit ran out");
         };
         let held = self.one[0].amount;
-        let settlement = Settlement::new(self.one[0].window.clone(), held, held, ticket);
+        let settlement = Settlement::new(self.one[0].window.clone(), held, held, ticket, lease.id);
         black_box(self.store.settle(&[settlement], NOW).await.unwrap());
     }
+}
+
+/// A fresh lease for one call, running out long after the bench.
+fn lease() -> Lease {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Lease::new(
+        id,
+        Arc::from("bench"),
+        NOW,
+        NOW + Duration::from_secs(3_600),
+    )
 }
 
 fn bench(c: &mut Criterion) {
@@ -160,6 +183,7 @@ fn bench(c: &mut Criterion) {
     }
     group.finish();
     print_ratios(&contenders);
+    print_fleet(contenders.server.url());
 }
 
 /// Microseconds per call of each variant: the best of many short rounds,
@@ -174,6 +198,134 @@ fn timed_us_per_call(contenders: &Contenders) -> Vec<f64> {
         }
     }
     best
+}
+
+/// Reservations per task in the fleet load.
+const FLEET_CALLS: u64 = 200;
+
+/// The latencies `call` reports (of the part it times) for 4 × 16 tasks
+/// calling it `FLEET_CALLS` times each, sorted, and the wall time.
+fn fleet_latencies<F, Fut>(runtime: &Runtime, call: F) -> (Vec<Duration>, Duration)
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Duration> + Send,
+{
+    runtime.block_on(async {
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..64)
+            .map(|task| {
+                let call = call.clone();
+                tokio::spawn(async move {
+                    let mut took = Vec::with_capacity(FLEET_CALLS as usize);
+                    for _ in 0..FLEET_CALLS {
+                        took.push(call(task).await);
+                    }
+                    took
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for task in tasks {
+            all.extend(task.await.unwrap());
+        }
+        all.sort_unstable();
+        (all, start.elapsed())
+    })
+}
+
+fn percentile(sorted: &[Duration], p: usize) -> f64 {
+    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)].as_secs_f64() * 1e6
+}
+
+fn print_fleet(url: &str) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (stores, pings) = runtime.block_on(async {
+        let mut stores = Vec::new();
+        let mut pings = Vec::new();
+        for _ in 0..4 {
+            let store = RedisStore::builder(url)
+                .key_prefix("bench-fleet")
+                .connect()
+                .await
+                .unwrap();
+            stores.push(Arc::new(store));
+            let client = redis::Client::open(format!("{url}?protocol=resp3")).unwrap();
+            pings.push(ConnectionManager::new(client).await.unwrap());
+        }
+        (Arc::new(stores), Arc::new(pings))
+    });
+    let day = |name: &str| WindowRef::calendar(Arc::from(name), 20_782, Some(NOW));
+    let claim = |window| Claim::new(window, RedisStore::MAX_LIMIT, Usd::from_nanos(2));
+    let claims = Arc::new(vec![
+        claim(day("global|day")),
+        claim(day("key=prod|day")),
+        claim(day("agent=researcher|day")),
+        claim(WindowRef::calendar(Arc::from("customer=acme|all"), 0, None)),
+    ]);
+    let (ping_times, ping_wall) = fleet_latencies(&runtime, move |task| {
+        let mut connection = pings[task % 4].clone();
+        async move {
+            let at = Instant::now();
+            let pong: String = redis::cmd("PING")
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+            let took = at.elapsed();
+            black_box(pong);
+            took
+        }
+    });
+    let (reserve_times, reserve_wall) = fleet_latencies(&runtime, move |task| {
+        let store = Arc::clone(&stores[task % 4]);
+        let claims = Arc::clone(&claims);
+        async move {
+            let lease = lease();
+            let at = Instant::now();
+            let reserved = store.reserve(&claims, &lease, NOW).await.unwrap();
+            let took = at.elapsed();
+            let Reserved::Granted { ticket, .. } = reserved else {
+                panic!("the bench's limit ran out");
+            };
+            let settlements: Vec<Settlement> = claims
+                .iter()
+                .map(|c| {
+                    Settlement::new(
+                        c.window.clone(),
+                        c.amount,
+                        Usd::from_nanos(1),
+                        ticket,
+                        lease.id,
+                    )
+                })
+                .collect();
+            black_box(store.settle(&settlements, NOW).await.unwrap());
+            took
+        }
+    });
+    let calls = (64 * FLEET_CALLS) as f64;
+    println!("\nfleet load: 4 connections x 16 tasks x {FLEET_CALLS} calls, 4 limits each");
+    println!("(latency of the PING, or of the reservation; throughput of whole calls):");
+    for (name, times, wall) in [
+        ("PING round trip", &ping_times, ping_wall),
+        ("reserve (then settle)", &reserve_times, reserve_wall),
+    ] {
+        println!(
+            "  {name:<26} {:>8.0} calls/s   p50 {:>7.1} µs   p99 {:>7.1} µs",
+            calls / wall.as_secs_f64(),
+            percentile(times, 50),
+            percentile(times, 99)
+        );
+    }
+    println!(
+        "  ratio reserve / PING: p50 {:.2}, p99 {:.2}, throughput {:.2}",
+        percentile(&reserve_times, 50) / percentile(&ping_times, 50),
+        percentile(&reserve_times, 99) / percentile(&ping_times, 99),
+        ping_wall.as_secs_f64() / reserve_wall.as_secs_f64()
+    );
 }
 
 fn print_ratios(contenders: &Contenders) {

@@ -1,5 +1,6 @@
-//! `spendguard status TARGET`: the halt in force, and how full every live
-//! counter's current window is.
+//! `spendguard status TARGET`: the halt in force, how full every live
+//! counter's current window is, and the orphaned holds (a dead worker's,
+//! billed at their worst case once their lease ran out).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,14 +9,14 @@ use serde_json::{json, Value};
 
 use crate::cli::console::Console;
 use crate::cli::error::CliError;
-use crate::cli::figures::dollars;
+use crate::cli::figures::{dollars, period, time_label};
 use crate::cli::halt::describe;
 use crate::cli::target::{block_on, Target};
 use crate::clock::{Clock, SystemClock, UtcDateTime};
 use crate::guard::{CounterKey, Window};
 use crate::halt::Halt;
 use crate::money::Usd;
-use crate::store::{CounterSummary, WindowRef, WindowUsage};
+use crate::store::{CounterSummary, Orphan, WindowRef, WindowUsage};
 
 /// `spendguard status` arguments.
 #[derive(Debug, clap::Args)]
@@ -41,9 +42,11 @@ struct Row {
 
 pub(crate) fn run(args: Args, console: &mut Console<'_>) -> Result<(), CliError> {
     let now = SystemClock.now();
-    let (halt, rows, ended) = block_on(async {
+    let (halt, rows, ended, orphans) = block_on(async {
         let store = args.target.open().await?;
         let halt = store.halted().await?;
+        // First, so that holds whose lease has run out show as billed.
+        let orphans = store.orphans(now).await?;
         let summaries = store.counters().await?;
         let (current, ended) = current_windows(&summaries, now);
         let windows: Vec<WindowRef> = current.iter().map(|(_, w, _)| w.clone()).collect();
@@ -60,10 +63,10 @@ pub(crate) fn run(args: Args, console: &mut Console<'_>) -> Result<(), CliError>
                 max: summary.max,
             })
             .collect();
-        Ok::<_, CliError>((halt, rows, ended))
+        Ok::<_, CliError>((halt, rows, ended, orphans))
     })??;
     if args.json {
-        let report = json_report(halt.as_ref(), &rows, ended);
+        let report = json_report(halt.as_ref(), &rows, ended, &orphans, now);
         writeln!(console.out, "{report:#}")?;
         return Ok(());
     }
@@ -94,7 +97,25 @@ pub(crate) fn run(args: Args, console: &mut Console<'_>) -> Result<(), CliError>
         1 => writeln!(out, "(1 counter whose window has ended is not shown)")?,
         n => writeln!(out, "({n} counters whose windows have ended are not shown)")?,
     }
+    for orphan in &orphans {
+        writeln!(out, "{}", orphan_line(orphan, now))?;
+    }
     Ok(())
+}
+
+/// `orphaned $0.60 in key=prod|day: held by web-3/4121 since 2026-11-25
+/// 11:40:00 (20 min ago), lease ran out 5 min ago; billed at its worst
+/// case`.
+fn orphan_line(orphan: &Orphan, now: Duration) -> String {
+    format!(
+        "orphaned {} in {}: held by {} since {} ({} ago), lease ran out {} ago; billed at its worst case",
+        dollars(orphan.amount),
+        orphan.counter,
+        orphan.holder,
+        time_label(orphan.since),
+        period(orphan.age(now).as_secs()),
+        period(now.saturating_sub(orphan.expired_at).as_secs()),
+    )
 }
 
 /// Each live counter's window at `now`, with its label; and how many
@@ -170,7 +191,27 @@ fn percent_used(usage: WindowUsage, max: Usd) -> Option<u128> {
     (max > 0).then(|| u128::from(usage.committed().nanos()) * 100 / max)
 }
 
-fn json_report(halt: Option<&Halt>, rows: &[Row], ended: usize) -> Value {
+fn json_report(
+    halt: Option<&Halt>,
+    rows: &[Row],
+    ended: usize,
+    orphans: &[Orphan],
+    now: Duration,
+) -> Value {
+    let orphans: Vec<Value> = orphans
+        .iter()
+        .map(|orphan| {
+            json!({
+                "counter": &*orphan.counter,
+                "bucket": orphan.bucket,
+                "holder": &*orphan.holder,
+                "amount_nanos": orphan.amount.nanos(),
+                "since_unix_ms": u64::try_from(orphan.since.as_millis()).unwrap_or(u64::MAX),
+                "age_secs": orphan.age(now).as_secs(),
+                "lease_expired_unix_ms": u64::try_from(orphan.expired_at.as_millis()).unwrap_or(u64::MAX),
+            })
+        })
+        .collect();
     let counters: Vec<Value> = rows
         .iter()
         .map(|row| {
@@ -190,6 +231,7 @@ fn json_report(halt: Option<&Halt>, rows: &[Row], ended: usize) -> Value {
         "halt": halt,
         "counters": counters,
         "ended_counters": ended,
+        "orphans": orphans,
     })
 }
 
@@ -247,5 +289,23 @@ mod tests {
         let unknown = Row { max: None, ..row };
         assert_eq!(amounts(&unknown), "spent $12.30 + $0.40 held");
         assert_eq!(percent_used(WindowUsage::default(), Usd::ZERO), None);
+    }
+
+    #[test]
+    fn an_orphan_names_its_holder_and_age() {
+        let orphan = Orphan {
+            counter: Arc::from("key=prod|day"),
+            bucket: TODAY,
+            lease: 7,
+            holder: Arc::from("web-3/4121"),
+            amount: Usd::from_cents(60),
+            since: NOW - Duration::from_secs(20 * 60),
+            expired_at: NOW - Duration::from_secs(5 * 60),
+        };
+        assert_eq!(
+            orphan_line(&orphan, NOW),
+            "orphaned $0.60 in key=prod|day: held by web-3/4121 since 2026-11-25 11:40:00 \
+             (20 min ago), lease ran out 5 min ago; billed at its worst case"
+        );
     }
 }

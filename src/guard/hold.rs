@@ -7,7 +7,7 @@ use crate::budget::alert::Alert;
 use crate::budget::{Amount, LimitKind};
 use crate::guard::SpendGuard;
 use crate::money::Usd;
-use crate::store::{Settled, Settlement, StoreError, WindowRef};
+use crate::store::{Lease, Settled, Settlement, StoreError, WindowRef};
 use crate::tags::Tags;
 
 /// A call's worst case, held in every shared limit that applies to it.
@@ -17,7 +17,13 @@ use crate::tags::Tags;
 /// unsettled (a cancelled future, an early `?`), the call is billed at its
 /// worst case: settled in the background when a tokio runtime is running,
 /// or else left held, which counts against the limits just the same until
-/// the window ends. Either way no spend goes missing.
+/// its lease runs out and then as spent. Either way no spend goes missing.
+///
+/// The hold is leased ([`SpendGuardBuilder::lease`](crate::guard::SpendGuardBuilder::lease),
+/// 15 minutes by default): a call that may run longer, such as a long
+/// stream, calls [`renew`](SharedHold::renew) before the lease runs out.
+/// A hold whose lease ran out (its worker died) is billed at its worst
+/// case and listed by `spendguard status` as orphaned.
 #[must_use = "settle the hold with the call's cost, or release it; dropped, it bills the worst case"]
 pub struct SharedHold {
     guard: SpendGuard,
@@ -26,6 +32,7 @@ pub struct SharedHold {
     windows: Vec<(usize, WindowRef)>,
     held: Usd,
     ticket: u64,
+    lease: Lease,
     open: bool,
 }
 
@@ -36,6 +43,7 @@ impl SharedHold {
         windows: Vec<(usize, WindowRef)>,
         held: Usd,
         ticket: u64,
+        lease: Lease,
     ) -> Self {
         SharedHold {
             guard,
@@ -43,6 +51,7 @@ impl SharedHold {
             windows,
             held,
             ticket,
+            lease,
             open: true,
         }
     }
@@ -50,6 +59,50 @@ impl SharedHold {
     /// What is held: the call's worst case.
     pub const fn held(&self) -> Usd {
         self.held
+    }
+
+    /// The hold's lease: when it runs out unless renewed.
+    pub fn lease(&self) -> &Lease {
+        &self.lease
+    }
+
+    /// Extends the lease to a full lease length from now, so the hold of a
+    /// call still running is not taken for a dead worker's. Returns `false`
+    /// if the lease had already run out: the hold has been billed at its
+    /// worst case (settling it still adds any cost above that).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use spendguard::guard::SpendGuard;
+    /// use spendguard::tags::Tags;
+    /// use spendguard::Usd;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let guard = SpendGuard::builder().lease(Duration::from_secs(120)).build()?;
+    /// let mut call = guard.reserve(&Tags::new(), Usd::from_cents(60)).await?;
+    /// assert!(call.renew().await?);
+    /// call.settle(Usd::from_cents(45)).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`StoreError`] if the store could not record it; the old lease then
+    /// stands.
+    pub async fn renew(&mut self) -> Result<bool, StoreError> {
+        let now = self.guard.now();
+        let renewed = self
+            .lease
+            .renewed(now.saturating_add(self.guard.lease_length()));
+        let windows: Vec<WindowRef> = self.windows.iter().map(|(_, w)| w.clone()).collect();
+        if windows.is_empty() {
+            self.lease = renewed;
+            return Ok(true);
+        }
+        let live = self.guard.store().renew(&windows, &renewed, now).await?;
+        self.lease = renewed;
+        Ok(live)
     }
 
     /// How many shared limits applied to the call.
@@ -93,7 +146,9 @@ impl SharedHold {
     fn settlements(&self, cost: Usd) -> Vec<Settlement> {
         self.windows
             .iter()
-            .map(|(_, window)| Settlement::new(window.clone(), self.held, cost, self.ticket))
+            .map(|(_, window)| {
+                Settlement::new(window.clone(), self.held, cost, self.ticket, self.lease.id)
+            })
             .collect()
     }
 
@@ -153,6 +208,7 @@ impl fmt::Debug for SharedHold {
             .field("tags", &self.tags)
             .field("held", &self.held)
             .field("limits", &self.windows.len())
+            .field("lease", &self.lease)
             .field("open", &self.open)
             .finish()
     }

@@ -40,6 +40,7 @@ mod counter_key;
 mod degrade;
 mod error;
 mod hold;
+mod lease_terms;
 mod limit;
 pub mod runaway;
 mod window;
@@ -51,6 +52,7 @@ pub use counter_key::CounterKey;
 pub use degrade::{Degrade, Degraded};
 pub use error::{GuardConfigError, GuardError};
 pub use hold::SharedHold;
+pub use lease_terms::DEFAULT_LEASE;
 pub use limit::{LimitTarget, SharedLimit};
 pub use window::{Window, ROLLING_SLOTS};
 
@@ -61,6 +63,7 @@ use crate::halt::{Halt, KillSwitch};
 use crate::money::Usd;
 use crate::store::{Claim, MemoryStore, Reserved, SpendStore, StoreError, WindowUsage};
 use crate::tags::{TagKind, Tags};
+use lease_terms::LeaseTerms;
 use runaway::{RequestFingerprint, RunawayAction, RunawayPolicy};
 
 /// Shared limits, their store, the kill switch and alerts. Cheap to clone;
@@ -79,6 +82,7 @@ struct Inner {
     kill_switch: KillSwitch,
     degrade: Option<Degrade>,
     runaway: Option<Runaway>,
+    lease: LeaseTerms,
 }
 
 /// Runaway detection and the tags whose values are its scopes.
@@ -104,6 +108,7 @@ pub struct SpendGuardBuilder {
     kill_switch: KillSwitch,
     degrade: Option<Degrade>,
     runaway: Option<Runaway>,
+    lease: LeaseTerms,
 }
 
 impl SpendGuardBuilder {
@@ -175,6 +180,24 @@ impl SpendGuardBuilder {
         self
     }
 
+    /// How long each hold is leased for (default [`DEFAULT_LEASE`], 15
+    /// minutes): the longest a call may run between
+    /// [`renew`](SharedHold::renew)s before its hold counts as orphaned,
+    /// billed at its worst case. Make it your call deadline plus a margin;
+    /// a dead worker's holds count as held for at most this long.
+    pub fn lease(mut self, length: Duration) -> Self {
+        self.lease.length = length;
+        self
+    }
+
+    /// The label this guard's holds carry, shown by `spendguard status`
+    /// beside an orphaned hold (default `host/pid`). Name a process or a
+    /// key, never a secret.
+    pub fn holder(mut self, label: impl Into<String>) -> Self {
+        self.lease.holder = Arc::from(label.into());
+        self
+    }
+
     /// Checks the configuration and builds the guard.
     ///
     /// # Errors
@@ -199,6 +222,7 @@ impl SpendGuardBuilder {
                 kill_switch: self.kill_switch,
                 degrade: self.degrade,
                 runaway: self.runaway,
+                lease: self.lease,
             }),
         })
     }
@@ -237,6 +261,7 @@ impl SpendGuard {
             kill_switch: KillSwitch::new(),
             degrade: None,
             runaway: None,
+            lease: LeaseTerms::default(),
         }
     }
 
@@ -280,7 +305,8 @@ impl SpendGuard {
                 ));
             }
         }
-        match self.inner.store.reserve(&claims, now).await? {
+        let lease = self.inner.lease.lease_at(now);
+        match self.inner.store.reserve(&claims, &lease, now).await? {
             Reserved::Granted { ticket, .. } => Ok(SharedHold::new(
                 self.clone(),
                 tags.clone(),
@@ -290,6 +316,7 @@ impl SpendGuard {
                     .collect(),
                 worst_case,
                 ticket,
+                lease,
             )),
             Reserved::Refused { claim, usage } => {
                 let limit = &self.inner.limits[limits[claim]];
@@ -482,6 +509,10 @@ impl SpendGuard {
 
     pub(crate) fn limit(&self, index: usize) -> &SharedLimit {
         &self.inner.limits[index]
+    }
+
+    pub(crate) fn lease_length(&self) -> Duration {
+        self.inner.lease.length
     }
 
     pub(crate) fn alerts(&self) -> &AlertRule {

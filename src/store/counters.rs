@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::money::Usd;
-use crate::store::{Claim, CounterSummary, Reserved, Settled, Settlement, WindowRef, WindowUsage};
+use crate::store::{
+    Claim, CounterSummary, Lease, Orphan, Reserved, Settled, Settlement, WindowRef, WindowUsage,
+};
 
 /// Reservations between sweeps for expired counters.
 const SWEEP_EVERY: u32 = 4_096;
@@ -36,7 +38,8 @@ pub(crate) struct Limit {
     pub(crate) max: Usd,
 }
 
-/// One bucket of one counter, as a snapshot of the counters keeps it.
+/// One bucket of one counter, as a snapshot of the counters keeps it (its
+/// leases are saved beside it, as [`SavedLease`]s).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SavedBucket {
     /// The counter.
@@ -49,11 +52,103 @@ pub(crate) struct SavedBucket {
     pub(crate) expires_at: Option<Duration>,
 }
 
-#[derive(Debug, Clone, Copy)]
+/// A hold under a lease in one bucket: live (its amount is part of the
+/// bucket's `held`) or orphaned (billed: part of its `spent`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LeasedHold {
+    /// The lease.
+    pub(crate) lease: Lease,
+    /// What it holds, or was billed, in this bucket.
+    pub(crate) amount: Usd,
+}
+
+/// One leased hold of a snapshot, and the bucket it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SavedLease {
+    /// The counter.
+    pub(crate) counter: Arc<str>,
+    /// The bucket's number.
+    pub(crate) bucket: u64,
+    /// Whether its lease ran out unsettled.
+    pub(crate) orphaned: bool,
+    /// The hold.
+    pub(crate) hold: LeasedHold,
+}
+
+/// A lease that has run out in one bucket: what a sweep found, and what a
+/// log records so that every process replaying it orphans the same hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Expiry {
+    /// The counter.
+    pub(crate) counter: Arc<str>,
+    /// The bucket.
+    pub(crate) bucket: u64,
+    /// The lease's id.
+    pub(crate) lease: u64,
+}
+
+#[derive(Debug, Clone)]
 struct Bucket {
     number: u64,
     usage: WindowUsage,
     expires_at: Option<Duration>,
+    /// Live holds under a lease.
+    leases: Vec<LeasedHold>,
+    /// Holds whose lease ran out unsettled, for status reports and for a
+    /// settlement that arrives after all.
+    orphans: Vec<LeasedHold>,
+}
+
+impl Bucket {
+    fn new(number: u64, usage: WindowUsage, expires_at: Option<Duration>) -> Self {
+        Bucket {
+            number,
+            usage,
+            expires_at,
+            leases: Vec::new(),
+            orphans: Vec::new(),
+        }
+    }
+
+    /// Moves the hold under `lease` from held to spent, and to the orphans.
+    fn orphan(&mut self, lease: u64) {
+        let Some(at) = self.leases.iter().position(|h| h.lease.id == lease) else {
+            return;
+        };
+        let hold = self.leases.swap_remove(at);
+        self.usage.held = self.usage.held.saturating_sub(hold.amount);
+        self.usage.spent = self.usage.spent.saturating_add(hold.amount);
+        self.orphans.push(hold);
+    }
+
+    /// Settles one window's share of a call in this bucket.
+    fn settle(&mut self, s: &Settlement) {
+        let leased = s
+            .lease
+            .and_then(|id| self.leases.iter().position(|h| h.lease.id == id));
+        if let Some(at) = leased {
+            let hold = self.leases.swap_remove(at);
+            self.usage.held = self.usage.held.saturating_sub(hold.amount);
+            self.usage.spent = self.usage.spent.saturating_add(s.spent);
+            return;
+        }
+        let orphaned = s
+            .lease
+            .and_then(|id| self.orphans.iter().position(|h| h.lease.id == id));
+        if let Some(at) = orphaned {
+            // Already billed at its worst case: only a cost above that is
+            // added, and the hold is not dropped twice.
+            let hold = self.orphans.swap_remove(at);
+            let excess = s.spent.saturating_sub(hold.amount);
+            self.usage.spent = self.usage.spent.saturating_add(excess);
+            return;
+        }
+        // A hold recorded without a lease, by a version before leases.
+        if s.lease.is_none() {
+            self.usage.held = self.usage.held.saturating_sub(s.held);
+            self.usage.spent = self.usage.spent.saturating_add(s.spent);
+        }
+    }
 }
 
 impl Buckets {
@@ -69,7 +164,7 @@ impl Buckets {
 
     /// The bucket `window` charges, made if need be; buckets older than the
     /// window are dropped first, as no window of this counter needs them.
-    fn charged(&mut self, window: &WindowRef) -> &mut WindowUsage {
+    fn charged(&mut self, window: &WindowRef) -> &mut Bucket {
         let first = window.first_bucket();
         self.slots.retain(|b| b.number >= first);
         let at = match self
@@ -80,16 +175,16 @@ impl Buckets {
             Err(at) => {
                 self.slots.insert(
                     at,
-                    Bucket {
-                        number: window.bucket,
-                        usage: WindowUsage::default(),
-                        expires_at: window.expires_at,
-                    },
+                    Bucket::new(window.bucket, WindowUsage::default(), window.expires_at),
                 );
                 at
             }
         };
-        &mut self.slots[at].usage
+        &mut self.slots[at]
+    }
+
+    fn bucket_mut(&mut self, number: u64) -> Option<&mut Bucket> {
+        self.slots.iter_mut().find(|b| b.number == number)
     }
 
     fn all_expired(&self, now: Duration) -> bool {
@@ -100,8 +195,13 @@ impl Buckets {
 }
 
 impl Counters {
-    /// All-or-none: checks every claim, then holds every amount.
-    pub(crate) fn reserve(&mut self, claims: &[Claim], now: Duration) -> Reserved {
+    /// All-or-none: orphans the expired leases of the buckets charged,
+    /// checks every claim, then holds every amount under `lease`.
+    pub(crate) fn reserve(&mut self, claims: &[Claim], lease: &Lease, now: Duration) -> Reserved {
+        let charged = claims.iter().map(|claim| &claim.window);
+        for expiry in self.expired_in(charged, now) {
+            self.orphan(&expiry);
+        }
         if let Some(refused) = self.refusal(claims, now) {
             return refused;
         }
@@ -109,10 +209,113 @@ impl Counters {
             .iter()
             .map(|claim| {
                 self.remember_limit(&claim.window.counter, Limit::of(claim));
-                self.hold(&claim.window, claim.amount)
+                self.hold(&claim.window, claim.amount, Some(lease))
             })
             .collect();
         Reserved::Granted { usage, ticket: 0 }
+    }
+
+    /// The leases run out by `now` in the buckets `windows` charge: what a
+    /// reservation or a renewal sweeps first. Changes nothing.
+    pub(crate) fn expired_in<'w>(
+        &self,
+        windows: impl Iterator<Item = &'w WindowRef>,
+        now: Duration,
+    ) -> Vec<Expiry> {
+        let mut expired = Vec::new();
+        for window in windows {
+            let Some(buckets) = self.counters.get(&window.counter) else {
+                continue;
+            };
+            let charged = buckets.slots.iter().find(|b| b.number == window.bucket);
+            for hold in charged.into_iter().flat_map(|b| &b.leases) {
+                if hold.lease.expired_at(now) {
+                    expired.push(Expiry {
+                        counter: Arc::clone(&window.counter),
+                        bucket: window.bucket,
+                        lease: hold.lease.id,
+                    });
+                }
+            }
+        }
+        expired.dedup();
+        expired
+    }
+
+    /// Every lease run out by `now`, in every bucket: what `spendguard
+    /// status` sweeps. Changes nothing.
+    pub(crate) fn expired_everywhere(&self, now: Duration) -> Vec<Expiry> {
+        self.counters
+            .iter()
+            .flat_map(|(counter, buckets)| {
+                buckets.slots.iter().flat_map(move |b| {
+                    b.leases
+                        .iter()
+                        .filter(move |h| h.lease.expired_at(now))
+                        .map(move |h| Expiry {
+                            counter: Arc::clone(counter),
+                            bucket: b.number,
+                            lease: h.lease.id,
+                        })
+                })
+            })
+            .collect()
+    }
+
+    /// Bills an expired lease's hold at its worst case.
+    pub(crate) fn orphan(&mut self, expiry: &Expiry) {
+        if let Some(bucket) = self
+            .counters
+            .get_mut(&expiry.counter)
+            .and_then(|buckets| buckets.bucket_mut(expiry.bucket))
+        {
+            bucket.orphan(expiry.lease);
+        }
+    }
+
+    /// Every orphaned hold, by counter and bucket.
+    pub(crate) fn orphans(&self) -> Vec<Orphan> {
+        let mut orphans: Vec<Orphan> = self
+            .counters
+            .iter()
+            .flat_map(|(counter, buckets)| {
+                buckets.slots.iter().flat_map(move |b| {
+                    b.orphans.iter().map(move |h| Orphan {
+                        counter: Arc::clone(counter),
+                        bucket: b.number,
+                        lease: h.lease.id,
+                        holder: Arc::clone(&h.lease.holder),
+                        amount: h.amount,
+                        since: h.lease.since,
+                        expired_at: h.lease.expires_at,
+                    })
+                })
+            })
+            .collect();
+        orphans.sort_unstable_by(|a, b| {
+            (&a.counter, a.bucket, a.since).cmp(&(&b.counter, b.bucket, b.since))
+        });
+        orphans
+    }
+
+    /// Moves the live lease `lease`'s expiry to its new one in each
+    /// window's charged bucket; whether it was live in all of them. Sweep
+    /// the windows first ([`expired_in`](Counters::expired_in)), so a lease
+    /// that has run out is not brought back.
+    pub(crate) fn renew(&mut self, windows: &[WindowRef], lease: &Lease) -> bool {
+        let mut everywhere = true;
+        for window in windows {
+            let hold = self
+                .counters
+                .get_mut(&window.counter)
+                .and_then(|buckets| buckets.bucket_mut(window.bucket))
+                .and_then(|b| b.leases.iter_mut().find(|h| h.lease.id == lease.id));
+            match hold {
+                Some(hold) => hold.lease.expires_at = lease.expires_at,
+                None => everywhere = false,
+            }
+        }
+        everywhere
     }
 
     /// Whether `claim`'s span and limit differ from those its counter
@@ -173,20 +376,34 @@ impl Counters {
         })
     }
 
-    /// Holds `amount` in `window` without a check: a reservation already
+    /// Holds `amount` in `window` without a check, under `lease` (none for
+    /// a hold a version before leases recorded): a reservation already
     /// granted, replayed from a log. Returns the window's usage after.
-    pub(crate) fn hold(&mut self, window: &WindowRef, amount: Usd) -> WindowUsage {
+    pub(crate) fn hold(
+        &mut self,
+        window: &WindowRef,
+        amount: Usd,
+        lease: Option<&Lease>,
+    ) -> WindowUsage {
         let buckets = self
             .counters
             .entry(Arc::clone(&window.counter))
             .or_default();
         let charged = buckets.charged(window);
-        charged.held = charged.held.saturating_add(amount);
+        charged.usage.held = charged.usage.held.saturating_add(amount);
+        if let Some(lease) = lease {
+            charged.leases.push(LeasedHold {
+                lease: lease.clone(),
+                amount,
+            });
+        }
         buckets.window_usage(window)
     }
 
-    /// Drops holds and adds spend. A bucket that has aged out of every
-    /// window is not brought back: its spend no longer counts anywhere.
+    /// Drops holds and adds spend. A hold whose lease ran out was billed at
+    /// its worst case already: only a cost above it is added. A bucket that
+    /// has aged out of every window is not brought back: its spend no
+    /// longer counts anywhere.
     pub(crate) fn settle(&mut self, settlements: &[Settlement]) -> Vec<Settled> {
         settlements
             .iter()
@@ -195,13 +412,8 @@ impl Counters {
                     return Settled::new(Usd::ZERO, Usd::ZERO);
                 };
                 let before = buckets.window_usage(&s.window).spent;
-                if let Some(bucket) = buckets
-                    .slots
-                    .iter_mut()
-                    .find(|b| b.number == s.window.bucket)
-                {
-                    bucket.usage.held = bucket.usage.held.saturating_sub(s.held);
-                    bucket.usage.spent = bucket.usage.spent.saturating_add(s.spent);
+                if let Some(bucket) = buckets.bucket_mut(s.window.bucket) {
+                    bucket.settle(s);
                 }
                 Settled::new(before, buckets.window_usage(&s.window).spent)
             })
@@ -233,20 +445,50 @@ impl Counters {
         })
     }
 
+    /// Every leased hold, live and orphaned, for a snapshot.
+    pub(crate) fn saved_leases(&self) -> impl Iterator<Item = SavedLease> + '_ {
+        self.counters.iter().flat_map(|(counter, buckets)| {
+            buckets.slots.iter().flat_map(move |b| {
+                let live = b.leases.iter().map(|h| (false, h));
+                let orphaned = b.orphans.iter().map(|h| (true, h));
+                live.chain(orphaned)
+                    .map(move |(orphaned, hold)| SavedLease {
+                        counter: Arc::clone(counter),
+                        bucket: b.number,
+                        orphaned,
+                        hold: hold.clone(),
+                    })
+            })
+        })
+    }
+
     /// Puts back a bucket from a snapshot, replacing one of the same number.
     pub(crate) fn restore(&mut self, saved: SavedBucket) {
         let buckets = self.counters.entry(saved.counter).or_default();
-        let bucket = Bucket {
-            number: saved.number,
-            usage: saved.usage,
-            expires_at: saved.expires_at,
-        };
+        let bucket = Bucket::new(saved.number, saved.usage, saved.expires_at);
         match buckets
             .slots
             .binary_search_by_key(&saved.number, |b| b.number)
         {
             Ok(at) => buckets.slots[at] = bucket,
             Err(at) => buckets.slots.insert(at, bucket),
+        }
+    }
+
+    /// Puts back a leased hold from a snapshot, in its bucket (restored
+    /// before it); its amount is already in the bucket's usage.
+    pub(crate) fn restore_lease(&mut self, saved: SavedLease) {
+        let Some(bucket) = self
+            .counters
+            .get_mut(&saved.counter)
+            .and_then(|buckets| buckets.bucket_mut(saved.bucket))
+        else {
+            return;
+        };
+        if saved.orphaned {
+            bucket.orphans.push(saved.hold);
+        } else {
+            bucket.leases.push(saved.hold);
         }
     }
 
@@ -317,6 +559,104 @@ mod tests {
         Usd::from_cents(c)
     }
 
+    /// Lease `id`, running out a day after `NOW`.
+    fn lease(id: u64) -> Lease {
+        Lease::new(
+            id,
+            Arc::from("test/1"),
+            NOW,
+            NOW + Duration::from_secs(86_400),
+        )
+    }
+
+    impl Counters {
+        fn reserve_as(&mut self, id: u64, claims: &[Claim], now: Duration) -> Reserved {
+            self.reserve(claims, &lease(id), now)
+        }
+    }
+
+    #[test]
+    fn a_hold_whose_lease_ran_out_is_billed_at_its_worst_case_never_freed() {
+        let mut counters = Counters::default();
+        let window = WindowRef::calendar(Arc::from("k|all"), 0, None);
+        let claim = |amount| Claim::new(window.clone(), cents(100), cents(amount));
+        let minute = Lease::new(1, Arc::from("dead/7"), NOW, NOW + Duration::from_secs(60));
+        counters.reserve(&[claim(60)], &minute, NOW);
+        counters.reserve_as(2, &[claim(10)], NOW);
+        // Before the lease runs out the dead worker's hold is held…
+        assert_eq!(
+            counters.usage(std::slice::from_ref(&window)),
+            [WindowUsage::new(Usd::ZERO, cents(70))]
+        );
+        // …after, the next reservation sees it as spent, and $0.40 is not
+        // there to be had.
+        let later = NOW + Duration::from_secs(61);
+        assert_eq!(
+            counters.reserve_as(3, &[claim(40)], later),
+            Reserved::Refused {
+                claim: 0,
+                usage: WindowUsage::new(cents(60), cents(10))
+            }
+        );
+        let orphans = counters.orphans();
+        assert_eq!(orphans.len(), 1);
+        assert_eq!(
+            (&*orphans[0].holder, orphans[0].amount, orphans[0].lease),
+            ("dead/7", cents(60), 1)
+        );
+        // The live hold settles as usual; the orphan's late settlement adds
+        // only what it cost above its worst case, and drops no other hold.
+        counters.settle(&[Settlement::new(window.clone(), cents(10), cents(5), 0, 2)]);
+        counters.settle(&[Settlement::new(window.clone(), cents(60), cents(70), 0, 1)]);
+        assert_eq!(
+            counters.usage(std::slice::from_ref(&window)),
+            [WindowUsage::new(cents(75), Usd::ZERO)]
+        );
+    }
+
+    #[test]
+    fn a_renewed_lease_stays_live_and_one_run_out_cannot_be_renewed() {
+        let mut counters = Counters::default();
+        let window = WindowRef::calendar(Arc::from("k|all"), 0, None);
+        let minute = Lease::new(1, Arc::from("w/1"), NOW, NOW + Duration::from_secs(60));
+        counters.reserve(
+            &[Claim::new(window.clone(), cents(100), cents(60))],
+            &minute,
+            NOW,
+        );
+        let windows = [window.clone()];
+        let renewed = minute.renewed(NOW + Duration::from_secs(120));
+        assert!(counters.renew(&windows, &renewed));
+        assert!(counters
+            .expired_in(windows.iter(), NOW + Duration::from_secs(90))
+            .is_empty());
+        let expired = counters.expired_in(windows.iter(), NOW + Duration::from_secs(120));
+        assert_eq!(expired.len(), 1);
+        counters.orphan(&expired[0]);
+        assert!(!counters.renew(&windows, &renewed.renewed(NOW + Duration::from_secs(999))));
+        assert_eq!(
+            counters.usage(&windows),
+            [WindowUsage::new(cents(60), Usd::ZERO)]
+        );
+    }
+
+    #[test]
+    fn a_hold_without_a_lease_from_an_old_log_settles_as_before() {
+        let mut counters = Counters::default();
+        let window = WindowRef::calendar(Arc::from("k|all"), 0, None);
+        counters.hold(&window, cents(60), None);
+        let mut old = Settlement::new(window.clone(), cents(60), cents(45), 0, 0);
+        old.lease = None;
+        counters.settle(&[old]);
+        assert_eq!(
+            counters.usage(std::slice::from_ref(&window)),
+            [WindowUsage::new(cents(45), Usd::ZERO)]
+        );
+        assert!(counters
+            .expired_everywhere(NOW + Duration::from_secs(1 << 40))
+            .is_empty());
+    }
+
     #[test]
     fn all_or_none_across_claims() {
         let mut counters = Counters::default();
@@ -331,7 +671,7 @@ mod tests {
             cents(60),
         );
         assert_eq!(
-            counters.reserve(&[roomy.clone(), tight], NOW),
+            counters.reserve_as(1, &[roomy.clone(), tight], NOW),
             Reserved::Refused {
                 claim: 1,
                 usage: WindowUsage::default()
@@ -343,7 +683,7 @@ mod tests {
             [WindowUsage::default()]
         );
         assert!(matches!(
-            counters.reserve(&[roomy], NOW),
+            counters.reserve_as(1, &[roomy], NOW),
             Reserved::Granted { .. }
         ));
     }
@@ -352,8 +692,8 @@ mod tests {
     fn settling_moves_the_hold_into_spend_and_reports_the_crossing() {
         let mut counters = Counters::default();
         let claim = Claim::new(day(1), cents(100), cents(60));
-        counters.reserve(&[claim], NOW);
-        let settled = counters.settle(&[Settlement::new(day(1), cents(60), cents(45), 0)]);
+        counters.reserve_as(1, &[claim], NOW);
+        let settled = counters.settle(&[Settlement::new(day(1), cents(60), cents(45), 0, 1)]);
         assert_eq!(settled, [Settled::new(Usd::ZERO, cents(45))]);
         assert_eq!(
             counters.usage(&[day(1)]),
@@ -364,14 +704,14 @@ mod tests {
     #[test]
     fn a_new_day_starts_empty_and_a_late_settlement_stays_in_its_own_day() {
         let mut counters = Counters::default();
-        counters.reserve(&[Claim::new(day(1), cents(100), cents(90))], NOW);
+        counters.reserve_as(1, &[Claim::new(day(1), cents(100), cents(90))], NOW);
         assert!(matches!(
-            counters.reserve(&[Claim::new(day(2), cents(100), cents(90))], NOW),
+            counters.reserve_as(1, &[Claim::new(day(2), cents(100), cents(90))], NOW),
             Reserved::Granted { .. }
         ));
         // Yesterday's bucket was dropped when today's was charged, so its
         // settlement changes nothing today.
-        counters.settle(&[Settlement::new(day(1), cents(90), cents(90), 0)]);
+        counters.settle(&[Settlement::new(day(1), cents(90), cents(90), 0, 1)]);
         assert_eq!(
             counters.usage(&[day(2)]),
             [WindowUsage::new(Usd::ZERO, cents(90))]
@@ -383,15 +723,15 @@ mod tests {
         let mut counters = Counters::default();
         let slot = |n| WindowRef::rolling(Arc::from("k|1h"), n, 3, NOW);
         for n in 10..13 {
-            counters.reserve(&[Claim::new(slot(n), cents(100), cents(30))], NOW);
+            counters.reserve_as(1, &[Claim::new(slot(n), cents(100), cents(30))], NOW);
         }
         assert!(matches!(
-            counters.reserve(&[Claim::new(slot(12), cents(100), cents(30))], NOW),
+            counters.reserve_as(1, &[Claim::new(slot(12), cents(100), cents(30))], NOW),
             Reserved::Refused { .. }
         ));
         // Slot 10 leaves the window at slot 13.
         assert!(matches!(
-            counters.reserve(&[Claim::new(slot(13), cents(100), cents(30))], NOW),
+            counters.reserve_as(1, &[Claim::new(slot(13), cents(100), cents(30))], NOW),
             Reserved::Granted { .. }
         ));
     }
@@ -400,7 +740,8 @@ mod tests {
     fn an_amount_that_would_overflow_does_not_fit() {
         let mut counters = Counters::default();
         let window = WindowRef::calendar(Arc::from("k"), 0, None);
-        counters.reserve(
+        counters.reserve_as(
+            1,
             &[Claim::new(
                 window.clone(),
                 Usd::from_nanos(u64::MAX),
@@ -409,7 +750,8 @@ mod tests {
             NOW,
         );
         assert!(matches!(
-            counters.reserve(
+            counters.reserve_as(
+                1,
                 &[Claim::new(
                     window,
                     Usd::from_nanos(u64::MAX),
@@ -426,10 +768,10 @@ mod tests {
         let mut counters = Counters::default();
         let rolling = |n| WindowRef::rolling(Arc::from("k|1h"), n, 3, NOW + Duration::from_secs(n));
         for n in [10, 11] {
-            counters.reserve(&[Claim::new(rolling(n), cents(100), cents(30))], NOW);
+            counters.reserve_as(1, &[Claim::new(rolling(n), cents(100), cents(30))], NOW);
         }
-        counters.settle(&[Settlement::new(rolling(11), cents(30), cents(20), 0)]);
-        counters.reserve(&[Claim::new(day(1), cents(100), cents(5))], NOW);
+        counters.settle(&[Settlement::new(rolling(11), cents(30), cents(20), 0, 1)]);
+        counters.reserve_as(1, &[Claim::new(day(1), cents(100), cents(5))], NOW);
 
         // Slot 10 expires at NOW + 10s: gone from a snapshot taken then.
         counters.forget_expired(NOW + Duration::from_secs(10));
@@ -452,13 +794,14 @@ mod tests {
         let mut counters = Counters::default();
         for task in 0..100 {
             let window = WindowRef::calendar(Arc::from(format!("task={task}|all")), 0, Some(NOW));
-            counters.reserve(
+            counters.reserve_as(
+                1,
                 &[Claim::new(window, cents(1), cents(1))],
                 NOW - Duration::from_secs(1),
             );
         }
         counters.until_sweep = 0;
-        counters.reserve(&[], NOW);
+        counters.reserve_as(1, &[], NOW);
         assert_eq!(counters.len(), 0);
     }
 }

@@ -8,8 +8,8 @@ use parking_lot::Mutex;
 use crate::halt::{Halt, KillSwitch};
 use crate::store::counters::Counters;
 use crate::store::{
-    Claim, CounterSummary, HaltFile, HaltFlag, Reserved, Settled, Settlement, SpendStore,
-    StoreError, WindowRef, WindowUsage,
+    Claim, CounterSummary, HaltFile, HaltFlag, Lease, Orphan, Reserved, Settled, Settlement,
+    SpendStore, StoreError, WindowRef, WindowUsage,
 };
 
 /// Shared limits for one process: every task and client holding the same
@@ -59,11 +59,37 @@ impl MemoryStore {
 
 #[async_trait]
 impl SpendStore for MemoryStore {
-    async fn reserve(&self, claims: &[Claim], now: Duration) -> Result<Reserved, StoreError> {
+    async fn reserve(
+        &self,
+        claims: &[Claim],
+        lease: &Lease,
+        now: Duration,
+    ) -> Result<Reserved, StoreError> {
         if let Some(halt) = self.current_halt()? {
             return Ok(Reserved::Halted(halt));
         }
-        Ok(self.counters.lock().reserve(claims, now))
+        Ok(self.counters.lock().reserve(claims, lease, now))
+    }
+
+    async fn renew(
+        &self,
+        windows: &[WindowRef],
+        lease: &Lease,
+        now: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut counters = self.counters.lock();
+        for expiry in counters.expired_in(windows.iter(), now) {
+            counters.orphan(&expiry);
+        }
+        Ok(counters.renew(windows, lease))
+    }
+
+    async fn orphans(&self, now: Duration) -> Result<Vec<Orphan>, StoreError> {
+        let mut counters = self.counters.lock();
+        for expiry in counters.expired_everywhere(now) {
+            counters.orphan(&expiry);
+        }
+        Ok(counters.orphans())
     }
 
     async fn settle(

@@ -13,13 +13,16 @@
 //! - [`settle`](SpendStore::settle): a call finished; drop its hold and add
 //!   what it really cost.
 //!
+//! Every hold is taken under a [`Lease`]; one that runs out unsettled (its
+//! worker died) is billed at its worst case and listed as an [`Orphan`].
+//!
 //! Three implementations share this trait: [`MemoryStore`] (the default,
 //! one process), `FileStore` (one host, several processes; Unix) and
 //! `RedisStore` (a fleet, feature `redis`).
 //!
 //! ```
 //! use std::sync::Arc;
-//! use spendguard::store::{Claim, MemoryStore, Reserved, SpendStore, WindowRef};
+//! use spendguard::store::{Claim, Lease, MemoryStore, Reserved, SpendStore, WindowRef};
 //! use spendguard::Usd;
 //! # const NOW: std::time::Duration = std::time::Duration::from_secs(1_764_000_000);
 //!
@@ -28,9 +31,10 @@
 //! let store = MemoryStore::new();
 //! let today = WindowRef::calendar(Arc::from("key=prod|day"), 20_417, None);
 //! let claim = Claim::new(today, Usd::from_cents(100), Usd::from_cents(60));
-//! assert!(matches!(store.reserve(&[claim.clone()], NOW).await?, Reserved::Granted { .. }));
+//! let lease = |id| Lease::new(id, Arc::from("doc/1"), NOW, NOW + std::time::Duration::from_secs(900));
+//! assert!(matches!(store.reserve(&[claim.clone()], &lease(1), NOW).await?, Reserved::Granted { .. }));
 //! // A second $0.60 call would cross the $1.00 cap while the first is running.
-//! assert!(matches!(store.reserve(&[claim], NOW).await?, Reserved::Refused { claim: 0, .. }));
+//! assert!(matches!(store.reserve(&[claim], &lease(2), NOW).await?, Reserved::Refused { claim: 0, .. }));
 //! # Ok(())
 //! # }
 //! ```
@@ -40,6 +44,7 @@ mod error;
 #[cfg(unix)]
 mod file;
 mod halt_file;
+mod lease;
 mod memory;
 mod protocol;
 #[cfg(feature = "redis")]
@@ -53,6 +58,7 @@ pub use error::StoreError;
 #[cfg(unix)]
 pub use file::{Durability, FileStore, FileStoreOptions, DEFAULT_COMPACT_AT};
 pub use halt_file::HaltFile;
+pub use lease::{Lease, Orphan};
 pub use memory::MemoryStore;
 pub use protocol::{Claim, CounterSummary, Reserved, Settled, Settlement, WindowRef, WindowUsage};
 #[cfg(feature = "redis")]
@@ -71,11 +77,39 @@ use crate::halt::Halt;
 #[async_trait]
 pub trait SpendStore: HaltFlag {
     /// Checks every claim against its window and, if all fit, holds each
-    /// claim's amount; otherwise changes nothing and says which claim did
-    /// not fit. A halted store refuses with [`Reserved::Halted`]. `now` is
-    /// the guard's clock, so a store may forget buckets whose
-    /// [`expires_at`](WindowRef::expires_at) has passed.
-    async fn reserve(&self, claims: &[Claim], now: Duration) -> Result<Reserved, StoreError>;
+    /// claim's amount under `lease`; otherwise changes nothing and says
+    /// which claim did not fit. A halted store refuses with
+    /// [`Reserved::Halted`]. `now` is the guard's clock, so a store may
+    /// forget buckets whose [`expires_at`](WindowRef::expires_at) has
+    /// passed.
+    ///
+    /// First, every hold in a bucket a claim charges whose lease has run
+    /// out by `now` is billed at its worst case (moved from held to spent)
+    /// and kept as an [`Orphan`]: the check then sees it as spent, never as
+    /// free.
+    async fn reserve(
+        &self,
+        claims: &[Claim],
+        lease: &Lease,
+        now: Duration,
+    ) -> Result<Reserved, StoreError>;
+
+    /// Moves the expiry of the live hold under `lease.id` in each window to
+    /// `lease.expires_at`: a worker whose call runs long calls this before
+    /// its lease runs out. Returns whether the hold was still live in every
+    /// window; `false` means its lease had run out (or it was settled) and
+    /// it is billed at its worst case.
+    async fn renew(
+        &self,
+        windows: &[WindowRef],
+        lease: &Lease,
+        now: Duration,
+    ) -> Result<bool, StoreError>;
+
+    /// Bills every hold whose lease has run out by `now`, in every counter,
+    /// and lists every orphaned hold the store still keeps (until its
+    /// bucket expires), by counter: what `spendguard status` shows.
+    async fn orphans(&self, now: Duration) -> Result<Vec<Orphan>, StoreError>;
 
     /// Releases holds and records spend; returns each window's spend before
     /// and after, in order, so a crossing of an alert threshold is seen by

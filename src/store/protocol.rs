@@ -96,17 +96,24 @@ pub struct Settlement {
     pub spent: Usd,
     /// The ticket the store gave the reservation, handed back unchanged.
     pub ticket: u64,
+    /// The id of the [`Lease`](super::Lease) the reservation was held
+    /// under; `None` only for a hold recorded by a version before leases,
+    /// replayed from a file store's log.
+    pub lease: Option<u64>,
 }
 
 impl Settlement {
-    /// Drops `held` from `window` and adds `spent`, for a reservation
-    /// granted with `ticket`.
-    pub const fn new(window: WindowRef, held: Usd, spent: Usd, ticket: u64) -> Self {
+    /// Drops the hold under lease `lease` from `window` and adds `spent`,
+    /// for a reservation granted with `ticket` that held `held` there. If
+    /// the lease ran out first, the hold was billed at its worst case
+    /// already, and only a cost above that is added.
+    pub const fn new(window: WindowRef, held: Usd, spent: Usd, ticket: u64, lease: u64) -> Self {
         Settlement {
             window,
             held,
             spent,
             ticket,
+            lease: Some(lease),
         }
     }
 }

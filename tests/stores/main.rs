@@ -6,8 +6,11 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod dead_worker_leases;
 #[cfg(feature = "redis")]
 mod redis_store;
+#[cfg(feature = "redis")]
+mod redis_tls;
 #[cfg(feature = "client")]
 mod shared_caps_across_processes;
 mod spend_survives_a_kill;

@@ -18,6 +18,10 @@ pub struct RedisServer {
 
 struct OwnServer {
     port: u16,
+    /// Arguments past the port and persistence settings.
+    extra: Vec<String>,
+    /// Serving TLS only: ready once the port accepts connections.
+    tls: bool,
     child: Option<Child>,
 }
 
@@ -35,7 +39,30 @@ impl RedisServer {
     /// A `redis-server` of our own, which a test may stop and restart.
     pub fn own() -> Option<RedisServer> {
         let port = free_port();
-        let mut own = OwnServer { port, child: None };
+        let own = OwnServer {
+            port,
+            extra: Vec::new(),
+            tls: false,
+            child: None,
+        };
+        RedisServer::start_own(own, format!("redis://127.0.0.1:{port}/0"))
+    }
+
+    /// A `redis-server` of our own serving TLS only, on a free loopback
+    /// port, with `args` naming its certificates; `url` is given the port
+    /// and must say how to reach it (`rediss://…:{port}/0`).
+    pub fn own_tls(args: &[String], url: impl Fn(u16) -> String) -> Option<RedisServer> {
+        let port = free_port();
+        let own = OwnServer {
+            port,
+            extra: args.to_vec(),
+            tls: true,
+            child: None,
+        };
+        RedisServer::start_own(own, url(port))
+    }
+
+    fn start_own(mut own: OwnServer, url: String) -> Option<RedisServer> {
         if let Err(reason) = own.start() {
             // CI installs a server and sets this: there, no server is a failure.
             assert!(
@@ -46,7 +73,7 @@ impl RedisServer {
             return None;
         }
         Some(RedisServer {
-            url: format!("redis://127.0.0.1:{port}/0"),
+            url,
             own: Some(own),
         })
     }
@@ -69,9 +96,17 @@ impl RedisServer {
 
 impl OwnServer {
     fn start(&mut self) -> Result<(), String> {
+        let port = self.port.to_string();
+        let ports = if self.tls {
+            vec!["--tls-port", &port, "--port", "0"]
+        } else {
+            vec!["--port", &port]
+        };
         let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1"])
+            .args(ports)
             .args(["--save", "", "--appendonly", "no"])
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -79,7 +114,8 @@ impl OwnServer {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if ping(self.port) {
+            if (self.tls && TcpStream::connect(("127.0.0.1", self.port)).is_ok()) || ping(self.port)
+            {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(20));

@@ -8,7 +8,7 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::store::counters::Counters;
+use crate::store::counters::{Counters, Expiry};
 use crate::store::file::record::{self, Record};
 use crate::store::file::Durability;
 use crate::store::StoreError;
@@ -181,6 +181,20 @@ impl Locked<'_> {
         Ok(())
     }
 
+    /// Records that the holds in `expired` ran out unsettled, then bills
+    /// them at their worst case: written first, so that every process
+    /// replaying the log bills the same holds.
+    pub(super) fn bill_expired(&mut self, expired: &[Expiry]) -> Result<(), StoreError> {
+        if expired.is_empty() {
+            return Ok(());
+        }
+        self.append(&record::expire_line(expired))?;
+        for expiry in expired {
+            self.log.counters.orphan(expiry);
+        }
+        Ok(())
+    }
+
     /// Compacts the log if it has grown past the threshold. A compaction
     /// that fails loses nothing (the log is left as it was) and is tried
     /// again once the log has grown by another threshold.
@@ -209,6 +223,10 @@ impl Locked<'_> {
         let mut snapshot = Vec::new();
         for saved in log.counters.saved() {
             record::push_bucket_line(&mut snapshot, &saved);
+        }
+        // After every bucket, which each one needs to be restored into.
+        for saved in log.counters.saved_leases() {
+            record::push_lease_line(&mut snapshot, &saved);
         }
         for (counter, limit) in log.counters.limits() {
             record::push_limit_line(&mut snapshot, counter, limit);
@@ -292,7 +310,7 @@ impl Log {
             let line = &bytes[used..used + end];
             match record::parse(line) {
                 Some(record) => {
-                    if matches!(record, Record::Bucket(_)) {
+                    if matches!(record, Record::Bucket(_) | Record::Lease(_)) {
                         self.snapshot_len += line.len() as u64 + 1;
                     }
                     record.apply(&mut self.counters);

@@ -21,8 +21,8 @@ use parking_lot::Mutex;
 use crate::halt::Halt;
 use crate::store::counters::Limit;
 use crate::store::{
-    Claim, CounterSummary, HaltFile, HaltFlag, Reserved, Settled, Settlement, SpendStore,
-    StoreError, WindowRef, WindowUsage,
+    Claim, CounterSummary, HaltFile, HaltFlag, Lease, Orphan, Reserved, Settled, Settlement,
+    SpendStore, StoreError, WindowRef, WindowUsage,
 };
 
 use self::log::{Log, Settings};
@@ -263,19 +263,28 @@ impl FileStore {
 
 #[async_trait]
 impl SpendStore for FileStore {
-    async fn reserve(&self, claims: &[Claim], now: Duration) -> Result<Reserved, StoreError> {
+    async fn reserve(
+        &self,
+        claims: &[Claim],
+        lease: &Lease,
+        now: Duration,
+    ) -> Result<Reserved, StoreError> {
         let mut log = self.log.lock();
         let mut locked = log.lock()?;
         if let Some(halt) = self.current_halt() {
             return Ok(Reserved::Halted(halt));
         }
+        let expired = locked
+            .counters()
+            .expired_in(claims.iter().map(|c| &c.window), now);
+        locked.bill_expired(&expired)?;
         if let Some(refused) = locked.counters().refusal(claims, now) {
             return Ok(refused);
         }
         if !claims.is_empty() {
             // The hold and any new limits in one write: a torn write loses
             // at most the limits, which only status reports read.
-            let mut lines = record::hold_line(claims);
+            let mut lines = record::hold_line(claims, lease);
             for claim in claims {
                 if locked.counters().is_new_limit(claim) {
                     record::push_limit_line(&mut lines, &claim.window.counter, Limit::of(claim));
@@ -288,7 +297,7 @@ impl SpendStore for FileStore {
             .map(|claim| {
                 let counters = locked.counters();
                 counters.remember_limit(&claim.window.counter, Limit::of(claim));
-                counters.hold(&claim.window, claim.amount)
+                counters.hold(&claim.window, claim.amount, Some(lease))
             })
             .collect();
         locked.compact_if_due(now);
@@ -309,6 +318,30 @@ impl SpendStore for FileStore {
         let settled = locked.counters().settle(settlements);
         locked.compact_if_due(now);
         Ok(settled)
+    }
+
+    async fn renew(
+        &self,
+        windows: &[WindowRef],
+        lease: &Lease,
+        now: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut log = self.log.lock();
+        let mut locked = log.lock()?;
+        let expired = locked.counters().expired_in(windows.iter(), now);
+        locked.bill_expired(&expired)?;
+        if !windows.is_empty() {
+            locked.append(&record::renew_line(windows, lease))?;
+        }
+        Ok(locked.counters().renew(windows, lease))
+    }
+
+    async fn orphans(&self, now: Duration) -> Result<Vec<Orphan>, StoreError> {
+        let mut log = self.log.lock();
+        let mut locked = log.lock()?;
+        let expired = locked.counters().expired_everywhere(now);
+        locked.bill_expired(&expired)?;
+        Ok(locked.counters().orphans())
     }
 
     async fn usage(&self, windows: &[WindowRef]) -> Result<Vec<WindowUsage>, StoreError> {

@@ -5,11 +5,21 @@
 //! in 8 lowercase hex digits and the payload is words separated by single
 //! spaces:
 //!
-//! - `hold`, then for each claim `counter bucket span expires amount`: a
-//!   granted reservation;
-//! - `settle`, then for each window `counter bucket span expires held spent`;
+//! - `lease-hold id since expires holder`, then for each claim `counter
+//!   bucket span expires amount`: a granted reservation under a lease;
+//! - `lease-settle`, then for each window `counter bucket span expires held
+//!   spent lease`;
+//! - `lease-renew id expires`, then for each window `counter bucket span
+//!   expires`: a lease moved on;
+//! - `lease-expire`, then for each hold `counter bucket lease`: holds whose
+//!   lease ran out, billed at their worst case (written by the sweep that
+//!   found them, so every process replaying the log bills the same ones);
+//! - `hold` and `settle`, as `lease-hold` and `lease-settle` without the
+//!   lease: what versions before leases wrote, still read;
 //! - `bucket counter bucket expires spent held`: one bucket of a snapshot,
-//!   as a compaction writes them;
+//!   as a compaction writes them; then `lease` or `orphan`, each `counter
+//!   bucket id amount since expires holder`, for its live and orphaned
+//!   leased holds;
 //! - `limit counter span max`: the span and limit a counter's reservations
 //!   are checked against, written with the first reservation that uses a
 //!   new one and in every snapshot, so `spendguard status` can show how
@@ -24,26 +34,41 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::money::Usd;
-use crate::store::counters::{Counters, Limit, SavedBucket};
+use crate::store::counters::{Counters, Expiry, LeasedHold, Limit, SavedBucket, SavedLease};
 use crate::store::file::crc32::crc32;
-use crate::store::{Claim, Settlement, WindowRef, WindowUsage};
+use crate::store::{Claim, Lease, Settlement, WindowRef, WindowUsage};
 
 /// Words per claim of a `hold` record.
 const HOLD_WORDS: usize = 5;
 /// Words per window of a `settle` record.
 const SETTLE_WORDS: usize = 6;
+/// Words before the claims of a `lease-hold` record.
+const LEASE_WORDS: usize = 4;
+/// Words per window of a `lease-settle` record.
+const LEASE_SETTLE_WORDS: usize = 7;
+/// Words per window of a `lease-renew` record.
+const WINDOW_WORDS: usize = 4;
+/// Words per hold of a `lease-expire` record.
+const EXPIRE_WORDS: usize = 3;
 /// The checksum's hex digits and the space after them.
 const CRC_PREFIX: usize = 9;
 
 /// A record read back from the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Record {
-    /// A granted reservation: each amount held in its window.
-    Hold(Vec<(WindowRef, Usd)>),
+    /// A granted reservation: each amount held in its window, under a
+    /// lease unless a version before leases wrote it.
+    Hold(Vec<(WindowRef, Usd)>, Option<Lease>),
     /// Holds dropped and spend added.
     Settle(Vec<Settlement>),
+    /// A lease's new expiry, in each window it holds.
+    Renew(Vec<WindowRef>, Lease),
+    /// Holds whose lease ran out, billed at their worst case.
+    Expire(Vec<Expiry>),
     /// A bucket's whole state, from a snapshot.
     Bucket(SavedBucket),
+    /// A leased hold of a snapshot's bucket.
+    Lease(SavedLease),
     /// A counter's span and limit.
     Limit(Arc<str>, Limit),
 }
@@ -52,24 +77,37 @@ impl Record {
     /// Replays the record.
     pub(super) fn apply(self, counters: &mut Counters) {
         match self {
-            Record::Hold(holds) => {
+            Record::Hold(holds, lease) => {
                 for (window, amount) in &holds {
-                    counters.hold(window, *amount);
+                    counters.hold(window, *amount, lease.as_ref());
                 }
             }
             Record::Settle(settlements) => {
                 counters.settle(&settlements);
             }
+            Record::Renew(windows, lease) => {
+                counters.renew(&windows, &lease);
+            }
+            Record::Expire(expired) => {
+                for expiry in &expired {
+                    counters.orphan(expiry);
+                }
+            }
             Record::Bucket(saved) => counters.restore(saved),
+            Record::Lease(saved) => counters.restore_lease(saved),
             Record::Limit(counter, limit) => counters.remember_limit(&counter, limit),
         }
     }
 }
 
-/// The line recording that `claims` were granted.
-pub(super) fn hold_line(claims: &[Claim]) -> Vec<u8> {
+/// The line recording that `claims` were granted under `lease`.
+pub(super) fn hold_line(claims: &[Claim], lease: &Lease) -> Vec<u8> {
     line(|out| {
-        out.extend_from_slice(b"hold");
+        out.extend_from_slice(b"lease-hold");
+        push_number(out, lease.id);
+        push_expiry(out, Some(lease.since));
+        push_expiry(out, Some(lease.expires_at));
+        push_counter(out, &lease.holder);
         for claim in claims {
             push_window(out, &claim.window);
             push_number(out, claim.amount.nanos());
@@ -77,16 +115,59 @@ pub(super) fn hold_line(claims: &[Claim]) -> Vec<u8> {
     })
 }
 
-/// The line recording `settlements`.
+/// The line recording `settlements`; a settlement of a hold recorded
+/// without a lease says `-` for its lease.
 pub(super) fn settle_line(settlements: &[Settlement]) -> Vec<u8> {
     line(|out| {
-        out.extend_from_slice(b"settle");
+        out.extend_from_slice(b"lease-settle");
         for s in settlements {
             push_window(out, &s.window);
             push_number(out, s.held.nanos());
             push_number(out, s.spent.nanos());
+            match s.lease {
+                Some(lease) => push_number(out, lease),
+                None => out.extend_from_slice(b" -"),
+            }
         }
     })
+}
+
+/// The line recording that `lease` now runs out at its `expires_at`.
+pub(super) fn renew_line(windows: &[WindowRef], lease: &Lease) -> Vec<u8> {
+    line(|out| {
+        out.extend_from_slice(b"lease-renew");
+        push_number(out, lease.id);
+        push_expiry(out, Some(lease.expires_at));
+        for window in windows {
+            push_window(out, window);
+        }
+    })
+}
+
+/// The line recording that the holds in `expired` were billed.
+pub(super) fn expire_line(expired: &[Expiry]) -> Vec<u8> {
+    line(|out| {
+        out.extend_from_slice(b"lease-expire");
+        for expiry in expired {
+            push_counter(out, &expiry.counter);
+            push_number(out, expiry.bucket);
+            push_number(out, expiry.lease);
+        }
+    })
+}
+
+/// Appends the snapshot line of one leased hold to `out`.
+pub(super) fn push_lease_line(out: &mut Vec<u8>, saved: &SavedLease) {
+    out.extend(line(|out| {
+        out.extend_from_slice(if saved.orphaned { b"orphan" } else { b"lease" });
+        push_counter(out, &saved.counter);
+        push_number(out, saved.bucket);
+        push_number(out, saved.hold.lease.id);
+        push_number(out, saved.hold.amount.nanos());
+        push_expiry(out, Some(saved.hold.lease.since));
+        push_expiry(out, Some(saved.hold.lease.expires_at));
+        push_counter(out, &saved.hold.lease.holder);
+    }));
 }
 
 /// Appends the snapshot line of one bucket to `out`.
@@ -186,23 +267,130 @@ pub(super) fn parse(line: &[u8]) -> Option<Record> {
     let kind = words.next()?;
     let words: Vec<&[u8]> = words.collect();
     match kind {
+        b"lease-hold" => parse_leased_hold(&words),
+        b"lease-settle" => parse_leased_settle(&words),
+        b"lease-renew" => parse_renew(&words),
+        b"lease-expire" => parse_expire(&words),
         b"hold" => parse_hold(&words),
         b"settle" => parse_settle(&words),
         b"bucket" => parse_bucket(&words),
+        b"lease" => parse_lease(&words, false),
+        b"orphan" => parse_lease(&words, true),
         b"limit" => parse_limit(&words),
         _ => None,
     }
 }
 
 fn parse_hold(words: &[&[u8]]) -> Option<Record> {
+    Some(Record::Hold(parse_claims(words)?, None))
+}
+
+fn parse_claims(words: &[&[u8]]) -> Option<Vec<(WindowRef, Usd)>> {
     if words.is_empty() || !words.len().is_multiple_of(HOLD_WORDS) {
         return None;
     }
     words
         .chunks_exact(HOLD_WORDS)
         .map(|claim| Some((parse_window(&claim[..4])?, parse_usd(claim[4])?)))
+        .collect()
+}
+
+fn parse_leased_hold(words: &[&[u8]]) -> Option<Record> {
+    let (head, claims) = words.split_at_checked(LEASE_WORDS)?;
+    let [id, since, expires, holder] = head else {
+        return None;
+    };
+    let lease = Lease::new(
+        parse_number(id)?,
+        parse_counter(holder)?,
+        parse_expiry(since)??,
+        parse_expiry(expires)??,
+    );
+    Some(Record::Hold(parse_claims(claims)?, Some(lease)))
+}
+
+fn parse_leased_settle(words: &[&[u8]]) -> Option<Record> {
+    if words.is_empty() || !words.len().is_multiple_of(LEASE_SETTLE_WORDS) {
+        return None;
+    }
+    words
+        .chunks_exact(LEASE_SETTLE_WORDS)
+        .map(|s| {
+            let lease = match s[6] {
+                b"-" => None,
+                id => Some(parse_number(id)?),
+            };
+            Some(Settlement {
+                lease,
+                ..Settlement::new(
+                    parse_window(&s[..4])?,
+                    parse_usd(s[4])?,
+                    parse_usd(s[5])?,
+                    0,
+                    0,
+                )
+            })
+        })
         .collect::<Option<Vec<_>>>()
-        .map(Record::Hold)
+        .map(Record::Settle)
+}
+
+fn parse_renew(words: &[&[u8]]) -> Option<Record> {
+    let [id, expires, windows @ ..] = words else {
+        return None;
+    };
+    if windows.is_empty() || !windows.len().is_multiple_of(WINDOW_WORDS) {
+        return None;
+    }
+    let windows = windows
+        .chunks_exact(WINDOW_WORDS)
+        .map(parse_window)
+        .collect::<Option<Vec<_>>>()?;
+    let lease = Lease::new(
+        parse_number(id)?,
+        Arc::from(""),
+        Duration::ZERO,
+        parse_expiry(expires)??,
+    );
+    Some(Record::Renew(windows, lease))
+}
+
+fn parse_expire(words: &[&[u8]]) -> Option<Record> {
+    if words.is_empty() || !words.len().is_multiple_of(EXPIRE_WORDS) {
+        return None;
+    }
+    words
+        .chunks_exact(EXPIRE_WORDS)
+        .map(|e| {
+            Some(Expiry {
+                counter: parse_counter(e[0])?,
+                bucket: parse_number(e[1])?,
+                lease: parse_number(e[2])?,
+            })
+        })
+        .collect::<Option<Vec<_>>>()
+        .map(Record::Expire)
+}
+
+fn parse_lease(words: &[&[u8]], orphaned: bool) -> Option<Record> {
+    let [counter, bucket, id, amount, since, expires, holder] = words else {
+        return None;
+    };
+    let lease = Lease::new(
+        parse_number(id)?,
+        parse_counter(holder)?,
+        parse_expiry(since)??,
+        parse_expiry(expires)??,
+    );
+    Some(Record::Lease(SavedLease {
+        counter: parse_counter(counter)?,
+        bucket: parse_number(bucket)?,
+        orphaned,
+        hold: LeasedHold {
+            lease,
+            amount: parse_usd(amount)?,
+        },
+    }))
 }
 
 fn parse_settle(words: &[&[u8]]) -> Option<Record> {
@@ -212,12 +400,16 @@ fn parse_settle(words: &[&[u8]]) -> Option<Record> {
     words
         .chunks_exact(SETTLE_WORDS)
         .map(|s| {
-            Some(Settlement::new(
-                parse_window(&s[..4])?,
-                parse_usd(s[4])?,
-                parse_usd(s[5])?,
-                0,
-            ))
+            Some(Settlement {
+                lease: None,
+                ..Settlement::new(
+                    parse_window(&s[..4])?,
+                    parse_usd(s[4])?,
+                    parse_usd(s[5])?,
+                    0,
+                    0,
+                )
+            })
         })
         .collect::<Option<Vec<_>>>()
         .map(Record::Settle)
@@ -326,6 +518,15 @@ mod tests {
         )
     }
 
+    fn lease() -> Lease {
+        Lease::new(
+            u64::MAX,
+            Arc::from("host a/41 %"),
+            Duration::from_secs(1_795_000_000),
+            Duration::from_secs(1_795_000_900),
+        )
+    }
+
     fn without_newline(mut line: Vec<u8>) -> Vec<u8> {
         assert_eq!(line.pop(), Some(b'\n'));
         line
@@ -342,7 +543,7 @@ mod tests {
                 Usd::from_nanos(u64::MAX),
             ),
         ];
-        let line = without_newline(hold_line(&claims));
+        let line = without_newline(hold_line(&claims, &lease()));
         assert!(!line.contains(&b'\n'));
         assert_eq!(
             parse(&line),
@@ -350,18 +551,53 @@ mod tests {
                 claims
                     .iter()
                     .map(|c| (c.window.clone(), c.amount))
-                    .collect()
+                    .collect(),
+                Some(lease())
             ))
         );
 
-        let settlements = [Settlement::new(
-            window(awkward),
-            Usd::from_cents(3),
-            Usd::from_cents(2),
-            0,
-        )];
+        let mut unleased = Settlement::new(window("k"), Usd::from_cents(1), Usd::ZERO, 0, 0);
+        unleased.lease = None;
+        let settlements = [
+            Settlement::new(
+                window(awkward),
+                Usd::from_cents(3),
+                Usd::from_cents(2),
+                0,
+                9,
+            ),
+            unleased,
+        ];
         let line = without_newline(settle_line(&settlements));
         assert_eq!(parse(&line), Some(Record::Settle(settlements.to_vec())));
+
+        let windows = [window(awkward), window("k")];
+        let line = without_newline(renew_line(&windows, &lease()));
+        let renewed = Lease::new(u64::MAX, Arc::from(""), Duration::ZERO, lease().expires_at);
+        assert_eq!(parse(&line), Some(Record::Renew(windows.to_vec(), renewed)));
+
+        let expired = [Expiry {
+            counter: Arc::from(awkward),
+            bucket: 3,
+            lease: 12,
+        }];
+        let line = without_newline(expire_line(&expired));
+        assert_eq!(parse(&line), Some(Record::Expire(expired.to_vec())));
+
+        for orphaned in [false, true] {
+            let saved = SavedLease {
+                counter: Arc::from(awkward),
+                bucket: 7,
+                orphaned,
+                hold: LeasedHold {
+                    lease: lease(),
+                    amount: Usd::from_cents(5),
+                },
+            };
+            let mut line = Vec::new();
+            push_lease_line(&mut line, &saved);
+            assert_eq!(parse(&without_newline(line)), Some(Record::Lease(saved)));
+        }
 
         let saved = SavedBucket {
             counter: Arc::from(awkward),
@@ -386,12 +622,32 @@ mod tests {
     }
 
     #[test]
+    fn records_of_versions_before_leases_still_read() {
+        let hold = line_of(b"hold k 3 1 - 500");
+        let window = WindowRef::calendar(Arc::from("k"), 3, None);
+        assert_eq!(
+            parse(&hold),
+            Some(Record::Hold(
+                vec![(window.clone(), Usd::from_nanos(500))],
+                None
+            ))
+        );
+        let settle = line_of(b"settle k 3 1 - 500 200");
+        let Some(Record::Settle(settled)) = parse(&settle) else {
+            panic!("an old settle line reads");
+        };
+        assert_eq!(settled[0].lease, None);
+        assert_eq!(settled[0].spent, Usd::from_nanos(200));
+    }
+
+    #[test]
     fn a_changed_byte_fails_the_checksum() {
         let line = without_newline(settle_line(&[Settlement::new(
             window("k|day"),
             Usd::from_cents(30),
             Usd::from_cents(20),
             0,
+            1,
         )]));
         assert!(parse(&line).is_some());
         let text = String::from_utf8(line).unwrap();
@@ -402,11 +658,14 @@ mod tests {
 
     #[test]
     fn torn_garbled_and_unknown_lines_are_not_records() {
-        let line = without_newline(hold_line(&[Claim::new(
-            window("k"),
-            Usd::from_cents(1),
-            Usd::from_cents(1),
-        )]));
+        let line = without_newline(hold_line(
+            &[Claim::new(
+                window("k"),
+                Usd::from_cents(1),
+                Usd::from_cents(1),
+            )],
+            &lease(),
+        ));
         for cut in 0..line.len() {
             assert_eq!(parse(&line[..cut]), None, "cut at {cut}");
         }
@@ -443,11 +702,18 @@ mod tests {
                 Usd::from_nanos(u64::MAX),
             ),
         ];
+        let lease = Lease::new(
+            7,
+            Arc::from("host/42"),
+            Duration::from_secs(1_795_611_000),
+            Duration::from_secs(1_795_611_900),
+        );
         let settlements = [Settlement::new(
             window("g|day"),
             Usd::from_nanos(9),
             Usd::from_nanos(4),
             0,
+            lease.id,
         )];
         let saved = SavedBucket {
             counter: Arc::from("g|day"),
@@ -466,7 +732,14 @@ mod tests {
                 max: Usd::from_cents(100),
             },
         );
-        vec![hold_line(&claims), settle_line(&settlements), bucket, limit]
+        let renew = renew_line(&[window("g|day")], &lease);
+        vec![
+            hold_line(&claims, &lease),
+            settle_line(&settlements),
+            renew,
+            bucket,
+            limit,
+        ]
     }
 
     /// `line` (newline dropped) with its checksum made right again, so the

@@ -60,8 +60,20 @@ fn claim(window: &WindowRef, amount: u64) -> Claim {
     Claim::new(window.clone(), cents(100), cents(amount))
 }
 
+/// The lease of a test's hold of `amount`: its id is the amount, so a
+/// test's settlement of what it held finds the hold.
+fn lease_of(amount: Usd) -> Lease {
+    Lease::new(
+        amount.nanos(),
+        Arc::from("test/1"),
+        NOW,
+        NOW + Duration::from_secs(DAY),
+    )
+}
+
 async fn reserve(store: &FileStore, claims: &[Claim]) -> Reserved {
-    store.reserve(claims, NOW).await.unwrap()
+    let amount = claims.first().map_or(Usd::ZERO, |c| c.amount);
+    store.reserve(claims, &lease_of(amount), NOW).await.unwrap()
 }
 
 async fn settle(store: &FileStore, window: &WindowRef, held: u64, spent: u64) -> Settled {
@@ -72,6 +84,7 @@ async fn settle(store: &FileStore, window: &WindowRef, held: u64, spent: u64) ->
                 cents(held),
                 cents(spent),
                 0,
+                cents(held).nanos(),
             )],
             NOW,
         )
@@ -140,7 +153,7 @@ async fn a_torn_last_line_is_skipped_and_the_next_record_gets_a_line_of_its_own(
         settle(&store, &window, 30, 30).await;
     }
     // A writer killed in the middle of its line.
-    let line = record::hold_line(&[claim(&window, 10)]);
+    let line = record::hold_line(&[claim(&window, 10)], &lease_of(cents(10)));
     append_raw(&path, &line[..line.len() / 2]);
 
     let store = FileStore::open(&path).unwrap();
@@ -227,7 +240,7 @@ async fn a_line_that_fails_its_checksum_is_skipped() {
     }
     // Someone "fixes" the settlement by hand: 20 cents becomes 10.
     let text = std::fs::read_to_string(&path).unwrap();
-    let forged = text.replacen(" 200000000\n", " 100000000\n", 1);
+    let forged = text.replacen(" 200000000 300000000\n", " 100000000 300000000\n", 1);
     assert_ne!(forged, text);
     std::fs::write(&path, forged).unwrap();
 
@@ -287,7 +300,10 @@ async fn expired_buckets_are_forgotten_at_compaction() {
         Some(Duration::from_secs(NOW.as_secs() / DAY * DAY)),
     );
     let store = FileStore::open(&path).unwrap();
-    let held_yesterday = store.reserve(&[claim(&old, 60)], yesterday).await.unwrap();
+    let held_yesterday = store
+        .reserve(&[claim(&old, 60)], &lease_of(cents(60)), yesterday)
+        .await
+        .unwrap();
     assert!(granted(&held_yesterday));
     assert!(granted(&reserve(&store, &[claim(&now, 10)]).await));
     drop(store);
@@ -327,7 +343,11 @@ fn handles_racing_from_threads_never_both_get_the_last_cent() {
                     let mut grants = 0;
                     while granted(
                         &runtime
-                            .block_on(store.reserve(std::slice::from_ref(&one_cent), NOW))
+                            .block_on(store.reserve(
+                                std::slice::from_ref(&one_cent),
+                                &lease_of(cents(1)),
+                                NOW,
+                            ))
                             .unwrap(),
                     ) {
                         grants += 1;
@@ -467,12 +487,14 @@ proptest::proptest! {
 /// A log with a line of every kind.
 fn log_sample() -> Vec<u8> {
     let (window, global) = (today("agent=a|day"), all_time("global|all"));
-    let mut log = record::hold_line(&[claim(&window, 30), claim(&global, 30)]);
+    let lease = lease_of(cents(30));
+    let mut log = record::hold_line(&[claim(&window, 30), claim(&global, 30)], &lease);
     log.extend(record::settle_line(&[Settlement::new(
         window,
         cents(30),
         cents(25),
         0,
+        lease.id,
     )]));
     record::push_limit_line(
         &mut log,
@@ -483,4 +505,51 @@ fn log_sample() -> Vec<u8> {
         },
     );
     log
+}
+
+#[tokio::test]
+async fn a_lease_run_out_is_billed_once_for_every_handle_and_survives_compaction() {
+    let dir = TempDir::new("lease");
+    let path = dir.join("spend.log");
+    let window = all_time("global|all");
+    let dead = Lease::new(
+        9,
+        Arc::from("dead host/77"),
+        NOW,
+        NOW + Duration::from_secs(60),
+    );
+    let worker = FileStore::open(&path).unwrap();
+    worker
+        .reserve(&[claim(&window, 60)], &dead, NOW)
+        .await
+        .unwrap();
+    drop(worker);
+
+    // Another process, a minute and a second later: the hold is billed.
+    let later = NOW + Duration::from_secs(61);
+    let other = FileStore::options().compact_at(1).open(&path).unwrap();
+    let refused = other
+        .reserve(&[claim(&window, 50)], &lease_of(cents(50)), later)
+        .await
+        .unwrap();
+    assert_eq!(
+        refused,
+        Reserved::Refused {
+            claim: 0,
+            usage: WindowUsage::new(cents(60), Usd::ZERO)
+        }
+    );
+    // A third handle replays the sweep from the log rather than redoing it
+    // by its own clock, and the orphan survives the compaction.
+    settle(&other, &window, 0, 0).await;
+    let third = FileStore::open(&path).unwrap();
+    assert!(std::fs::read_to_string(&path).unwrap().contains("orphan "));
+    assert_eq!(
+        usage(&third, &window).await,
+        WindowUsage::new(cents(60), Usd::ZERO)
+    );
+    let orphans = third.orphans(NOW).await.unwrap();
+    assert_eq!(orphans.len(), 1);
+    assert_eq!(&*orphans[0].holder, "dead host/77");
+    assert_eq!(orphans[0].age(later), Duration::from_secs(61));
 }

@@ -83,3 +83,48 @@ local function answer(body)
   end
   return redis.error_reply(tostring(result))
 end
+
+-- Leases. A hold under a lease is the field `l:{id}` of the bucket it is
+-- held in, `amount since holder` (milliseconds of the guard's clock), and
+-- the member `id` of the bucket's lease set (a sorted set whose scores
+-- are the leases' expiries). A hold whose lease ran out unsettled is
+-- billed: its amount moves from `held` to `spent`, and it is kept as the
+-- field `id` of the bucket's orphan hash, `amount since expires holder`.
+
+-- The parts of a lease field: amount, since, holder.
+local function lease_parts(key, id, detail)
+  local amount, since, holder = string.match(detail or '', '^(%d+) (%d+) (.*)$')
+  if not amount or #amount > 16 then
+    corrupt(key, 'the lease ' .. id .. ' is ' .. string.format('%q', string.sub(detail or '', 1, 40))
+      .. ', not `amount since holder`')
+  end
+  return tonumber(amount), since, holder
+end
+
+-- Keeps a lease set or orphan hash as long as its bucket.
+local function expire_with(key, bucket_key)
+  local ttl = redis.call('PTTL', bucket_key)
+  if ttl > 0 then
+    redis.call('PEXPIRE', key, ttl)
+  end
+end
+
+-- Bills every hold in the bucket `key` whose lease has run out by `now`.
+local function sweep(key, leases, orphans, now)
+  local expired = redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'WITHSCORES')
+  if #expired == 0 then
+    return
+  end
+  local b = bucket(key)
+  for i = 1, #expired, 2 do
+    local id, expires = expired[i], expired[i + 1]
+    local amount, since, holder = lease_parts(key, id, redis.call('HGET', key, 'l:' .. id))
+    b.held = math.max(0, b.held - amount)
+    b.spent = math.min(SATURATED, b.spent + amount)
+    redis.call('HSET', orphans, id, string.format('%.0f', amount) .. ' ' .. since .. ' ' .. expires .. ' ' .. holder)
+    redis.call('HDEL', key, 'l:' .. id)
+    redis.call('ZREM', leases, id)
+  end
+  redis.call('HSET', key, 'spent', string.format('%.0f', b.spent), 'held', string.format('%.0f', b.held))
+  expire_with(orphans, key)
+end

@@ -7,7 +7,7 @@ use parking_lot::Mutex;
 
 use crate::money::Usd;
 use crate::store::counters::Counters;
-use crate::store::{Claim, Reserved, Settled, Settlement};
+use crate::store::{Claim, Lease, Reserved, Settled, Settlement, WindowRef};
 
 /// Counters kept in this process, where every window's limit is the
 /// smaller of its own and `cap`.
@@ -39,6 +39,7 @@ impl Fallback {
     pub(super) fn reserve(
         &self,
         claims: &[Claim],
+        lease: &Lease,
         now: Duration,
         ticket: u64,
     ) -> Result<Reserved, AllowanceUsedUp> {
@@ -46,7 +47,7 @@ impl Fallback {
             .iter()
             .map(|claim| Claim::new(claim.window.clone(), claim.max.min(self.cap), claim.amount))
             .collect();
-        match self.counters.lock().reserve(&capped, now) {
+        match self.counters.lock().reserve(&capped, lease, now) {
             Reserved::Granted { usage, .. } => Ok(Reserved::Granted { usage, ticket }),
             Reserved::Refused { claim, .. } if self.cap < claims[claim].max => Err(AllowanceUsedUp),
             refused => Ok(refused),
@@ -55,6 +56,15 @@ impl Fallback {
 
     pub(super) fn settle(&self, settlements: &[Settlement]) -> Vec<Settled> {
         self.counters.lock().settle(settlements)
+    }
+
+    /// Renews a lease held here.
+    pub(super) fn renew(&self, windows: &[WindowRef], lease: &Lease, now: Duration) -> bool {
+        let mut counters = self.counters.lock();
+        for expiry in counters.expired_in(windows.iter(), now) {
+            counters.orphan(&expiry);
+        }
+        counters.renew(windows, lease)
     }
 }
 
@@ -66,6 +76,15 @@ mod tests {
     use crate::store::WindowRef;
 
     const NOW: Duration = Duration::from_secs(1_000_000);
+
+    fn lease() -> Lease {
+        Lease::new(
+            1,
+            std::sync::Arc::from("test"),
+            NOW,
+            NOW + Duration::from_secs(60),
+        )
+    }
 
     fn claim(max: u64, amount: u64) -> Claim {
         Claim::new(
@@ -79,11 +98,11 @@ mod tests {
     fn the_cap_binds_below_the_limit_and_says_so() {
         let fallback = Fallback::new(Usd::from_cents(50));
         assert!(matches!(
-            fallback.reserve(&[claim(100, 40)], NOW, 7),
+            fallback.reserve(&[claim(100, 40)], &lease(), NOW, 7),
             Ok(Reserved::Granted { ticket: 7, .. })
         ));
         assert_eq!(
-            fallback.reserve(&[claim(100, 40)], NOW, 7),
+            fallback.reserve(&[claim(100, 40)], &lease(), NOW, 7),
             Err(AllowanceUsedUp)
         );
     }
@@ -92,7 +111,7 @@ mod tests {
     fn a_limit_below_the_cap_refuses_as_itself() {
         let fallback = Fallback::new(Usd::from_cents(500));
         assert!(matches!(
-            fallback.reserve(&[claim(100, 140)], NOW, 7),
+            fallback.reserve(&[claim(100, 140)], &lease(), NOW, 7),
             Ok(Reserved::Refused { claim: 0, .. })
         ));
     }

@@ -5,6 +5,7 @@ mod keys;
 mod reply;
 mod scripts;
 mod server;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -20,15 +21,16 @@ use redis::{ErrorKind, IntoConnectionInfo, ProtocolVersion, RedisError, ScriptIn
 use crate::halt::Halt;
 use crate::money::Usd;
 use crate::store::{
-    Claim, CounterSummary, HaltFlag, Reserved, Settled, Settlement, SpendStore, StoreError,
-    WindowRef, WindowUsage,
+    Claim, CounterSummary, HaltFlag, Lease, Orphan, Reserved, Settled, Settlement, SpendStore,
+    StoreError, WindowRef, WindowUsage,
 };
 
 use fallback::{AllowanceUsedUp, Fallback};
-use keys::Keys;
+use keys::{KeyKind, Keys};
 use reply::{BadReply, ReserveReply};
 use scripts::{LimitTooLarge, Scripts};
 use server::Server;
+use tls::{Pem, TlsSettings};
 
 /// The ticket of a reservation held in Redis.
 const REDIS_TICKET: u64 = 0;
@@ -64,7 +66,10 @@ const FALLBACK_TICKET: u64 = 1;
 /// runtime, and one Redis server (or primary), not Redis Cluster: Redis 6
 /// or later, or Redis 5 with `?protocol=resp2` in the URL (RESP3, the
 /// default, lets a dropped connection be replaced before the next call).
-/// Plain TCP and Unix sockets only: for TLS, put a TLS tunnel in front.
+/// TLS with a `rediss://` URL (rustls; the system's CAs, or
+/// [`tls_ca_pem`](RedisStoreBuilder::tls_ca_pem) and a client certificate
+/// with [`tls_client_pem`](RedisStoreBuilder::tls_client_pem)), plain TCP
+/// and Unix sockets.
 ///
 /// ```no_run
 /// use spendguard::guard::{SharedLimit, SpendGuard, Window};
@@ -101,9 +106,42 @@ pub struct RedisStoreBuilder {
     key_prefix: String,
     timeout: Duration,
     fail_open: Option<Usd>,
+    tls: TlsSettings,
 }
 
 impl RedisStoreBuilder {
+    /// Trusts this CA (PEM) for a `rediss://` server instead of the
+    /// system's CAs: a private CA, or a managed service's.
+    pub fn tls_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.ca = Some(Pem::Bytes(pem.into()));
+        self
+    }
+
+    /// [`tls_ca_pem`](RedisStoreBuilder::tls_ca_pem) from a file, read
+    /// when connecting.
+    pub fn tls_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.tls.ca = Some(Pem::File(path.into()));
+        self
+    }
+
+    /// Presents this client certificate and its private key (both PEM) to
+    /// a `rediss://` server that asks for one (`tls-auth-clients yes`).
+    pub fn tls_client_pem(mut self, cert: impl Into<Vec<u8>>, key: impl Into<Vec<u8>>) -> Self {
+        self.tls.client = Some((Pem::Bytes(cert.into()), Pem::Bytes(key.into())));
+        self
+    }
+
+    /// [`tls_client_pem`](RedisStoreBuilder::tls_client_pem) from files,
+    /// read when connecting.
+    pub fn tls_client_files(
+        mut self,
+        cert: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.tls.client = Some((Pem::File(cert.into()), Pem::File(key.into())));
+        self
+    }
+
     /// The prefix of every key (default `spendguard`). Processes that share
     /// limits use the same prefix; a different prefix is a separate set of
     /// limits and a separate halt on the same server.
@@ -140,9 +178,9 @@ impl RedisStoreBuilder {
     /// Connects and loads the store's scripts.
     ///
     /// # Errors
-    /// [`StoreError::Config`] for a URL that cannot be used (including
-    /// `rediss://`: this build has no TLS), an empty key prefix, a zero
-    /// timeout, or no tokio runtime; [`StoreError::Unreachable`] if the
+    /// [`StoreError::Config`] for a URL that cannot be used, TLS settings
+    /// without a `rediss://` URL or whose files cannot be read, an empty
+    /// key prefix, a zero timeout, or no tokio runtime; [`StoreError::Unreachable`] if the
     /// server cannot be reached or refuses the connection (a wrong
     /// password, scripts not allowed). A fail-open store whose server is
     /// merely down connects anyway and starts on its fallback.
@@ -181,7 +219,19 @@ impl RedisStoreBuilder {
                 .set_protocol(ProtocolVersion::RESP3);
             info.set_redis_settings(settings)
         };
-        let client = redis::Client::open(info).map_err(|e| config_error(&e))?;
+        let client = if self.tls.is_set() {
+            if !matches!(info.addr(), redis::ConnectionAddr::TcpTls { .. }) {
+                return Err(StoreError::Config(
+                    "a TLS CA or client certificate is set, but the Redis URL is not \
+                     `rediss://`; use `rediss://` to connect over TLS"
+                        .into(),
+                ));
+            }
+            redis::Client::build_with_tls(info, self.tls.certificates()?)
+        } else {
+            redis::Client::open(info)
+        }
+        .map_err(|e| config_error(&e))?;
         // No retries inside the connection manager: a call during an
         // outage fails after one attempt, and the next call tries afresh.
         let manager_config = ConnectionManagerConfig::new()
@@ -193,7 +243,7 @@ impl RedisStoreBuilder {
         let store = RedisStore {
             connection,
             server,
-            keys: Keys::new(&self.key_prefix),
+            keys: Keys::new(&self.key_prefix, false),
             scripts: Scripts::new(),
             fallback: self.fail_open.map(Fallback::new),
             halted: AtomicBool::new(false),
@@ -220,6 +270,7 @@ impl fmt::Debug for RedisStoreBuilder {
             .field("key_prefix", &self.key_prefix)
             .field("timeout", &self.timeout)
             .field("fail_open", &self.fail_open)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -267,8 +318,8 @@ impl RedisStore {
     }
 
     /// Starts configuring a store for the server at `url`
-    /// (`redis://[user:password@]host[:port][/db]` or
-    /// `redis+unix:///path?db=0`).
+    /// (`redis://[user:password@]host[:port][/db]`, `rediss://…` for TLS,
+    /// or `redis+unix:///path?db=0`).
     ///
     /// ```no_run
     /// use std::time::Duration;
@@ -293,6 +344,7 @@ impl RedisStore {
             key_prefix: "spendguard".into(),
             timeout: Duration::from_secs(1),
             fail_open: None,
+            tls: TlsSettings::default(),
         }
     }
 
@@ -328,9 +380,10 @@ impl RedisStore {
     async fn reserve_in_redis(
         &self,
         claims: &[Claim],
+        lease: &Lease,
         now: Duration,
     ) -> Result<Result<Reserved, StoreError>, RedisError> {
-        let call = match self.scripts.reserve(&self.keys, claims, now) {
+        let call = match self.scripts.reserve(&self.keys, claims, lease, now) {
             Ok(call) => call,
             Err(LimitTooLarge(max)) => return Ok(Err(limit_too_large(max))),
         };
@@ -360,6 +413,7 @@ impl RedisStore {
         &self,
         fallback: &Fallback,
         claims: &[Claim],
+        lease: &Lease,
         now: Duration,
         outage: &RedisError,
     ) -> Result<Reserved, StoreError> {
@@ -371,7 +425,7 @@ impl RedisStore {
             return Err(limit_too_large(claim.max));
         }
         fallback
-            .reserve(claims, now, FALLBACK_TICKET)
+            .reserve(claims, lease, now, FALLBACK_TICKET)
             .map_err(|AllowanceUsedUp| StoreError::Unreachable {
                 store: self.server.name().to_owned(),
                 detail: format!(
@@ -392,6 +446,33 @@ impl RedisStore {
             .await
             .map_err(|e| self.server.unreachable(&e))?;
         reply::settled(&reply, settlements.len()).map_err(|BadReply(d)| self.server.corrupt(d))
+    }
+
+    /// The counter and bucket of every key of `kind`, in one `SCAN` pass.
+    async fn scan(&self, kind: KeyKind) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut connection = self.connection.clone();
+        let mut found = Vec::new();
+        let mut cursor = 0u64;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(self.keys.pattern(kind))
+                .arg("COUNT")
+                .arg(1_000)
+                .query_async(&mut connection)
+                .await
+                .map_err(|e| self.server.unreachable(&e))?;
+            found.extend(
+                keys.iter()
+                    .filter_map(|key| self.keys.parse(kind, key))
+                    .map(|(counter, bucket)| (counter.to_owned(), bucket)),
+            );
+            if next == 0 {
+                return Ok(found);
+            }
+            cursor = next;
+        }
     }
 
     /// A halt key's value: a [`Halt`] as JSON, or anything else, which
@@ -426,16 +507,64 @@ fn limit_too_large(max: Usd) -> StoreError {
 
 #[async_trait]
 impl SpendStore for RedisStore {
-    async fn reserve(&self, claims: &[Claim], now: Duration) -> Result<Reserved, StoreError> {
-        match self.reserve_in_redis(claims, now).await {
+    async fn reserve(
+        &self,
+        claims: &[Claim],
+        lease: &Lease,
+        now: Duration,
+    ) -> Result<Reserved, StoreError> {
+        match self.reserve_in_redis(claims, lease, now).await {
             Ok(decided) => decided,
             Err(e) => match &self.fallback {
                 Some(fallback) if server::is_outage(&e) => {
-                    self.reserve_in_fallback(fallback, claims, now, &e)
+                    self.reserve_in_fallback(fallback, claims, lease, now, &e)
                 }
                 _ => Err(self.server.unreachable(&e)),
             },
         }
+    }
+
+    /// One script for all the windows. A lease held in the fail-open
+    /// fallback is renewed there as well.
+    async fn renew(
+        &self,
+        windows: &[WindowRef],
+        lease: &Lease,
+        now: Duration,
+    ) -> Result<bool, StoreError> {
+        if let Some(fallback) = &self.fallback {
+            if fallback.renew(windows, lease, now) {
+                return Ok(true);
+            }
+        }
+        let call = self.scripts.renew(&self.keys, windows, lease, now);
+        let reply = self
+            .run(&call)
+            .await
+            .map_err(|e| self.server.unreachable(&e))?;
+        reply::renewed(&reply).map_err(|BadReply(d)| self.server.corrupt(d))
+    }
+
+    /// One `SCAN` pass over the lease sets and one over the orphan hashes;
+    /// a sweep script for each bucket with leases. Orphans of the fail-open
+    /// fallback are not listed.
+    async fn orphans(&self, now: Duration) -> Result<Vec<Orphan>, StoreError> {
+        let mut buckets = self.scan(KeyKind::Leases).await?;
+        buckets.extend(self.scan(KeyKind::Orphans).await?);
+        buckets.sort_unstable();
+        buckets.dedup();
+        let mut orphans = Vec::new();
+        for (counter, bucket) in buckets {
+            let call = self.scripts.sweep(&self.keys, &counter, bucket, now);
+            let reply = self
+                .run(&call)
+                .await
+                .map_err(|e| self.server.unreachable(&e))?;
+            let found = reply::orphans(&reply, &counter, bucket)
+                .map_err(|BadReply(d)| self.server.corrupt(d))?;
+            orphans.extend(found);
+        }
+        Ok(orphans)
     }
 
     async fn settle(
@@ -490,27 +619,9 @@ impl SpendStore for RedisStore {
     async fn counters(&self) -> Result<Vec<CounterSummary>, StoreError> {
         let mut connection = self.connection.clone();
         let mut newest: BTreeMap<String, u64> = BTreeMap::new();
-        let mut cursor = 0u64;
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(self.keys.bucket_pattern())
-                .arg("COUNT")
-                .arg(1_000)
-                .query_async(&mut connection)
-                .await
-                .map_err(|e| self.server.unreachable(&e))?;
-            for key in &keys {
-                if let Some((counter, bucket)) = self.keys.parse_bucket(key) {
-                    let known = newest.entry(counter.to_owned()).or_insert(bucket);
-                    *known = (*known).max(bucket);
-                }
-            }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
+        for (counter, bucket) in self.scan(KeyKind::Bucket).await? {
+            let known = newest.entry(counter).or_insert(bucket);
+            *known = (*known).max(bucket);
         }
         if newest.is_empty() {
             return Ok(Vec::new());

@@ -3,8 +3,11 @@
 
 use redis::Value;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use crate::money::Usd;
-use crate::store::{Settled, WindowUsage};
+use crate::store::{Orphan, Settled, WindowUsage};
 
 /// What the reserve script decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +68,54 @@ pub(super) fn usage(reply: &Value, windows: usize) -> Result<Vec<WindowUsage>, B
     Ok(pairs(items, windows)?
         .map(|(spent, held)| WindowUsage::new(spent, held))
         .collect())
+}
+
+/// The renew script's answer: whether the lease was live everywhere.
+pub(super) fn renewed(reply: &Value) -> Result<bool, BadReply> {
+    match reply {
+        Value::Int(1) => Ok(true),
+        Value::Int(0) => Ok(false),
+        _ => {
+            corrupt_bucket(array(reply)?)?;
+            Err(unexpected("a renewal that is neither 1 nor 0", reply))
+        }
+    }
+}
+
+/// The sweep script's answer: the orphan hash of `counter`'s `bucket`,
+/// each field a lease id and each value `amount since expires holder`
+/// (milliseconds).
+pub(super) fn orphans(reply: &Value, counter: &str, bucket: u64) -> Result<Vec<Orphan>, BadReply> {
+    let items = array(reply)?;
+    corrupt_bucket(items)?;
+    if items.len() % 2 != 0 {
+        return Err(unexpected("an orphan list of odd length", reply));
+    }
+    items
+        .chunks_exact(2)
+        .map(|pair| {
+            let bad = || unexpected("an orphan that is not `amount since expires holder`", reply);
+            let lease = text(&pair[0])
+                .and_then(|id| id.parse().ok())
+                .ok_or_else(bad)?;
+            let value = text(&pair[1]).ok_or_else(bad)?;
+            let words: Vec<&str> = value.splitn(4, ' ').collect();
+            let number = |at: usize| words.get(at).and_then(|w| w.parse::<u64>().ok());
+            let (Some(amount), Some(since), Some(expired)) = (number(0), number(1), number(2))
+            else {
+                return Err(bad());
+            };
+            Ok(Orphan {
+                counter: Arc::from(counter),
+                bucket,
+                lease,
+                holder: Arc::from(words.get(3).copied().unwrap_or("")),
+                amount: Usd::from_nanos(amount),
+                since: Duration::from_millis(since),
+                expired_at: Duration::from_millis(expired),
+            })
+        })
+        .collect()
 }
 
 fn array(reply: &Value) -> Result<&[Value], BadReply> {

@@ -1,12 +1,15 @@
 
--- Reserve: all claims or none.
+-- Reserve: all claims or none, under one lease.
 --
 -- KEYS[1] is the halt key; then, for each claim, its window's bucket keys,
--- oldest first, the last being the bucket charged.
--- ARGV holds four values per claim: how many keys its window has, the
--- amount, the limit, and how long the charged bucket must live in
--- milliseconds (-1: for ever).
+-- oldest first, the last being the bucket charged, then that bucket's
+-- lease set and orphan hash.
+-- ARGV[1..5] is the lease: id, since, expiry (milliseconds of the guard's
+-- clock), holder, and now. Then four values per claim: how many bucket
+-- keys its window has, the amount, the limit, and how long the charged
+-- bucket must live in milliseconds (-1: for ever).
 --
+-- First every claim's charged bucket is swept of leases run out by now.
 -- A granted claim also sets the fields `max` and `span` of the bucket it
 -- charges, which only `spendguard status` reads.
 --
@@ -23,13 +26,17 @@ return answer(function()
     return {'halted', halt}
   end
 
+  local lease = {id = ARGV[1], since = ARGV[2], expires = ARGV[3], holder = ARGV[4]}
+  local now = ARGV[5]
   local claims = {}
   local next_key = 2
-  for i = 1, #ARGV, 4 do
+  for i = 6, #ARGV, 4 do
     local keys = tonumber(ARGV[i])
     local claim = {
       first = next_key,
       last = next_key + keys - 1,
+      leases = KEYS[next_key + keys],
+      orphans = KEYS[next_key + keys + 1],
       amount = tonumber(ARGV[i + 1]),
       amount_text = ARGV[i + 1],
       max = tonumber(ARGV[i + 2]),
@@ -37,12 +44,18 @@ return answer(function()
       span = ARGV[i],
       ttl = tonumber(ARGV[i + 3]),
     }
-    next_key = next_key + keys
+    next_key = next_key + keys + 2
+    claims[#claims + 1] = claim
+  end
+
+  for _, claim in ipairs(claims) do
+    sweep(KEYS[claim.last], claim.leases, claim.orphans, now)
+  end
+  for index, claim in ipairs(claims) do
     local spent, held = window(claim.first, claim.last)
     if spent + held + claim.amount > claim.max then
-      return {'refused', #claims, amount(spent), amount(held)}
+      return {'refused', index - 1, amount(spent), amount(held)}
     end
-    claims[#claims + 1] = claim
   end
 
   local reply = {'granted'}
@@ -50,7 +63,8 @@ return answer(function()
     local key = KEYS[claim.last]
     redis.call('HINCRBY', key, 'held', claim.amount_text)
     -- For status reports: the limit and span this bucket is checked against.
-    redis.call('HSET', key, 'max', claim.max_text, 'span', claim.span)
+    redis.call('HSET', key, 'max', claim.max_text, 'span', claim.span,
+      'l:' .. lease.id, claim.amount_text .. ' ' .. lease.since .. ' ' .. lease.holder)
     local b = bucket(key)
     b.held = b.held + claim.amount
     -- The expiry is set once, by the reservation that makes the bucket:
@@ -59,6 +73,8 @@ return answer(function()
       redis.call('PEXPIRE', key, claim.ttl)
     end
     b.exists = true
+    redis.call('ZADD', claim.leases, lease.expires, lease.id)
+    expire_with(claim.leases, key)
     local spent, held = window(claim.first, claim.last)
     reply[#reply + 1] = amount(spent)
     reply[#reply + 1] = amount(held)

@@ -1,4 +1,4 @@
-//! [`Scripts`]: the three Lua scripts the store runs, and their arguments.
+//! [`Scripts`]: the Lua scripts the store runs, and their arguments.
 //!
 //! Lua numbers are doubles, exact only up to 2^53. Every limit the store
 //! checks must be below that ([`RedisStore::MAX_LIMIT`], about $9 million
@@ -11,8 +11,8 @@ use std::time::Duration;
 use redis::{Script, ScriptInvocation};
 
 use crate::money::Usd;
-use crate::store::redis::keys::Keys;
-use crate::store::{Claim, RedisStore, Settlement, WindowRef};
+use crate::store::redis::keys::{KeyKind, Keys};
+use crate::store::{Claim, Lease, RedisStore, Settlement, WindowRef};
 
 const MAX_LIMIT: Usd = RedisStore::MAX_LIMIT;
 const EXPIRY_MARGIN: Duration = RedisStore::EXPIRY_MARGIN;
@@ -31,6 +31,8 @@ pub(super) struct Scripts {
     reserve: Script,
     settle: Script,
     usage: Script,
+    renew: Script,
+    sweep: Script,
 }
 
 impl Scripts {
@@ -48,25 +50,46 @@ impl Scripts {
                 include_str!("buckets.lua"),
                 include_str!("usage.lua")
             )),
+            renew: Script::new(concat!(
+                include_str!("buckets.lua"),
+                include_str!("renew.lua")
+            )),
+            sweep: Script::new(concat!(
+                include_str!("buckets.lua"),
+                include_str!("sweep.lua")
+            )),
         }
     }
 
     /// Every script, to load them when connecting: the first calls then
     /// need no second round trip, and a server that refuses scripts says so
     /// at once.
-    pub(super) fn all(&self) -> [&Script; 3] {
-        [&self.reserve, &self.settle, &self.usage]
+    pub(super) fn all(&self) -> [&Script; 5] {
+        [
+            &self.reserve,
+            &self.settle,
+            &self.usage,
+            &self.renew,
+            &self.sweep,
+        ]
     }
 
-    /// Checks the halt key, then every claim; holds them all if all fit.
+    /// Checks the halt key, sweeps each charged bucket of leases run out,
+    /// then checks every claim; holds them all under `lease` if all fit.
     pub(super) fn reserve(
         &self,
         keys: &Keys,
         claims: &[Claim],
+        lease: &Lease,
         now: Duration,
     ) -> Result<ScriptInvocation<'_>, LimitTooLarge> {
         let mut call = self.reserve.prepare_invoke();
         call.key(keys.halt());
+        call.arg(lease.id)
+            .arg(millis(lease.since))
+            .arg(millis(lease.expires_at))
+            .arg(&*lease.holder)
+            .arg(millis(now));
         for claim in claims {
             if claim.max > MAX_LIMIT {
                 return Err(LimitTooLarge(claim.max));
@@ -74,6 +97,7 @@ impl Scripts {
             for key in keys.window(&claim.window) {
                 call.key(key);
             }
+            push_lease_keys(&mut call, keys, &claim.window);
             // An amount above the limit cannot fit however large it is;
             // one nano-dollar above the limit says so and stays exact.
             let amount = claim.amount.nanos().min(claim.max.nanos() + 1);
@@ -96,10 +120,50 @@ impl Scripts {
             for key in keys.window(&settlement.window) {
                 call.key(key);
             }
+            push_lease_keys(&mut call, keys, &settlement.window);
+            // A settlement without a lease (only replayed from an old file
+            // store) matches no lease here, so it changes nothing.
             call.arg(Keys::span(&settlement.window))
                 .arg(settlement.held.nanos().min(SATURATED))
-                .arg(settlement.spent.nanos().min(SATURATED));
+                .arg(settlement.spent.nanos().min(SATURATED))
+                .arg(settlement.lease.unwrap_or(0));
         }
+        call
+    }
+
+    /// Moves `lease`'s expiry on in each window's charged bucket.
+    pub(super) fn renew(
+        &self,
+        keys: &Keys,
+        windows: &[WindowRef],
+        lease: &Lease,
+        now: Duration,
+    ) -> ScriptInvocation<'_> {
+        let mut call = self.renew.prepare_invoke();
+        for window in windows {
+            call.key(keys.bucket(&window.counter, window.bucket));
+            push_lease_keys(&mut call, keys, window);
+        }
+        call.arg(lease.id)
+            .arg(millis(lease.expires_at))
+            .arg(millis(now));
+        call
+    }
+
+    /// Bills the holds in one bucket whose leases ran out by `now`, and
+    /// lists its orphans.
+    pub(super) fn sweep(
+        &self,
+        keys: &Keys,
+        counter: &str,
+        bucket: u64,
+        now: Duration,
+    ) -> ScriptInvocation<'_> {
+        let mut call = self.sweep.prepare_invoke();
+        call.key(keys.bucket(counter, bucket))
+            .key(keys.key(KeyKind::Leases, counter, bucket))
+            .key(keys.key(KeyKind::Orphans, counter, bucket))
+            .arg(millis(now));
         call
     }
 
@@ -114,6 +178,18 @@ impl Scripts {
         }
         call
     }
+}
+
+/// The lease set and orphan hash of the bucket `window` charges.
+fn push_lease_keys(call: &mut ScriptInvocation<'_>, keys: &Keys, window: &WindowRef) {
+    call.key(keys.key(KeyKind::Leases, &window.counter, window.bucket))
+        .key(keys.key(KeyKind::Orphans, &window.counter, window.bucket));
+}
+
+/// Milliseconds since the Unix epoch by the guard's clock, as the scripts
+/// compare leases: exact in Lua for the next 280,000 years.
+pub(super) fn millis(at: Duration) -> u64 {
+    u64::try_from(at.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// How long the charged bucket must live, by the guard's clock: until its
@@ -164,15 +240,16 @@ mod tests {
     #[test]
     fn limits_above_two_to_the_fifty_third_are_refused() {
         let scripts = Scripts::new();
-        let keys = Keys::new("p");
+        let keys = Keys::new("p", false);
         let window = WindowRef::calendar(Arc::from("c"), 0, None);
         let too_big = Usd::from_nanos(MAX_LIMIT.nanos() + 1);
         let claims = [Claim::new(window.clone(), too_big, Usd::from_cents(1))];
+        let lease = Lease::new(1, Arc::from("t"), NOW, NOW);
         assert_eq!(
-            scripts.reserve(&keys, &claims, NOW).err(),
+            scripts.reserve(&keys, &claims, &lease, NOW).err(),
             Some(LimitTooLarge(too_big))
         );
         let claims = [Claim::new(window, MAX_LIMIT, Usd::MAX)];
-        assert!(scripts.reserve(&keys, &claims, NOW).is_ok());
+        assert!(scripts.reserve(&keys, &claims, &lease, NOW).is_ok());
     }
 }

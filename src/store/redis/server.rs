@@ -19,6 +19,7 @@ impl Server {
         let db = info.redis_settings().db();
         let name = match info.addr() {
             ConnectionAddr::Unix(path) => format!("redis+unix://{}?db={db}", path.display()),
+            ConnectionAddr::TcpTls { host, port, .. } => format!("rediss://{host}:{port}/{db}"),
             addr => format!("redis://{addr}/{db}"),
         };
         Server {
@@ -109,6 +110,10 @@ mod tests {
             Server::new(&socket).name(),
             "redis+unix:///run/redis.sock?db=2"
         );
+        let tls = "rediss://:hunter2@cache.internal:6380/1"
+            .into_connection_info()
+            .unwrap();
+        assert_eq!(Server::new(&tls).name(), "rediss://cache.internal:6380/1");
     }
 
     #[test]
