@@ -32,6 +32,8 @@ mod api_key;
 mod drift;
 mod engine;
 mod error;
+#[cfg(feature = "exchange")]
+pub mod exchange;
 #[cfg(feature = "client")]
 mod guarded_client;
 #[cfg(feature = "client")]
