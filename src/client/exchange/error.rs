@@ -64,9 +64,11 @@ pub enum ExchangeError {
     /// passed on: cut off, or broken ([`ClientError::StreamCutOff`],
     /// [`ClientError::StreamEndedEarly`]); the error says what it was billed.
     Stream(ClientError),
-    /// A request passed on unchecked (the guard was told to pass requests
-    /// it does not guard) failed in its transport; nothing was counted.
-    PassedThrough(BoxError),
+    /// The transport failed outside a guarded call: before a request could
+    /// be checked (a service that was not ready), or for a request passed
+    /// on unchecked (the guard was told to pass requests it does not
+    /// guard). Nothing was counted.
+    Transport(BoxError),
 }
 
 /// Why the guard cannot read a request; see [`ExchangeError::Unguardable`].
@@ -140,7 +142,7 @@ impl ExchangeError {
     /// The guard's error, if it refused or settled the call.
     pub fn client_error(&self) -> Option<&ClientError> {
         match self {
-            ExchangeError::Unguardable { .. } | ExchangeError::PassedThrough(_) => None,
+            ExchangeError::Unguardable { .. } | ExchangeError::Transport(_) => None,
             ExchangeError::Refused(error)
             | ExchangeError::Failed { error, .. }
             | ExchangeError::Stream(error) => Some(error),
@@ -171,8 +173,8 @@ impl fmt::Display for ExchangeError {
                 f,
                 "{method} {path} cannot be guarded: {reason}; nothing was sent"
             ),
-            ExchangeError::PassedThrough(error) => {
-                write!(f, "a request passed on unguarded failed: {error}")
+            ExchangeError::Transport(error) => {
+                write!(f, "the transport failed outside a guarded call: {error}")
             }
             ExchangeError::Refused(error)
             | ExchangeError::Failed { error, .. }
@@ -185,7 +187,7 @@ impl Error for ExchangeError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
             ExchangeError::Unguardable { reason, .. } => Some(reason),
-            ExchangeError::PassedThrough(error) => Some(error.as_ref()),
+            ExchangeError::Transport(error) => Some(error.as_ref()),
             ExchangeError::Failed {
                 source: Some(source),
                 ..

@@ -193,7 +193,7 @@ impl HttpGuard {
             Err(reason) if reason.is_other_route() && config.pass_unguarded => {
                 return send(request)
                     .await
-                    .map_err(|error| ExchangeError::PassedThrough(error.into()));
+                    .map_err(|error| ExchangeError::Transport(error.into()));
             }
             Err(reason) => return Err(unguardable(reason)),
         };
