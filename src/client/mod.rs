@@ -48,6 +48,8 @@ mod retry;
 mod step;
 #[cfg(feature = "client")]
 mod stream;
+#[cfg(feature = "tower")]
+pub mod tower;
 mod unpriced_tier;
 
 #[cfg(feature = "client")]
