@@ -4,3 +4,11 @@
 //!
 //! One test binary for the area (tests/<area>/main.rs); each adapter's
 //! module is gated by its feature.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+#[cfg(feature = "async-openai-layer")]
+mod async_openai_layer;
+#[cfg(feature = "tower")]
+mod tower_stack;
