@@ -122,6 +122,31 @@ impl HttpGuard {
         &self.inner.budget
     }
 
+    /// The same guard for another task: its calls are checked against
+    /// `budget`, everything else (prices, prompt-count cache, shared
+    /// limits, ledger, routes) shared with this one.
+    ///
+    /// ```
+    /// use spendguard::client::exchange::HttpGuard;
+    /// use spendguard::{TaskBudget, Usd};
+    ///
+    /// let shared = HttpGuard::builder(TaskBudget::new(Usd::from_dollars(5.00)?)).build();
+    /// let nightly = shared.with_budget(TaskBudget::builder("nightly").max_calls(20).build()?);
+    /// assert_eq!(nightly.budget().name(), "nightly");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_budget(&self, budget: TaskBudget) -> HttpGuard {
+        let config = &*self.inner;
+        HttpGuard {
+            inner: Arc::new(Config {
+                budget,
+                engine: config.engine.clone(),
+                provider: config.provider,
+                pass_unguarded: config.pass_unguarded,
+            }),
+        }
+    }
+
     /// The provider configured, if one was (else each request's path says).
     pub fn provider(&self) -> Option<Provider> {
         self.inner.provider
