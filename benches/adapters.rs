@@ -199,11 +199,13 @@ mod async_openai_layer {
 }
 
 fn main() {
-    let mut criterion = criterion::Criterion::default().configure_from_args();
+    // Each adapter's group is built with its feature.
     #[cfg(feature = "async-openai-layer")]
-    async_openai_layer::bench(&mut criterion);
-    criterion.final_summary();
-    println!();
-    #[cfg(feature = "async-openai-layer")]
-    async_openai_layer::print_ratios();
+    {
+        let mut criterion = criterion::Criterion::default().configure_from_args();
+        async_openai_layer::bench(&mut criterion);
+        criterion.final_summary();
+        println!();
+        async_openai_layer::print_ratios();
+    }
 }
