@@ -66,7 +66,7 @@ use response::HttpAnswer;
 ///
 /// let budget = TaskBudget::new(Usd::from_dollars(2.00)?);
 /// let http_guard = HttpGuard::builder(budget)
-///     .guard(SpendGuard::builder().build())
+///     .guard(SpendGuard::builder().build()?)
 ///     .provider(Provider::OpenAiChat)
 ///     .key_label("prod-1")
 ///     .build();
