@@ -32,6 +32,8 @@ mod api_key;
 mod drift;
 mod engine;
 mod error;
+#[cfg(feature = "exchange")]
+pub mod exchange;
 #[cfg(feature = "client")]
 mod guarded_client;
 #[cfg(feature = "client")]
@@ -46,6 +48,8 @@ mod retry;
 mod step;
 #[cfg(feature = "client")]
 mod stream;
+#[cfg(feature = "tower")]
+pub mod tower;
 mod unpriced_tier;
 
 #[cfg(feature = "client")]

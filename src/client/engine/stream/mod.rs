@@ -12,12 +12,16 @@
 //! - `account`: each event read into the meter, and how the call is
 //!   settled when the stream ends;
 //! - `idle`: the idle timeout, which ends a stream whose bytes stop coming;
-//! - here: [`Metered`], the [`Stream`] over the bytes.
+//! - here: [`Metered`], the [`Stream`] of events over the bytes;
+//! - `pass_through`: the same meter passing the provider's bytes on, event
+//!   by event, for front ends that hand their caller an HTTP body.
 
 mod account;
 mod events;
 mod idle;
 mod meter;
+#[cfg(feature = "exchange")]
+mod pass_through;
 mod sse;
 #[cfg(test)]
 mod sse_tests;
@@ -41,6 +45,8 @@ use account::{CallState, Ending, Step, StreamAccount};
 use idle::IdleTimer;
 pub(crate) use idle::DEFAULT_IDLE_TIMEOUT;
 use meter::Meter;
+#[cfg(feature = "exchange")]
+pub(crate) use pass_through::MeteredBytes;
 use sse::SseDecoder;
 
 /// One event of a provider's stream.

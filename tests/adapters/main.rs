@@ -1,0 +1,14 @@
+//! The adapters that guard the clients agents already use (the tower layer
+//! under async-openai, the reqwest middleware under rig), against the
+//! loopback mock provider, which bills every request.
+//!
+//! One test binary for the area (tests/<area>/main.rs); each adapter's
+//! module is gated by its feature.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+#[cfg(feature = "async-openai-layer")]
+mod async_openai_layer;
+#[cfg(feature = "tower")]
+mod tower_stack;
