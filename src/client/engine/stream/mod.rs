@@ -236,28 +236,50 @@ where
                 }
                 continue;
             }
-            let ending = match Pin::new(body).poll_next(cx) {
-                Poll::Pending => match this.idle.poll_expired(cx) {
-                    Some(idle) => Ending::Broken(format!(
-                        "no bytes came for {}s, the idle timeout",
-                        idle.as_secs_f64()
-                    )),
-                    None => return Poll::Pending,
-                },
-                Poll::Ready(Some(Ok(bytes))) => {
-                    this.idle.bytes_came();
+            let ending = match poll_body(body, &mut this.idle, cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(bytes)) => {
                     this.decoder.push(&bytes);
                     continue;
                 }
-                Poll::Ready(Some(Err(detail))) => {
-                    Ending::Broken(format!("the connection failed: {detail}"))
-                }
-                Poll::Ready(None) => this
+                Poll::Ready(Err(Some(ending))) => ending,
+                Poll::Ready(Err(None)) => this
                     .account
                     .end_of_body(this.decoder.has_partial_event(), "the body ended"),
             };
             this.queued = this.stop(ending).map(Err);
         }
+    }
+}
+
+/// The body's next piece, or why reading it ended: a broken connection or
+/// the idle timeout (`Some`), or the body's end (`None`, for the account to
+/// judge). Every stream front end reads its body through this.
+fn poll_body<S, E>(
+    body: &mut S,
+    idle: &mut IdleTimer,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Bytes, Option<Ending>>>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: fmt::Display,
+{
+    match Pin::new(body).poll_next(cx) {
+        Poll::Pending => match idle.poll_expired(cx) {
+            Some(idle) => Poll::Ready(Err(Some(Ending::Broken(format!(
+                "no bytes came for {}s, the idle timeout",
+                idle.as_secs_f64()
+            ))))),
+            None => Poll::Pending,
+        },
+        Poll::Ready(Some(Ok(bytes))) => {
+            idle.bytes_came();
+            Poll::Ready(Ok(bytes))
+        }
+        Poll::Ready(Some(Err(detail))) => Poll::Ready(Err(Some(Ending::Broken(format!(
+            "the connection failed: {detail}"
+        ))))),
+        Poll::Ready(None) => Poll::Ready(Err(None)),
     }
 }
 

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use futures_core::Stream;
 
 use crate::client::engine::stream::account::{Ending, Step};
-use crate::client::engine::stream::Metered;
+use crate::client::engine::stream::{poll_body, Metered};
 use crate::client::engine::OpenCall;
 use crate::client::error::ClientError;
 use crate::tokens::TokenCounter;
@@ -129,23 +129,22 @@ where
             if this.read_event() {
                 continue;
             }
-            let Some(body) = this.metered.body.as_mut() else {
+            let metered = &mut this.metered;
+            let Some(body) = metered.body.as_mut() else {
                 continue;
             };
-            let ending = match Pin::new(body).poll_next(cx) {
+            let ending = match poll_body(body, &mut metered.idle, cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Ok(bytes))) => {
-                    this.metered.decoder.push(&bytes);
+                Poll::Ready(Ok(bytes)) => {
+                    metered.decoder.push(&bytes);
                     this.received += bytes.len() as u64;
                     this.held.push_back(bytes);
                     continue;
                 }
-                Poll::Ready(Some(Err(detail))) => {
-                    Ending::Broken(format!("the connection failed: {detail}"))
-                }
-                Poll::Ready(None) => {
-                    let partial = this.metered.decoder.has_partial_event();
-                    this.metered.account.end_of_body(partial, "the body ended")
+                Poll::Ready(Err(Some(ending))) => ending,
+                Poll::Ready(Err(None)) => {
+                    let partial = metered.decoder.has_partial_event();
+                    metered.account.end_of_body(partial, "the body ended")
                 }
             };
             if matches!(ending, Ending::Finished) {
