@@ -47,6 +47,15 @@ pub(super) struct Reply {
     /// Whether the request's output cap stopped the answer short.
     pub(super) capped: bool,
     pub(super) report: Report,
+    /// The tool the answer calls instead of replying in text, if any.
+    pub(super) tool_call: Option<ToolCall>,
+}
+
+/// A tool call an answer makes: the tool's name and its JSON arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ToolCall {
+    pub(super) name: String,
+    pub(super) arguments: serde_json::Value,
 }
 
 impl Reply {
@@ -76,7 +85,19 @@ impl Reply {
             pieces: split(visible_tokens, config.stream_chunks),
             capped: wanted > cap,
             report,
+            tool_call: None,
         }
+    }
+
+    /// The same answer, calling `tool_call` instead of replying in text.
+    pub(super) fn calling(mut self, tool_call: Option<ToolCall>) -> Self {
+        self.tool_call = tool_call;
+        self
+    }
+
+    /// The id of the answer's tool call, unique to the request.
+    pub(super) fn tool_call_id(&self) -> String {
+        format!("call_mock{}", self.number)
     }
 
     /// The visible output tokens.

@@ -167,7 +167,8 @@ impl Transmission {
             | Behaviour::Status { .. }
             | Behaviour::ZeroUsage
             | Behaviour::Delay(_)
-            | Behaviour::NoUsage => {}
+            | Behaviour::NoUsage
+            | Behaviour::ToolCall { .. } => {}
         }
         Transmission {
             frames: frames.into(),
