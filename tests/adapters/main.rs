@@ -1,12 +1,15 @@
-//! The guard inside the clients agents already use, against the loopback
-//! mock provider: genai through `SpendGuard::step`, rig and any
-//! reqwest-middleware stack through `GuardMiddleware`.
+//! The adapters that guard the clients agents already use (the tower layer
+//! under async-openai, the reqwest middleware under rig, genai through
+//! `SpendGuard::step`), against the loopback mock provider, which bills
+//! every request.
 //!
 //! One test binary for the area (tests/<area>/main.rs); each adapter's
-//! module is gated by the feature it needs.
+//! module is gated by its feature.
 
 #[path = "../support/mod.rs"]
 mod support;
 
 #[cfg(feature = "genai")]
 mod genai_step;
+#[cfg(all(feature = "rig", feature = "reqwest-middleware"))]
+mod rig_middleware;

@@ -11,11 +11,15 @@
 //!   far) and the cut-off tests;
 //! - `account`: each event read into the meter, and how the call is
 //!   settled when the stream ends;
-//! - here: [`Metered`], the [`Stream`] over the bytes.
+//! - here: [`Metered`], the [`Stream`] of events over the bytes;
+//! - `pass_through`: the same meter passing the provider's bytes on, event
+//!   by event, for front ends that hand their caller an HTTP body.
 
 mod account;
 mod events;
 mod meter;
+#[cfg(feature = "exchange")]
+mod pass_through;
 mod sse;
 
 use std::fmt;
@@ -34,6 +38,8 @@ use crate::money::Usd;
 use crate::tokens::TokenCounter;
 use account::{CallState, Ending, Step, StreamAccount};
 use meter::Meter;
+#[cfg(feature = "exchange")]
+pub(crate) use pass_through::MeteredBytes;
 use sse::SseDecoder;
 
 /// One event of a provider's stream.

@@ -35,6 +35,10 @@ pub(crate) struct SseDecoder {
     /// Bytes received and not yet read, from `read` on.
     buf: Vec<u8>,
     read: usize,
+    /// Bytes dropped from the front of `buf` so far: with `read`, where the
+    /// body has been read up to (see [`SseDecoder::consumed`]).
+    #[cfg(feature = "exchange")]
+    dropped: u64,
     /// The last line ended in `\r` at the very end of the bytes so far: a
     /// `\n` at the start of the next chunk completes it.
     after_cr: bool,
@@ -58,6 +62,10 @@ impl SseDecoder {
     /// Appends the next piece of the body.
     pub(crate) fn push(&mut self, bytes: &[u8]) {
         if self.read > 0 {
+            #[cfg(feature = "exchange")]
+            {
+                self.dropped += self.read as u64;
+            }
             // What is left is at most one unfinished line.
             self.buf.drain(..self.read);
             self.read = 0;
@@ -104,6 +112,14 @@ impl SseDecoder {
                 });
             }
         }
+    }
+
+    /// How many bytes of the body the events dispatched so far took, from
+    /// its start up to the end of the last line read: a stream that passes
+    /// the bytes on passes this many once the last event is accounted for.
+    #[cfg(feature = "exchange")]
+    pub(crate) fn consumed(&self) -> u64 {
+        self.dropped + self.read as u64
     }
 
     /// `true` if bytes or lines were received after the last dispatched
@@ -234,6 +250,23 @@ mod tests {
     fn a_byte_order_mark_at_the_start_is_ignored_even_split() {
         let (events, _) = decode(&[b"\xEF", b"\xBB\xBFdata: 1\n\n"]);
         assert_eq!(events, [data("1")]);
+    }
+
+    #[cfg(feature = "exchange")]
+    #[test]
+    fn consumed_ends_at_each_event_across_pieces() {
+        let body: &[u8] = b"data: 1\n\n: ping\n\ndata: 22\n\ndata: 3";
+        let mut decoder = SseDecoder::new();
+        let mut ends = Vec::new();
+        for piece in body.chunks(4) {
+            decoder.push(piece);
+            while decoder.next_event().is_some() {
+                ends.push(decoder.consumed());
+            }
+        }
+        assert_eq!(ends, [9, 27]);
+        assert_eq!(&body[..9], b"data: 1\n\n");
+        assert_eq!(&body[..27], b"data: 1\n\n: ping\n\ndata: 22\n\n");
     }
 
     #[test]
