@@ -9,7 +9,9 @@
 //! none), the kill switch, runaway detection and the circuit breaker before
 //! it is sent, written to the ledger, and settled from the provider's
 //! answer; a streamed answer is metered as it passes through, cut off at
-//! its ceiling and never billed $0. A refusal reaches the caller as
+//! its ceiling and never billed $0. A whole answer carries its
+//! [`CallReceipt`](crate::client::CallReceipt) in the response's
+//! extensions. A refusal reaches the caller as
 //! [`reqwest_middleware::Error::Middleware`] holding the
 //! [`ExchangeError`], whose [`source`](std::error::Error::source) is the
 //! refusal ([`BudgetExceeded`](crate::BudgetExceeded), the halt, the

@@ -23,7 +23,7 @@ use rig_reqwest::ReqwestMiddlewareClient;
 use serde_json::{json, Value};
 use spendguard::client::exchange::{ExchangeError, HttpGuard, Unguardable};
 use spendguard::client::middleware::{exchange_error, GuardMiddleware};
-use spendguard::client::CutOffReason;
+use spendguard::client::{CallReceipt, CutOffReason};
 use spendguard::guard::runaway::{RunawayAction, RunawayPolicy};
 use spendguard::guard::{SharedLimit, SpendGuard, Window};
 use spendguard::halt::Halt;
@@ -254,6 +254,8 @@ async fn a_rig_agent_and_a_plain_client_share_caps_and_halt_together() {
         } else {
             match post(&plain, chat.clone(), &status_body).await {
                 Ok(response) => {
+                    let receipt = response.extensions().get::<CallReceipt>().cloned();
+                    assert!(receipt.is_some_and(|receipt| receipt.is_reported()));
                     response.bytes().await.unwrap();
                     by_plain += 1;
                 }
