@@ -58,7 +58,10 @@ const FORMAT: UsageFormat = UsageFormat::OpenAiChat;
 impl TryFrom<&GenaiUsage> for Usage {
     type Error = UsageError;
 
-    /// Normalises genai's usage; see the [module](self) for the rules.
+    /// Normalises genai's usage: cache reads, cache writes (five-minute and
+    /// one-hour) and audio leave `prompt_tokens`, reasoning and audio leave
+    /// `completion_tokens`; a missing or negative counter, a part above its
+    /// counter or a total that is not their sum is a [`UsageError`].
     fn try_from(usage: &GenaiUsage) -> Result<Usage, UsageError> {
         let prompt_details = usage.prompt_tokens_details.as_ref();
         let completion_details = usage.completion_tokens_details.as_ref();

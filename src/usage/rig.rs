@@ -53,7 +53,10 @@ const FORMAT: UsageFormat = UsageFormat::OpenAiResponses;
 impl TryFrom<&RigUsage> for Usage {
     type Error = UsageError;
 
-    /// Normalises rig's usage; see the [module](self) for the rules.
+    /// Normalises rig's usage: cache reads and writes leave `input_tokens`
+    /// (hosted-tool prompt tokens stay input), reasoning leaves
+    /// `output_tokens`; a counter rig did not get, a part above its
+    /// counter or a total that is not their sum is a [`UsageError`].
     fn try_from(usage: &RigUsage) -> Result<Usage, UsageError> {
         let input = required("input_tokens", usage.input_tokens)?;
         let cached = optional("cached_input_tokens", usage.cached_input_tokens);
