@@ -23,6 +23,10 @@
 //! any other client the same way ([`GuardedStep`]); it needs no `client`
 //! feature.
 //!
+//! With the `reqwest-middleware` feature, [`middleware::GuardMiddleware`]
+//! guards every request of a reqwest-middleware stack (rig's included) the
+//! same way, over the guarded HTTP exchange.
+//!
 //! Both are front ends of one engine (`engine/`), which runs a guarded
 //! call's pipeline in the order it is written: plan, hold, send, settle,
 //! circuit breaker, ledger.
@@ -38,6 +42,8 @@ pub mod exchange;
 mod guarded_client;
 #[cfg(feature = "client")]
 mod http;
+#[cfg(feature = "reqwest-middleware")]
+pub mod middleware;
 mod provider;
 mod receipt;
 mod recorder;

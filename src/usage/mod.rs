@@ -23,7 +23,11 @@
 //! With the `async-openai` feature, async-openai's `CompletionUsage`,
 //! `CreateChatCompletionResponse` and `CreateChatCompletionStreamResponse`
 //! convert with `Usage::try_from(&…)`, by the same rules as
-//! [`Usage::from_openai_chat`].
+//! [`Usage::from_openai_chat`]. With the `rig` feature, rig-core's
+//! `completion::Usage` converts the same way, by the rules of
+//! [`Usage::from_openai_responses`]; with `genai`, genai's `chat::Usage`, by
+//! those of [`Usage::from_openai_chat`] (its cache writes taken out of the
+//! input too).
 //!
 //! ```
 //! use spendguard::Usage;
@@ -46,10 +50,14 @@ mod async_openai;
 mod error;
 mod format;
 mod gemini;
+#[cfg(feature = "genai")]
+mod genai;
 mod json;
 mod openai;
 mod provider_cost;
 mod report;
+#[cfg(feature = "rig")]
+mod rig;
 
 use std::fmt;
 

@@ -82,4 +82,25 @@ impl StepFailure for ClientError {
 
 impl StepFailure for std::io::Error {}
 
+/// A usage report the step could not read: the provider answered, so the
+/// call may have been billed, and it is billed its worst case.
+impl StepFailure for crate::usage::UsageError {}
+
+/// genai's error, with the HTTP status the provider failed the call with
+/// when it answered one (feature `genai`).
+///
+/// ```
+/// use spendguard::client::StepFailure;
+///
+/// // An error raised before any answer has no status: billed its worst case.
+/// let error = genai::Error::Internal("the connection was reset".into());
+/// assert_eq!(error.http_status(), None);
+/// ```
+#[cfg(feature = "genai")]
+impl StepFailure for genai::Error {
+    fn http_status(&self) -> Option<u16> {
+        self.status().map(|status| status.as_u16())
+    }
+}
+
 impl StepFailure for Box<dyn std::error::Error + Send + Sync> {}

@@ -54,8 +54,19 @@ impl Dialect for AnthropicMessages {
     }
 
     fn answer(&self, reply: &Reply) -> Value {
-        let mut answer = message(reply, json!([{"type": "text", "text": reply.text()}]));
-        answer["stop_reason"] = json!(stop_reason(reply));
+        let mut answer = match &reply.tool_call {
+            Some(call) => {
+                let block = json!({"type": "tool_use", "id": reply.tool_call_id(), "name": call.name, "input": call.arguments});
+                let mut answer = message(reply, json!([block]));
+                answer["stop_reason"] = json!("tool_use");
+                answer
+            }
+            None => {
+                let mut answer = message(reply, json!([{"type": "text", "text": reply.text()}]));
+                answer["stop_reason"] = json!(stop_reason(reply));
+                answer
+            }
+        };
         if reply.report != Report::Omitted {
             answer["usage"] = usage(reply, reply.output_tokens() + reply.reasoning_tokens);
         }

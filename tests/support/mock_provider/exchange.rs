@@ -21,7 +21,7 @@ use super::gemini::Gemini;
 use super::ledger::{Ledger, Meter, Visit};
 use super::openai_chat::OpenAiChat;
 use super::openai_responses::OpenAiResponses;
-use super::reply::{Reply, Report};
+use super::reply::{Reply, Report, ToolCall};
 use super::transmission::{Frame, Framing, Transmission};
 use super::{Behaviour, MockConfig, ReceivedRequest};
 
@@ -189,7 +189,14 @@ impl Server {
             max_output_tokens,
             report,
         )
-        .times(dialect.choices(&incoming.body));
+        .times(dialect.choices(&incoming.body))
+        .calling(match behaviour {
+            Behaviour::ToolCall { name, arguments } => Some(ToolCall {
+                name: name.clone(),
+                arguments: arguments.clone(),
+            }),
+            _ => None,
+        });
         Ok((reply, price))
     }
 }

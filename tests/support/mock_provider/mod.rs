@@ -32,7 +32,8 @@
 //! - **Reasoning tokens**: [`MockConfig::reasoning_tokens`], generated before
 //!   the visible reply. Anthropic reports them inside `output_tokens`.
 //! - **Visible output**: [`MockConfig::reply_tokens`] tokens of `" word"`,
-//!   which is one token in every OpenAI encoding.
+//!   which is one token in every OpenAI encoding; or, for a
+//!   [`Behaviour::ToolCall`], a call to a tool, billed as that reply.
 //! - **Several answers**: a Chat request's `n` answers, each the same reply
 //!   and each under the output cap, all billed; a stream interleaves them a
 //!   chunk of each in turn (every one a chunk, for the stream behaviours).
@@ -223,9 +224,29 @@ pub enum Behaviour {
         /// Reported prompt tokens, in percent of the counted ones.
         percent: u64,
     },
+    /// A JSON answer (Chat Completions or Messages) that calls the tool
+    /// `name` with `arguments` instead of replying in text: a `tool_calls`
+    /// message with `finish_reason: "tool_calls"`, or a `tool_use` block
+    /// with `stop_reason: "tool_use"`. Its usage, and its bill, are those of
+    /// a normal answer: the call's arguments are the reply the model wrote.
+    /// Elsewhere (a stream, Responses, Gemini) a normal answer.
+    ToolCall {
+        /// The tool's name.
+        name: String,
+        /// Its arguments, as the JSON object the model wrote.
+        arguments: Value,
+    },
 }
 
 impl Behaviour {
+    /// A call to the tool `name` with `arguments`; see [`Behaviour::ToolCall`].
+    pub fn tool_call(name: &str, arguments: Value) -> Self {
+        Behaviour::ToolCall {
+            name: name.to_owned(),
+            arguments,
+        }
+    }
+
     /// An error status with the provider's error JSON and no `Retry-After`.
     pub const fn status(code: u16) -> Self {
         Behaviour::Status {

@@ -62,6 +62,15 @@ impl Dialect for OpenAiChat {
             "service_tier": "default",
             "system_fingerprint": "fp_mock",
         });
+        if let Some(call) = &reply.tool_call {
+            answer["choices"][0]["message"]["content"] = Value::Null;
+            answer["choices"][0]["message"]["tool_calls"] = json!([{
+                "id": reply.tool_call_id(),
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments.to_string()},
+            }]);
+            answer["choices"][0]["finish_reason"] = json!("tool_calls");
+        }
         if reply.report != Report::Omitted {
             answer["usage"] = usage(reply);
         }

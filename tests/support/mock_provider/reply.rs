@@ -49,6 +49,15 @@ pub(super) struct Reply {
     /// How many answers were generated, each the same.
     pub(super) choices: u64,
     pub(super) report: Report,
+    /// The tool the answer calls instead of replying in text, if any.
+    pub(super) tool_call: Option<ToolCall>,
+}
+
+/// A tool call an answer makes: the tool's name and its JSON arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ToolCall {
+    pub(super) name: String,
+    pub(super) arguments: serde_json::Value,
 }
 
 impl Reply {
@@ -79,6 +88,7 @@ impl Reply {
             capped: wanted > cap,
             report,
             choices: 1,
+            tool_call: None,
         }
     }
 
@@ -91,6 +101,17 @@ impl Reply {
     /// The visible output tokens of every answer together.
     pub(super) fn all_output_tokens(&self) -> u64 {
         self.output_tokens() * self.choices
+    }
+
+    /// The same answer, calling `tool_call` instead of replying in text.
+    pub(super) fn calling(mut self, tool_call: Option<ToolCall>) -> Self {
+        self.tool_call = tool_call;
+        self
+    }
+
+    /// The id of the answer's tool call, unique to the request.
+    pub(super) fn tool_call_id(&self) -> String {
+        format!("call_mock{}", self.number)
     }
 
     /// The visible output tokens of one answer.

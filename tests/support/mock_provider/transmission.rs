@@ -174,7 +174,8 @@ impl Transmission {
             | Behaviour::ZeroUsage
             | Behaviour::Delay(_)
             | Behaviour::NoUsage
-            | Behaviour::InflateInput { .. } => {}
+            | Behaviour::InflateInput { .. }
+            | Behaviour::ToolCall { .. } => {}
         }
         Transmission {
             frames: frames.into(),
