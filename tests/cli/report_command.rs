@@ -224,8 +224,28 @@ fn day_ledger() -> Vec<Value> {
 fn day_ledger_text() -> String {
     day_ledger()
         .iter()
-        .map(|record| format!("{record}\n"))
+        .map(|record| format!("{}\n", keys_sorted(record)))
         .collect()
+}
+
+/// `value` with every object's keys in order, so the fixture is the same
+/// whether or not a dependency turns on serde_json's `preserve_order`
+/// (rig-core and genai do).
+fn keys_sorted(value: &Value) -> Value {
+    match value {
+        Value::Object(fields) => {
+            let mut sorted: Vec<(&String, &Value)> = fields.iter().collect();
+            sorted.sort_by_key(|(key, _)| *key);
+            Value::Object(
+                sorted
+                    .into_iter()
+                    .map(|(key, value)| (key.clone(), keys_sorted(value)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(keys_sorted).collect()),
+        other => other.clone(),
+    }
 }
 
 /// Compares `path` with `expected`, or writes it when asked to.
