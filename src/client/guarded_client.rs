@@ -14,7 +14,7 @@ use crate::client::engine::stream::DEFAULT_IDLE_TIMEOUT;
 #[cfg(test)]
 use crate::client::engine::{self, PreparedCall};
 use crate::client::engine::{Attempt, Engine, JsonAnswer, Request};
-use crate::client::recorder::Ledger;
+use crate::client::recorder::LedgerChoice;
 use crate::client::{ApiKey, CallReceipt, ClientError, DriftTolerance, Provider};
 use crate::guard::SpendGuard;
 use crate::ledger::LedgerSink;
@@ -120,7 +120,7 @@ pub struct GuardedClientBuilder {
     http: Option<reqwest::Client>,
     guard: Option<SpendGuard>,
     tags: Tags,
-    ledger: Option<Ledger>,
+    ledger: LedgerChoice,
     drift_tolerance: DriftTolerance,
 }
 
@@ -234,11 +234,7 @@ impl GuardedClientBuilder {
     /// refused and by which limit, cut off, killed, runaway, or failed. See
     /// [`ledger`](crate::ledger). Keys, prompts and answers never enter it.
     pub fn ledger(mut self, sink: Arc<dyn LedgerSink>) -> Self {
-        let request_hashes = self.ledger.as_ref().is_some_and(|l| l.request_hashes);
-        self.ledger = Some(Ledger {
-            sink,
-            request_hashes,
-        });
+        self.ledger.sink(sink);
         self
     }
 
@@ -246,9 +242,7 @@ impl GuardedClientBuilder {
     /// 64-bit hash of the model and body, as loop detection sees it), so
     /// repeated requests can be found. The body itself never enters it.
     pub fn ledger_request_hashes(mut self, on: bool) -> Self {
-        if let Some(ledger) = &mut self.ledger {
-            ledger.request_hashes = on;
-        }
+        self.ledger.request_hashes(on);
         self
     }
 
@@ -335,7 +329,7 @@ impl GuardedClientBuilder {
                 calibration: InputCalibration::shared(),
                 long_context,
                 guard: self.guard,
-                ledger: self.ledger,
+                ledger: self.ledger.chosen(),
                 tags: self.tags,
                 drift_tolerance: self.drift_tolerance,
             },
@@ -359,7 +353,7 @@ impl GuardedClient {
             http: None,
             guard: None,
             tags: Tags::new(),
-            ledger: None,
+            ledger: LedgerChoice::default(),
             drift_tolerance: DriftTolerance::DEFAULT,
         }
     }

@@ -19,6 +19,44 @@ pub(crate) struct Ledger {
     pub(crate) request_hashes: bool,
 }
 
+/// A builder's ledger settings: the sink, and whether its lines carry
+/// request fingerprints, which may be set in either order.
+#[derive(Clone, Default)]
+pub(crate) struct LedgerChoice {
+    sink: Option<Arc<dyn LedgerSink>>,
+    request_hashes: bool,
+}
+
+impl LedgerChoice {
+    /// Writes the lines to `sink`.
+    pub(crate) fn sink(&mut self, sink: Arc<dyn LedgerSink>) {
+        self.sink = Some(sink);
+    }
+
+    /// Whether the lines carry request fingerprints.
+    pub(crate) fn request_hashes(&mut self, on: bool) {
+        self.request_hashes = on;
+    }
+
+    /// The ledger chosen, if a sink was given.
+    pub(crate) fn chosen(self) -> Option<Ledger> {
+        let request_hashes = self.request_hashes;
+        self.sink.map(|sink| Ledger {
+            sink,
+            request_hashes,
+        })
+    }
+}
+
+impl fmt::Debug for LedgerChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LedgerChoice")
+            .field("sink", &self.sink.as_ref().map(|_| "LedgerSink"))
+            .field("request_hashes", &self.request_hashes)
+            .finish()
+    }
+}
+
 impl fmt::Debug for Ledger {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Ledger")
@@ -171,4 +209,19 @@ fn runaway_limit(detected: &RunawayDetected) -> String {
         RunawayKind::Paused { .. } => "paused",
     };
     format!("{}: {detector}", detected.scope)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::MemorySink;
+
+    #[test]
+    fn request_hashes_may_be_asked_for_before_the_sink_is_given() {
+        let mut choice = LedgerChoice::default();
+        assert!(choice.clone().chosen().is_none(), "no sink, no ledger");
+        choice.request_hashes(true);
+        choice.sink(Arc::new(MemorySink::new()));
+        assert!(choice.chosen().is_some_and(|ledger| ledger.request_hashes));
+    }
 }

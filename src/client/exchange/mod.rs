@@ -40,7 +40,7 @@ use crate::client::engine::{asks_for_long_context, Engine, Failure, Request};
 use crate::client::error::ClientError;
 use crate::client::http::error_chain;
 use crate::client::provider::Provider;
-use crate::client::recorder::Ledger;
+use crate::client::recorder::LedgerChoice;
 use crate::clock::{Clock, SystemClock};
 use crate::guard::SpendGuard;
 use crate::ledger::LedgerSink;
@@ -96,7 +96,7 @@ pub struct HttpGuardBuilder {
     counter: TokenCounter,
     guard: Option<SpendGuard>,
     tags: Tags,
-    ledger: Option<Ledger>,
+    ledger: LedgerChoice,
     drift_tolerance: DriftTolerance,
     pass_unguarded: bool,
 }
@@ -111,7 +111,7 @@ impl HttpGuard {
             counter: TokenCounter::new(),
             guard: None,
             tags: Tags::new(),
-            ledger: None,
+            ledger: LedgerChoice::default(),
             drift_tolerance: DriftTolerance::DEFAULT,
             pass_unguarded: false,
         }
@@ -354,19 +354,13 @@ impl HttpGuardBuilder {
 
     /// Writes one ledger line per call; see [`ledger`](crate::ledger).
     pub fn ledger(mut self, sink: Arc<dyn LedgerSink>) -> Self {
-        let request_hashes = self.ledger.as_ref().is_some_and(|l| l.request_hashes);
-        self.ledger = Some(Ledger {
-            sink,
-            request_hashes,
-        });
+        self.ledger.sink(sink);
         self
     }
 
     /// Opt-in: each ledger line also carries the request's fingerprint.
     pub fn ledger_request_hashes(mut self, on: bool) -> Self {
-        if let Some(ledger) = &mut self.ledger {
-            ledger.request_hashes = on;
-        }
+        self.ledger.request_hashes(on);
         self
     }
 
@@ -400,7 +394,7 @@ impl HttpGuardBuilder {
             counter: self.counter,
             counts: Arc::new(CountCache::new()),
             guard: self.guard,
-            ledger: self.ledger,
+            ledger: self.ledger.chosen(),
             tags: self.tags,
             drift_tolerance: self.drift_tolerance,
             calibration: InputCalibration::shared(),
