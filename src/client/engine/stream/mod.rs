@@ -238,10 +238,10 @@ where
             }
             let ending = match poll_body(body, &mut this.idle, cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Ok(bytes)) => {
-                    this.decoder.push(&bytes);
-                    continue;
-                }
+                Poll::Ready(Ok(bytes)) => match push(&mut this.decoder, &bytes) {
+                    Some(ending) => ending,
+                    None => continue,
+                },
                 Poll::Ready(Err(Some(ending))) => ending,
                 Poll::Ready(Err(None)) => this
                     .account
@@ -250,6 +250,19 @@ where
             this.queued = this.stop(ending).map(Err);
         }
     }
+}
+
+/// Feeds `bytes` to `decoder`; `Some` ending when the event being read has
+/// grown past [`sse::MAX_EVENT_BYTES`], so a body that is no event stream
+/// cannot take unbounded memory (it is billed from what was counted).
+fn push(decoder: &mut SseDecoder, bytes: &[u8]) -> Option<Ending> {
+    decoder.push(bytes);
+    decoder.oversized().then(|| {
+        Ending::Broken(format!(
+            "an event grew past {} MiB without ending",
+            sse::MAX_EVENT_BYTES >> 20
+        ))
+    })
 }
 
 /// The body's next piece, or why reading it ended: a broken connection or

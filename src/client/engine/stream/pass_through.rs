@@ -18,7 +18,7 @@ use bytes::Bytes;
 use futures_core::Stream;
 
 use crate::client::engine::stream::account::{Ending, Step};
-use crate::client::engine::stream::{poll_body, Metered};
+use crate::client::engine::stream::{poll_body, push, Metered};
 use crate::client::engine::OpenCall;
 use crate::client::error::ClientError;
 use crate::tokens::TokenCounter;
@@ -136,10 +136,13 @@ where
             let ending = match poll_body(body, &mut metered.idle, cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Ok(bytes)) => {
-                    metered.decoder.push(&bytes);
+                    let oversized = push(&mut metered.decoder, &bytes);
                     this.received += bytes.len() as u64;
                     this.held.push_back(bytes);
-                    continue;
+                    match oversized {
+                        Some(ending) => ending,
+                        None => continue,
+                    }
                 }
                 Poll::Ready(Err(Some(ending))) => ending,
                 Poll::Ready(Err(None)) => {

@@ -57,6 +57,11 @@ pub(crate) struct SseDecoder {
 
 const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
 
+/// The most one event may take, its unfinished line and its data together,
+/// before the body is given up as no event stream the guard can read: far
+/// above any provider's event, and a bound on the memory a body can take.
+pub(crate) const MAX_EVENT_BYTES: usize = 16 << 20;
+
 impl SseDecoder {
     /// A decoder at the start of a body.
     pub(crate) fn new() -> Self {
@@ -129,6 +134,12 @@ impl SseDecoder {
     #[cfg(feature = "exchange")]
     pub(crate) fn consumed(&self) -> u64 {
         self.dropped + self.read as u64
+    }
+
+    /// `true` once the event being read has grown past [`MAX_EVENT_BYTES`]
+    /// without ending.
+    pub(crate) fn oversized(&self) -> bool {
+        self.buf.len() - self.read + self.data.len() > MAX_EVENT_BYTES
     }
 
     /// `true` if bytes or lines were received after the last dispatched
@@ -276,6 +287,25 @@ mod tests {
         assert_eq!(ends, [9, 27]);
         assert_eq!(&body[..9], b"data: 1\n\n");
         assert_eq!(&body[..27], b"data: 1\n\n: ping\n\ndata: 22\n\n");
+    }
+
+    #[test]
+    fn an_event_that_never_ends_is_oversized_once_past_the_bound() {
+        let mut decoder = SseDecoder::new();
+        decoder.push(b"data: ");
+        let piece = vec![b'x'; 1 << 20];
+        for _ in 0..15 {
+            decoder.push(&piece);
+            assert!(decoder.next_event().is_none());
+        }
+        assert!(
+            !decoder.oversized(),
+            "15 MiB of one line is within the bound"
+        );
+        decoder.push(&piece);
+        decoder.push(&piece);
+        assert!(decoder.next_event().is_none());
+        assert!(decoder.oversized());
     }
 
     #[test]
