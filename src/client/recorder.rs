@@ -21,12 +21,14 @@ pub(crate) struct Ledger {
 
 /// A builder's ledger settings: the sink, and whether its lines carry
 /// request fingerprints, which may be set in either order.
+#[cfg(feature = "client")]
 #[derive(Clone, Default)]
 pub(crate) struct LedgerChoice {
     sink: Option<Arc<dyn LedgerSink>>,
     request_hashes: bool,
 }
 
+#[cfg(feature = "client")]
 impl LedgerChoice {
     /// Writes the lines to `sink`.
     pub(crate) fn sink(&mut self, sink: Arc<dyn LedgerSink>) {
@@ -48,6 +50,7 @@ impl LedgerChoice {
     }
 }
 
+#[cfg(feature = "client")]
 impl fmt::Debug for LedgerChoice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LedgerChoice")
@@ -211,7 +214,7 @@ fn runaway_limit(detected: &RunawayDetected) -> String {
     format!("{}: {detector}", detected.scope)
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "client"))]
 mod tests {
     use super::*;
     use crate::ledger::MemorySink;
