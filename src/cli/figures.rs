@@ -57,6 +57,12 @@ pub(crate) fn hour_label(hour: u64) -> String {
     format!("{:04}-{:02}-{:02} {:02}:00", t.year, t.month, t.day, t.hour)
 }
 
+/// The UTC date `days` days after the epoch: `2026-11-25`.
+pub(crate) fn date_label(days: u64) -> String {
+    let t = UtcDateTime::from_unix(Duration::from_secs(days * 86_400));
+    format!("{:04}-{:02}-{:02}", t.year, t.month, t.day)
+}
+
 /// An instant to the second: `2026-11-25 02:13:07`.
 pub(crate) fn time_label(at: Duration) -> String {
     let t = UtcDateTime::from_unix(at);
@@ -103,6 +109,7 @@ mod tests {
         assert_eq!(period(7_200), "2 h");
         assert_eq!(period(5_400), "1 h 30 min");
         assert_eq!(hour_label(498_774), "2026-11-25 06:00");
+        assert_eq!(date_label(20_782), "2026-11-25");
         assert_eq!(
             time_label(Duration::from_millis(1_795_588_219_999)),
             "2026-11-25 06:30:19"

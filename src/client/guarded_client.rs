@@ -20,7 +20,7 @@ use crate::guard::SpendGuard;
 use crate::ledger::LedgerSink;
 use crate::prices::PriceTable;
 use crate::tags::Tags;
-use crate::tokens::{CountCache, InputCalibration, TokenCounter};
+use crate::tokens::TokenCounter;
 
 /// The Anthropic API version sent when none is configured.
 const ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -322,17 +322,15 @@ impl GuardedClientBuilder {
             api_key: self.api_key,
             timeout,
             idle_timeout: self.idle_timeout,
-            engine: Engine {
-                prices: self.prices.unwrap_or_else(PriceTable::bundled),
-                counter: self.counter,
-                counts: Arc::new(CountCache::new()),
-                calibration: InputCalibration::shared(),
-                long_context,
-                guard: self.guard,
-                ledger: self.ledger.chosen(),
-                tags: self.tags,
-                drift_tolerance: self.drift_tolerance,
-            },
+            engine: Engine::new(
+                self.prices.unwrap_or_else(PriceTable::bundled),
+                self.counter,
+                self.guard,
+                self.ledger.chosen(),
+                self.tags,
+                self.drift_tolerance,
+            )
+            .with_long_context(long_context),
         })
     }
 }

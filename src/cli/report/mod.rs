@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use crate::cli::console::Console;
 use crate::cli::error::CliError;
-use crate::cli::figures::{count, dollars, period};
+use crate::cli::figures::{count, date_label, dollars, period};
 use crate::cli::progress::Progress;
 use crate::clock::UtcDateTime;
 use crate::ledger::LedgerRecord;
@@ -229,17 +229,13 @@ fn warn_skipped(skipped: &Skipped, console: &mut Console<'_>) {
 /// `agent `digest`: prompt tokens per call climbing from 2,100 on
 /// 2026-11-20 to 9,800 on 2026-11-26 (+1,283 a day): …`.
 pub(crate) fn climb_sentence(climb: &Climb) -> String {
-    let day = |d: u64| {
-        let t = UtcDateTime::from_unix(Duration::from_secs(d * 86_400));
-        format!("{:04}-{:02}-{:02}", t.year, t.month, t.day)
-    };
     format!(
         "agent `{}`: prompt tokens per call climbing from {} on {} to {} on {} (+{} a day): a context that grows call by call (more tokens per call, not more calls)",
         climb.agent,
         count(climb.from),
-        day(climb.start_day),
+        date_label(climb.start_day),
         count(climb.to),
-        day(climb.end_day),
+        date_label(climb.end_day),
         count(climb.per_day())
     )
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use crate::cli::figures::{count, dollars};
+use crate::cli::figures::{count, date_label, dollars};
 use crate::cli::report::breakdown::Hour;
 use crate::cli::report::chart::bar;
 use crate::clock::{iso_weeks_since_epoch, UtcDateTime};
@@ -40,10 +40,10 @@ impl Period {
 
     /// `2026-11-25` or `2026-W48`.
     fn label(self, hour: u64) -> String {
-        let t = UtcDateTime::from_unix(Duration::from_secs(hour * 3_600));
         match self {
-            Period::Day => format!("{:04}-{:02}-{:02}", t.year, t.month, t.day),
+            Period::Day => date_label(hour / 24),
             Period::Week => {
+                let t = UtcDateTime::from_unix(Duration::from_secs(hour * 3_600));
                 let (year, week) = t.iso_week();
                 format!("{year:04}-W{week:02}")
             }

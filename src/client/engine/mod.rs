@@ -180,6 +180,37 @@ impl<B: AsRef<[u8]> + Send> Answer for JsonAnswer<B> {
 }
 
 impl Engine {
+    /// An engine with a prompt-count cache of its own, the process's input
+    /// calibration, and the listed context windows.
+    pub(crate) fn new(
+        prices: Arc<PriceTable>,
+        counter: TokenCounter,
+        guard: Option<SpendGuard>,
+        ledger: Option<Ledger>,
+        tags: Tags,
+        drift_tolerance: DriftTolerance,
+    ) -> Engine {
+        Engine {
+            prices,
+            counter,
+            counts: Arc::new(CountCache::new()),
+            calibration: InputCalibration::shared(),
+            long_context: false,
+            guard,
+            ledger,
+            tags,
+            drift_tolerance,
+        }
+    }
+
+    /// The same engine, its requests asking for Anthropic's 1M-token
+    /// window or not.
+    #[cfg(feature = "client")]
+    pub(crate) fn with_long_context(mut self, on: bool) -> Engine {
+        self.long_context = on;
+        self
+    }
+
     /// One guarded call, steps 1 to 7 of the module documentation.
     ///
     /// # Errors

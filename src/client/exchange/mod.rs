@@ -46,7 +46,7 @@ use crate::guard::SpendGuard;
 use crate::ledger::LedgerSink;
 use crate::prices::PriceTable;
 use crate::tags::Tags;
-use crate::tokens::{CountCache, InputCalibration, TokenCounter};
+use crate::tokens::TokenCounter;
 
 pub(crate) use error::{BoxError, TransportError};
 pub use error::{ExchangeError, Unguardable};
@@ -241,10 +241,7 @@ impl HttpGuard {
             });
         let wide_engine;
         let engine = if long_context {
-            wide_engine = Engine {
-                long_context: true,
-                ..config.engine.clone()
-            };
+            wide_engine = config.engine.clone().with_long_context(true);
             &wide_engine
         } else {
             &config.engine
@@ -389,17 +386,14 @@ impl HttpGuardBuilder {
 
     /// Builds the guard.
     pub fn build(self) -> HttpGuard {
-        let engine = Engine {
-            prices: self.prices.unwrap_or_else(PriceTable::bundled),
-            counter: self.counter,
-            counts: Arc::new(CountCache::new()),
-            guard: self.guard,
-            ledger: self.ledger.chosen(),
-            tags: self.tags,
-            drift_tolerance: self.drift_tolerance,
-            calibration: InputCalibration::shared(),
-            long_context: false,
-        };
+        let engine = Engine::new(
+            self.prices.unwrap_or_else(PriceTable::bundled),
+            self.counter,
+            self.guard,
+            self.ledger.chosen(),
+            self.tags,
+            self.drift_tolerance,
+        );
         HttpGuard {
             inner: Arc::new(Config {
                 budget: self.budget,

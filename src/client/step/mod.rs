@@ -26,7 +26,7 @@ use crate::ledger::LedgerSink;
 use crate::money::Usd;
 use crate::prices::PriceTable;
 use crate::tags::Tags;
-use crate::tokens::{CountCache, InputCalibration, TokenCounter};
+use crate::tokens::{CountCache, TokenCounter};
 use crate::usage::{Usage, UsageReport};
 
 impl SpendGuard {
@@ -235,17 +235,16 @@ impl<'a> GuardedStep<'a> {
         T: Send,
         E: StepFailure + Send,
     {
-        let engine = Engine {
-            prices: self.prices.unwrap_or_else(PriceTable::bundled),
-            counter: TokenCounter::new(),
-            counts: step_counts(),
-            calibration: InputCalibration::shared(),
-            long_context: false,
-            guard: Some(self.guard.clone()),
-            ledger: self.ledger,
-            tags: self.tags,
-            drift_tolerance: DriftTolerance::DEFAULT,
-        };
+        let mut engine = Engine::new(
+            self.prices.unwrap_or_else(PriceTable::bundled),
+            TokenCounter::new(),
+            Some(self.guard.clone()),
+            self.ledger,
+            self.tags,
+            DriftTolerance::DEFAULT,
+        );
+        // Steps are built per call: one cache for all of them.
+        engine.counts = step_counts();
         let request = match &self.input {
             StepInput::Body(body) => Request::Body {
                 body,

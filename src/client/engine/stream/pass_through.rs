@@ -169,17 +169,14 @@ mod tests {
     use crate::money::Usd;
 
     fn open_call(budget: &TaskBudget, max_tokens: u64) -> OpenCall {
-        let engine = Engine {
-            prices: crate::prices::PriceTable::bundled(),
-            counter: TokenCounter::new(),
-            counts: std::sync::Arc::new(crate::tokens::CountCache::new()),
-            guard: None,
-            ledger: None,
-            tags: crate::tags::Tags::new(),
-            drift_tolerance: crate::client::drift::DriftTolerance::DEFAULT,
-            calibration: crate::tokens::InputCalibration::shared(),
-            long_context: false,
-        };
+        let engine = Engine::new(
+            crate::prices::PriceTable::bundled(),
+            TokenCounter::new(),
+            None,
+            None,
+            crate::tags::Tags::new(),
+            crate::client::drift::DriftTolerance::DEFAULT,
+        );
         let body = serde_json::json!({
             "model": "gpt-4o-mini",
             "max_tokens": max_tokens,
