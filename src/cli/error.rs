@@ -3,6 +3,7 @@
 use std::io;
 use std::path::PathBuf;
 
+use crate::cli::report::reconcile::ExportError;
 use crate::ledger::LedgerReadError;
 use crate::prices::PriceError;
 use crate::store::StoreError;
@@ -83,6 +84,9 @@ pub(crate) enum CliError {
         line: usize,
         problem: String,
     },
+    /// A provider export given to `--reconcile` cannot be compared.
+    #[error(transparent)]
+    Export(#[from] ExportError),
     /// A spend store could not be opened or did not answer.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -19,6 +19,7 @@
 //! its `--json` to act on spikes or refusals.
 
 mod console;
+mod decimal;
 mod error;
 mod estimate;
 mod figures;

@@ -1,17 +1,19 @@
 //! `spendguard report LEDGER…`: totals by model, agent, key and customer;
 //! spend per hour as a chart; spikes, recurring patterns, refusals and
 //! cut-offs. Records stream through running totals, so memory stays flat
-//! however long the ledger.
+//! however long the ledger. `--reconcile FILE` compares the ledger with a
+//! provider's own export instead ([`reconcile`]).
 
-mod aggregate;
-mod breakdown;
+pub(crate) mod aggregate;
+pub(crate) mod breakdown;
 mod chart;
 mod deploys;
 mod drift;
 mod growth;
 mod json;
-mod merge;
-mod patterns;
+pub(crate) mod merge;
+pub(crate) mod patterns;
+pub(crate) mod reconcile;
 mod rollup;
 mod svg;
 mod text;
@@ -70,6 +72,8 @@ pub(crate) struct Args {
     /// repeat for several.
     #[arg(long, value_name = "TIME=LABEL", value_parser = deploys::parse_mark)]
     mark: Vec<Deploy>,
+    #[command(flatten)]
+    reconcile: reconcile::Args,
 }
 
 /// Reads a `--since`, `--until` or deploy time.
@@ -113,14 +117,15 @@ impl Findings {
 }
 
 /// Which records count.
-struct Filter {
-    since: Option<Duration>,
-    until: Option<Duration>,
+pub(crate) struct Filter {
+    pub(crate) since: Option<Duration>,
+    pub(crate) until: Option<Duration>,
     agents: Vec<String>,
 }
 
 impl Filter {
-    fn keeps(&self, record: &LedgerRecord) -> bool {
+    /// `true` when `record` is inside the window and of an agent asked for.
+    pub(crate) fn keeps(&self, record: &LedgerRecord) -> bool {
         let at = record.ts.unix();
         self.since.is_none_or(|since| at >= since)
             && self.until.is_none_or(|until| at < until)
@@ -150,6 +155,16 @@ pub(crate) fn run(args: Args, console: &mut Console<'_>) -> Result<(), CliError>
         until: args.until,
         agents: args.agent,
     };
+    if let Some(export) = args.reconcile.reconcile.clone() {
+        return reconcile::run(
+            args.reconcile,
+            export,
+            args.ledgers,
+            &filter,
+            args.json,
+            console,
+        );
+    }
     let mut marks = args.mark;
     if let Some(path) = &args.deploys {
         marks.extend(deploys::read_file(path)?);
@@ -213,7 +228,7 @@ fn read(
 }
 
 /// One warning per malformed line shown, then how many more.
-fn warn_skipped(skipped: &Skipped, console: &mut Console<'_>) {
+pub(crate) fn warn_skipped(skipped: &Skipped, console: &mut Console<'_>) {
     for error in &skipped.shown {
         let _ = writeln!(console.err, "warning: {error}; line skipped");
     }
