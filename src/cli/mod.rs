@@ -4,6 +4,8 @@
 //! ```text
 //! spendguard report ledger.jsonl --svg spend.svg
 //! spendguard prices gpt-4o claude-sonnet-4-5
+//! spendguard report ledger.jsonl --reconcile openai-costs.json
+//! spendguard suggest ledger.jsonl
 //! spendguard estimate --model gpt-4o prompt.txt
 //! spendguard halt --reason "bill spike" --store /var/lib/agents/spend.log
 //! spendguard status --store /var/lib/agents/spend.log
@@ -29,6 +31,7 @@ mod progress;
 mod report;
 mod resume;
 mod status;
+mod suggest;
 mod target;
 
 use std::ffi::OsString;
@@ -68,6 +71,11 @@ enum Command {
     /// one or more ledgers.
     #[command(after_help = EXIT_STATUS)]
     Report(report::Args),
+    /// Limits from the ledger: per-task budgets at a multiple of the median
+    /// real task, daily caps per agent and key at a multiple of the busiest
+    /// normal day, printed with the distributions used and as Rust to paste.
+    #[command(after_help = EXIT_STATUS)]
+    Suggest(suggest::Args),
     /// The price the guard would use for a model, and how its name resolved;
     /// `prices update FILE` regenerates the bundled table.
     #[command(after_help = EXIT_STATUS)]
@@ -133,6 +141,7 @@ where
     };
     let outcome = match cli.command {
         Command::Report(args) => report::run(args, console),
+        Command::Suggest(args) => suggest::run(args, console),
         Command::Prices(args) => prices::run(args, console),
         Command::Estimate(args) => estimate::run(args, console),
         Command::Halt(args) => halt::run(args, console),
