@@ -42,10 +42,7 @@ pub(crate) fn parse_units(text: &str, scale: u32) -> Result<u64, DecimalError> {
     };
     let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
     let all_digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
-    if whole.is_empty() && fraction.is_empty()
-        || !all_digits(whole)
-        || !all_digits(fraction)
-    {
+    if whole.is_empty() && fraction.is_empty() || !all_digits(whole) || !all_digits(fraction) {
         return Err(not_a_number());
     }
     let digits = format!("{whole}{fraction}");
@@ -68,7 +65,10 @@ pub(crate) fn parse_units(text: &str, scale: u32) -> Result<u64, DecimalError> {
             .and_then(|scale| value.checked_mul(scale))
             .ok_or_else(too_large)?
     } else {
-        match u32::try_from(-shift).ok().and_then(|s| 10u128.checked_pow(s)) {
+        match u32::try_from(-shift)
+            .ok()
+            .and_then(|s| 10u128.checked_pow(s))
+        {
             Some(divisor) => value.div_ceil(divisor),
             // Finer than 10^-38 of a unit: something, so one unit.
             None => 1,
@@ -98,7 +98,11 @@ mod tests {
         assert_eq!(parse_units("1.5e-05", 9), Ok(15_000));
         assert_eq!(parse_units("1E3", 0), Ok(1_000));
         assert_eq!(parse_units("2.5e+2", 0), Ok(250));
-        assert_eq!(parse_units("0.0000000001", 9), Ok(1), "a tenth of a nano rounds up");
+        assert_eq!(
+            parse_units("0.0000000001", 9),
+            Ok(1),
+            "a tenth of a nano rounds up"
+        );
         assert_eq!(parse_units("1.0000000001", 9), Ok(1_000_000_001));
         assert_eq!(parse_units("1e-300", 9), Ok(1));
         assert_eq!(parse_units("0e-300", 9), Ok(0));
@@ -106,7 +110,9 @@ mod tests {
 
     #[test]
     fn what_is_not_an_amount_is_named() {
-        for bad in ["", ".", "abc", "1.2.3", "1e", "e5", "1,5", "$1", "1e9999", "NaN"] {
+        for bad in [
+            "", ".", "abc", "1.2.3", "1e", "e5", "1,5", "$1", "1e9999", "NaN",
+        ] {
             assert!(
                 matches!(parse_units(bad, 9), Err(DecimalError::NotANumber(_))),
                 "{bad}"

@@ -9,5 +9,7 @@ mod support;
 mod estimate_command;
 mod halt_command;
 mod prices_command;
+mod reconcile_command;
 mod report_command;
 mod report_forensics;
+mod suggest_command;

@@ -73,7 +73,7 @@ pub(crate) struct Args {
     #[arg(long, value_name = "TIME=LABEL", value_parser = deploys::parse_mark)]
     mark: Vec<Deploy>,
     #[command(flatten)]
-    reconcile: reconcile::Args,
+    reconcile: reconcile::ReconcileArgs,
 }
 
 /// Reads a `--since`, `--until` or deploy time.

@@ -75,10 +75,7 @@ pub(crate) fn rust(found: &Suggestions) -> Option<String> {
         );
         write_caps(&mut code, "Agent", &found.agents);
         write_caps(&mut code, "Key", &found.keys);
-        let _ = write!(
-            code,
-            "        .alert_at({ALERTS})\n        .build()\n}}\n"
-        );
+        let _ = write!(code, "        .alert_at({ALERTS})\n        .build()\n}}\n");
     }
     Some(code)
 }
@@ -95,6 +92,11 @@ fn write_caps(code: &mut String, kind: &str, caps: &[DailyCap]) {
         );
     }
     if let Some(largest) = caps.iter().map(|cap| cap.cap).max() {
+        let _ = writeln!(
+            code,
+            "        // Any other {}: the largest cap above.",
+            kind.to_ascii_lowercase()
+        );
         let _ = writeln!(
             code,
             "        .limit(SharedLimit::each(TagKind::{kind}, {}, Window::Day))",

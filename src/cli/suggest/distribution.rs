@@ -51,7 +51,12 @@ mod tests {
         let d = Distribution::of(cents(&[5, 1, 3, 2, 4])).unwrap();
         assert_eq!(
             (d.count, d.median, d.p90, d.max),
-            (5, Usd::from_cents(3), Usd::from_cents(5), Usd::from_cents(5))
+            (
+                5,
+                Usd::from_cents(3),
+                Usd::from_cents(5),
+                Usd::from_cents(5)
+            )
         );
         // Ten values: p90 is the 9th, the median halfway between 5th and 6th.
         let d = Distribution::of(cents(&[10, 9, 8, 7, 6, 5, 4, 3, 2, 1])).unwrap();

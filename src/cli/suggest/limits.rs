@@ -83,7 +83,10 @@ pub(crate) fn suggest(tally: &Tally, task_factor: Factor, day_factor: Factor) ->
             tasks_left_out += 1;
             continue;
         }
-        by_agent.entry(task.agent.as_deref()).or_default().push(task.cost);
+        by_agent
+            .entry(task.agent.as_deref())
+            .or_default()
+            .push(task.cost);
     }
     // Named agents first, in name order; tasks without an agent last.
     let mut tasks: Vec<TaskLimit> = by_agent
@@ -128,9 +131,7 @@ fn daily_caps(
             }
             days.retain(|_, cost| !cost.is_zero());
             // The earliest of the busiest days, if several tie.
-            let (&busiest_day, _) = days
-                .iter()
-                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))?;
+            let (&busiest_day, _) = days.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))?;
             let days = Distribution::of(days.into_values().collect())?;
             Some(DailyCap {
                 name: name.clone(),
@@ -149,7 +150,10 @@ mod tests {
     #[test]
     fn limits_round_up_to_the_cent() {
         assert_eq!(Factor(250).apply(Usd::from_cents(40)), Usd::from_cents(100));
-        assert_eq!(Factor(150).apply(Usd::from_nanos(2_900_000_001)), Usd::from_cents(436));
+        assert_eq!(
+            Factor(150).apply(Usd::from_nanos(2_900_000_001)),
+            Usd::from_cents(436)
+        );
         assert_eq!(Factor(200).apply(Usd::from_nanos(1)), Usd::from_cents(1));
         assert_eq!(Factor(300).apply(Usd::ZERO), Usd::from_cents(1));
         assert_eq!(Factor(250).to_string(), "2.5");

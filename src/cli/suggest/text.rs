@@ -24,7 +24,10 @@ pub(crate) fn write(out: &mut dyn Write, suggest: &Suggest) -> io::Result<()> {
         found.task_factor
     )?;
     if found.tasks.is_empty() {
-        writeln!(out, "  no normal tasks: tag calls with a task to get a per-task budget")?;
+        writeln!(
+            out,
+            "  no normal tasks: tag calls with a task to get a per-task budget"
+        )?;
     }
     for task in &found.tasks {
         let who = task

@@ -110,7 +110,9 @@ struct CacheCreation {
 /// The buckets of a cost report.
 pub(crate) fn cost(text: &str) -> Result<Vec<Bucket>, serde_json::Error> {
     let pages: Vec<Page<CostRow>> = super::export::pages(text)?;
-    Ok(buckets(pages, |row| (row.model, Measured::cost(row.amount))))
+    Ok(buckets(pages, |row| {
+        (row.model, Measured::cost(row.amount))
+    }))
 }
 
 /// The buckets of a messages usage report.
@@ -126,10 +128,7 @@ pub(crate) fn usage(text: &str) -> Result<Vec<Bucket>, serde_json::Error> {
     }))
 }
 
-fn buckets<R>(
-    pages: Vec<Page<R>>,
-    row: impl Fn(R) -> (Option<String>, Measured),
-) -> Vec<Bucket> {
+fn buckets<R>(pages: Vec<Page<R>>, row: impl Fn(R) -> (Option<String>, Measured)) -> Vec<Bucket> {
     pages
         .into_iter()
         .flat_map(|page| page.data)
@@ -167,7 +166,10 @@ mod tests {
         );
         let bad = page.replace("123.78912", "12,5");
         let error = cost(&bad).unwrap_err().to_string();
-        assert!(error.contains("amount (cents) `12,5` is not a decimal number"), "{error}");
+        assert!(
+            error.contains("amount (cents) `12,5` is not a decimal number"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -31,7 +31,11 @@ impl Tolerance {
     /// `true` when the two sides agree on what `cost` says they measure.
     fn agrees(&self, ledger: &Measured, export: &Measured, cost: bool) -> bool {
         if cost {
-            self.allows(ledger.cost.nanos(), export.cost.nanos(), self.floor_usd.nanos())
+            self.allows(
+                ledger.cost.nanos(),
+                export.cost.nanos(),
+                self.floor_usd.nanos(),
+            )
         } else {
             self.allows(ledger.input, export.input, self.floor_tokens)
                 && self.allows(ledger.output, export.output, self.floor_tokens)
@@ -118,7 +122,10 @@ mod tests {
     fn costs(rows: &[(u64, &str, u64)]) -> Totals {
         rows.iter()
             .map(|&(day, model, cents)| {
-                ((day, Some(model.to_owned())), Measured::cost(Usd::from_cents(cents)))
+                (
+                    (day, Some(model.to_owned())),
+                    Measured::cost(Usd::from_cents(cents)),
+                )
             })
             .collect()
     }

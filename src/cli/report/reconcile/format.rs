@@ -52,7 +52,10 @@ impl ExportFormat {
 
     /// `true` for dollars, `false` for tokens.
     pub(crate) fn is_cost(self) -> bool {
-        matches!(self, ExportFormat::OpenaiCosts | ExportFormat::AnthropicCost)
+        matches!(
+            self,
+            ExportFormat::OpenaiCosts | ExportFormat::AnthropicCost
+        )
     }
 }
 
@@ -81,9 +84,7 @@ pub(crate) fn detect(first: &Value) -> Result<ExportFormat, String> {
     if bucket.get("start_time").is_some() {
         match row.get("object").and_then(Value::as_str) {
             Some("organization.costs.result") => return Ok(ExportFormat::OpenaiCosts),
-            Some("organization.usage.completions.result") => {
-                return Ok(ExportFormat::OpenaiUsage)
-            }
+            Some("organization.usage.completions.result") => return Ok(ExportFormat::OpenaiUsage),
             Some(other) => return Err(format!("OpenAI result rows of `{other}`")),
             None if has("amount") => return Ok(ExportFormat::OpenaiCosts),
             None if has("input_tokens") => return Ok(ExportFormat::OpenaiUsage),
@@ -113,12 +114,12 @@ mod tests {
             Ok(ExportFormat::OpenaiCosts)
         );
         assert_eq!(
-            detect(&openai(json!({"object": "organization.usage.completions.result"}))),
+            detect(&openai(
+                json!({"object": "organization.usage.completions.result"})
+            )),
             Ok(ExportFormat::OpenaiUsage)
         );
-        let anthropic = |row: Value| {
-            json!([{"data": [{"starting_at": "2026-11-23T00:00:00Z", "results": []}, {"starting_at": "2026-11-24T00:00:00Z", "results": [row]}]}])
-        };
+        let anthropic = |row: Value| json!([{"data": [{"starting_at": "2026-11-23T00:00:00Z", "results": []}, {"starting_at": "2026-11-24T00:00:00Z", "results": [row]}]}]);
         assert_eq!(
             detect(&anthropic(json!({"amount": "12.5"}))),
             Ok(ExportFormat::AnthropicCost)
@@ -131,13 +132,18 @@ mod tests {
 
     #[test]
     fn what_is_not_an_export_says_what_it_is() {
-        assert_eq!(detect(&json!({"rows": []})), Err("no `data` array of time buckets".into()));
+        assert_eq!(
+            detect(&json!({"rows": []})),
+            Err("no `data` array of time buckets".into())
+        );
         assert_eq!(
             detect(&json!({"data": [{"start_time": 0, "results": []}]})),
             Err("time buckets without result rows".into())
         );
         assert_eq!(
-            detect(&json!({"data": [{"start_time": 0, "results": [{"object": "organization.usage.embeddings.result"}]}]})),
+            detect(
+                &json!({"data": [{"start_time": 0, "results": [{"object": "organization.usage.embeddings.result"}]}]})
+            ),
             Err("OpenAI result rows of `organization.usage.embeddings.result`".into())
         );
     }

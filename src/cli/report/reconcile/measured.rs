@@ -37,7 +37,10 @@ impl Measured {
         let t = &record.tokens;
         Measured {
             cost: record.cost,
-            input: t.input.saturating_add(t.cached).saturating_add(t.cache_write),
+            input: t
+                .input
+                .saturating_add(t.cached)
+                .saturating_add(t.cache_write),
             output: t.output.saturating_add(t.reasoning),
         }
     }

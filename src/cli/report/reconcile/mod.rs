@@ -31,8 +31,8 @@ use crate::cli::report::{warn_skipped, Filter};
 use crate::money::Usd;
 
 use compare::{Row, Tolerance, Totals};
-pub(crate) use export::ExportError;
 use export::Export;
+pub(crate) use export::ExportError;
 pub(crate) use format::ExportFormat;
 use measured::Measured;
 use model_name::comparable;
@@ -42,7 +42,7 @@ const DAY: u64 = 86_400;
 
 /// `--reconcile` and its options.
 #[derive(Debug, clap::Args)]
-pub(crate) struct Args {
+pub(crate) struct ReconcileArgs {
     /// Compare the ledger with a provider's own usage or cost export
     /// (OpenAI's Costs or Usage API, Anthropic's cost or usage report, as
     /// the API returns it) and list the UTC days and models where they
@@ -104,7 +104,7 @@ impl Reconciliation {
 
 /// Runs the reconciliation `args.reconcile` asks for.
 pub(crate) fn run(
-    args: Args,
+    args: ReconcileArgs,
     path: PathBuf,
     ledgers: Vec<PathBuf>,
     filter: &Filter,
@@ -130,7 +130,13 @@ pub(crate) fn run(
         .copied()
         .filter(|&day| whole_day_kept(filter, day))
         .collect();
-    let rows = compare::rows(&ledger, &export.totals, &days, &tolerance, export.format.is_cost());
+    let rows = compare::rows(
+        &ledger,
+        &export.totals,
+        &days,
+        &tolerance,
+        export.format.is_cost(),
+    );
     let reconciliation = Reconciliation {
         ledgers,
         ledger_days_outside: ledger_days.difference(&export.days).count(),

@@ -44,10 +44,20 @@ mod tests {
     fn snapshots_and_prefixes_fold_into_the_model() {
         assert_eq!(comparable("gpt-4o-2024-08-06"), "gpt-4o");
         assert_eq!(comparable("openai/GPT-4o"), "gpt-4o");
-        assert_eq!(comparable("claude-sonnet-4-5-20250929"), "claude-sonnet-4-5");
-        assert_eq!(comparable("claude-sonnet-4-5@20250929"), "claude-sonnet-4-5");
+        assert_eq!(
+            comparable("claude-sonnet-4-5-20250929"),
+            "claude-sonnet-4-5"
+        );
+        assert_eq!(
+            comparable("claude-sonnet-4-5@20250929"),
+            "claude-sonnet-4-5"
+        );
         assert_eq!(comparable("gpt-4o-mini"), "gpt-4o-mini");
-        assert_eq!(comparable("claude-3-5-haiku"), "claude-3-5-haiku", "versions stay");
+        assert_eq!(
+            comparable("claude-3-5-haiku"),
+            "claude-3-5-haiku",
+            "versions stay"
+        );
         assert_eq!(comparable("model-12345678"), "model-12345678", "not a date");
     }
 }

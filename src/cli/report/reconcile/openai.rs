@@ -97,14 +97,14 @@ pub(crate) fn costs(text: &str) -> Result<Vec<Bucket>, serde_json::Error> {
 pub(crate) fn usage(text: &str) -> Result<Vec<Bucket>, serde_json::Error> {
     let pages: Vec<Page<UsageRow>> = super::export::pages(text)?;
     Ok(buckets(pages, |row| {
-        (row.model, Measured::tokens(row.input_tokens, row.output_tokens))
+        (
+            row.model,
+            Measured::tokens(row.input_tokens, row.output_tokens),
+        )
     }))
 }
 
-fn buckets<R>(
-    pages: Vec<Page<R>>,
-    row: impl Fn(R) -> (Option<String>, Measured),
-) -> Vec<Bucket> {
+fn buckets<R>(pages: Vec<Page<R>>, row: impl Fn(R) -> (Option<String>, Measured)) -> Vec<Bucket> {
     pages
         .into_iter()
         .flat_map(|page| page.data)
@@ -145,7 +145,10 @@ mod tests {
         let euro = "{\"data\": [{\"start_time\": 0, \"end_time\": 86400, \"results\": [\n{\"amount\": {\"value\": 1, \"currency\": \"eur\"}}]}]}";
         let error = costs(euro).unwrap_err();
         assert_eq!(error.line(), 2);
-        assert!(error.to_string().contains("amount.currency is `eur`"), "{error}");
+        assert!(
+            error.to_string().contains("amount.currency is `eur`"),
+            "{error}"
+        );
         let negative = r#"{"data": [{"start_time": 0, "end_time": 86400, "results": [{"amount": {"value": -1.5, "currency": "usd"}}]}]}"#;
         assert!(costs(negative)
             .unwrap_err()
