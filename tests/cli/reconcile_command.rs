@@ -90,7 +90,7 @@ fn the_text_names_the_disagreement_and_its_likely_cause() {
     assert!(text.contains("+$1.50 (+30.0%)"), "{text}");
     assert!(
         text.contains(
-            "2026-11-24 gpt-4o: the ledger has $5.00, the export $6.50; the provider counted more than the guard saw"
+            "2026-11-24 gpt-4o: the ledger has $5.00, the export $6.50; the provider billed more than the guard saw"
         ),
         "{text}"
     );

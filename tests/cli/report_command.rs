@@ -3,8 +3,9 @@
 //! SVG, and bad input.
 //!
 //! `tests/fixtures/ledger_day.jsonl` is written by [`day_ledger`] below and
-//! `docs/report.svg` is the report's chart of it; both are checked against
-//! what the code produces now. After a deliberate change, regenerate them:
+//! `docs/report.svg` is the report's chart of it, with a deploy marker
+//! ([`DOCS_DEPLOY`]) before the spike; both are checked against what the
+//! code produces now. After a deliberate change, regenerate them:
 //!
 //! ```text
 //! SPENDGUARD_WRITE_FIXTURES=1 cargo test --features cli --test report_command
@@ -26,6 +27,8 @@ const MALFORMED: &str = concat!(
     "/tests/fixtures/ledger_malformed.jsonl"
 );
 const DOCS_SVG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/report.svg");
+/// The deploy `docs/report.svg` marks, twenty minutes before the spike.
+const DOCS_DEPLOY: &str = "2026-11-25T01:40:00Z=v1.4.2";
 
 /// Nano-dollars per cent.
 const CENT: u64 = 10_000_000;
@@ -489,10 +492,21 @@ fn the_svg_parses_and_its_bars_are_the_hourly_totals() {
 #[test]
 fn docs_report_svg_is_the_chart_of_the_fixture() {
     let path = temp_path("docs.svg");
-    let output = spendguard(&["report", "--svg", path.to_str().unwrap(), DAY]);
+    let output = spendguard(&[
+        "report",
+        "--svg",
+        path.to_str().unwrap(),
+        DAY,
+        "--mark",
+        DOCS_DEPLOY,
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let svg = std::fs::read_to_string(&path).unwrap();
     std::fs::remove_file(&path).unwrap();
+    assert!(
+        svg.contains("after deploy v1.4.2"),
+        "the picture shows the deploy before the spike"
+    );
     check_committed(DOCS_SVG, &svg);
 }
 

@@ -171,10 +171,11 @@ fn sentence(row: &Row, cost: bool) -> String {
             count(row.export.output)
         )
     };
-    let why = if export > ledger {
-        "the provider counted more than the guard saw: calls that bypassed the guard, or prices out of date"
-    } else {
-        "the guard recorded more than the provider counted: estimates above the bill, or calls that failed before they were billed"
+    let why = match (export > ledger, cost) {
+        (true, true) => "the provider billed more than the guard saw: calls that bypassed the guard, or prices out of date",
+        (true, false) => "the provider counted more than the guard saw: calls that bypassed the guard",
+        (false, true) => "the guard recorded more than the provider billed: estimates above the bill, or calls that failed before they were billed",
+        (false, false) => "the guard recorded more than the provider counted: estimates above what was used, or calls that failed before they were counted",
     };
     format!("{what}: {measured}; {why}")
 }
