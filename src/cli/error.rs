@@ -3,7 +3,6 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::cli::report::reconcile::ExportError;
 use crate::ledger::LedgerReadError;
 use crate::prices::PriceError;
 use crate::store::StoreError;
@@ -84,9 +83,32 @@ pub(crate) enum CliError {
         line: usize,
         problem: String,
     },
-    /// A provider export given to `--reconcile` cannot be compared.
-    #[error(transparent)]
-    Export(#[from] ExportError),
+    /// A `--reconcile` export is not JSON, or not the shape of the export
+    /// it was read as.
+    #[error("{}, line {line}, column {column}: {problem} (read as {format}); pass the provider's response unchanged, or the right --reconcile-format", path.display())]
+    ExportJson {
+        path: PathBuf,
+        format: &'static str,
+        line: usize,
+        column: usize,
+        problem: String,
+    },
+    /// No export `--reconcile` knows looks like this file.
+    #[error("{}: not a provider export spendguard reads ({seen}); pass --reconcile-format openai-costs, openai-usage, anthropic-cost or anthropic-usage", path.display())]
+    UnknownExport { path: PathBuf, seen: String },
+    /// A `--reconcile` export's time bucket is longer than one UTC day or
+    /// does not fit in one.
+    #[error("{}, time bucket {index} ({from} to {to}): a bucket must lie within one UTC day; export with a bucket width of 1d from midnight UTC, or 1h", path.display())]
+    BucketSpansDays {
+        path: PathBuf,
+        /// The bucket's place in the file, from 1.
+        index: usize,
+        from: String,
+        to: String,
+    },
+    /// A `--reconcile` export without time buckets.
+    #[error("{} has no time buckets: nothing to compare; export a period the ledger covers", path.display())]
+    EmptyExport { path: PathBuf },
     /// A spend store could not be opened or did not answer.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::cli::error::CliError;
 use crate::cli::figures::date_label;
 use crate::cli::report::reconcile::format::{detect, ExportFormat};
 use crate::cli::report::reconcile::measured::Measured;
@@ -22,35 +23,6 @@ pub(crate) struct Bucket {
     pub(crate) start: u64,
     pub(crate) end: u64,
     pub(crate) rows: Vec<(Option<String>, Measured)>,
-}
-
-/// Why an export file cannot be compared.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum ExportError {
-    /// Not JSON, or not the shape of the export it was read as.
-    #[error("{}, line {line}, column {column}: {problem} (read as {format}); pass the provider's response unchanged, or the right --reconcile-format", path.display())]
-    Json {
-        path: PathBuf,
-        format: &'static str,
-        line: usize,
-        column: usize,
-        problem: String,
-    },
-    /// No known export looks like this file.
-    #[error("{}: not a provider export spendguard reads ({seen}); pass --reconcile-format openai-costs, openai-usage, anthropic-cost or anthropic-usage", path.display())]
-    UnknownFormat { path: PathBuf, seen: String },
-    /// A bucket is longer than one UTC day or does not fit in one.
-    #[error("{}, time bucket {index} ({from} to {to}): a bucket must lie within one UTC day; export with a bucket width of 1d from midnight UTC, or 1h", path.display())]
-    BucketSpansDays {
-        path: PathBuf,
-        /// The bucket's place in the file, from 1.
-        index: usize,
-        from: String,
-        to: String,
-    },
-    /// No buckets at all.
-    #[error("{} has no time buckets: nothing to compare; export a period the ledger covers", path.display())]
-    Empty { path: PathBuf },
 }
 
 /// An export, summed per UTC day and model.
@@ -75,12 +47,12 @@ pub(crate) fn read(
     path: &Path,
     text: &str,
     format: Option<ExportFormat>,
-) -> Result<Export, ExportError> {
+) -> Result<Export, CliError> {
     let format = match format {
         Some(format) => format,
         None => {
             let first = first_document(text).map_err(|error| json_error(path, "JSON", &error))?;
-            detect(&first).map_err(|seen| ExportError::UnknownFormat {
+            detect(&first).map_err(|seen| CliError::UnknownExport {
                 path: path.to_owned(),
                 seen,
             })?
@@ -94,7 +66,7 @@ pub(crate) fn read(
     }
     .map_err(|error| json_error(path, format.name(), &error))?;
     if buckets.is_empty() {
-        return Err(ExportError::Empty {
+        return Err(CliError::EmptyExport {
             path: path.to_owned(),
         });
     }
@@ -102,7 +74,7 @@ pub(crate) fn read(
 }
 
 /// Sums the buckets per day and model.
-fn sum(path: &Path, format: ExportFormat, buckets: Vec<Bucket>) -> Result<Export, ExportError> {
+fn sum(path: &Path, format: ExportFormat, buckets: Vec<Bucket>) -> Result<Export, CliError> {
     let by_model = buckets
         .iter()
         .flat_map(|bucket| &bucket.rows)
@@ -112,7 +84,7 @@ fn sum(path: &Path, format: ExportFormat, buckets: Vec<Bucket>) -> Result<Export
     for (index, bucket) in buckets.into_iter().enumerate() {
         let day = bucket.start / DAY;
         if bucket.end <= bucket.start || (bucket.end - 1) / DAY != day {
-            return Err(ExportError::BucketSpansDays {
+            return Err(CliError::BucketSpansDays {
                 path: path.to_owned(),
                 index: index + 1,
                 from: moment(bucket.start),
@@ -168,7 +140,7 @@ fn first_document(text: &str) -> Result<Value, serde_json::Error> {
         .unwrap_or_else(|| serde_json::from_str(text))
 }
 
-fn json_error(path: &Path, format: &'static str, error: &serde_json::Error) -> ExportError {
+fn json_error(path: &Path, format: &'static str, error: &serde_json::Error) -> CliError {
     let text = error.to_string();
     // serde_json ends its message with " at line L column C"; the error
     // names both on its own.
@@ -176,7 +148,7 @@ fn json_error(path: &Path, format: &'static str, error: &serde_json::Error) -> E
         Some(at) => text[..at].to_owned(),
         None => text,
     };
-    ExportError::Json {
+    CliError::ExportJson {
         path: path.to_owned(),
         format,
         line: error.line(),

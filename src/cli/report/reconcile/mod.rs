@@ -32,7 +32,6 @@ use crate::money::Usd;
 
 use compare::{Row, Tolerance, Totals};
 use export::Export;
-pub(crate) use export::ExportError;
 pub(crate) use format::ExportFormat;
 use measured::Measured;
 use model_name::comparable;
