@@ -159,6 +159,39 @@ fn the_tolerance_and_the_window_change_what_is_compared() {
     assert_eq!(json["disagreements"], 0);
 }
 
+#[test]
+fn an_empty_ledger_disagrees_with_every_billed_day_and_says_so() {
+    let empty = cli::temp_path("reconcile", "empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let args = [
+        "report",
+        empty.to_str().unwrap(),
+        "--reconcile",
+        &fixture("anthropic_cost.json"),
+    ];
+    let output = spendguard(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains(
+            "The ledger has no anthropic calls here: every day the export bills disagrees."
+        ),
+        "{text}"
+    );
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let json: Value = serde_json::from_str(&stdout(&spendguard(&json_args))).unwrap();
+    assert_eq!(json["ledger_calls"], 0);
+    assert_eq!(json["disagreements"], 3);
+
+    let output = spendguard(&["report", &fixture("ledger.jsonl"), "--tolerance", "5"]);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "--tolerance needs --reconcile"
+    );
+}
+
 fn fails_with(export_text: &str, name: &str, extra: &[&str]) -> String {
     let path = cli::temp_path("reconcile", name);
     std::fs::write(&path, export_text).unwrap();

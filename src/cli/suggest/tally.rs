@@ -1,5 +1,7 @@
 //! What `suggest` keeps of each record: the report's totals (for its spike
 //! detection), each task's cost, and each agent's and key's spend per hour.
+//! Memory grows with the number of tasks and of agent and key hours, not
+//! with the number of calls.
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -28,6 +28,7 @@ pub(crate) fn to_json(found: &Reconciliation) -> Value {
             "floor_tokens": found.tolerance.floor_tokens,
         },
         "days": found.days.iter().map(|&day| day_start(day)).collect::<Vec<_>>(),
+        "ledger_calls": found.ledger_calls,
         "ledger_days_outside": found.ledger_days_outside,
         "disagreements": found.disagreements().count(),
         "rows": found.rows.iter().map(|row| json!({

@@ -53,13 +53,18 @@ pub(crate) struct ReconcileArgs {
     reconcile_format: Option<ExportFormat>,
     /// How far apart the ledger and the export may be, in percent of the
     /// larger.
-    #[arg(long, value_name = "PERCENT", default_value = "2", value_parser = parse_percent)]
+    #[arg(long, value_name = "PERCENT", default_value = "2", value_parser = parse_percent, requires = "reconcile")]
     tolerance: u64,
     /// ... or this many dollars, whichever is more.
-    #[arg(long, value_name = "DOLLARS", default_value = "0.05", value_parser = parse_dollars)]
+    #[arg(long, value_name = "DOLLARS", default_value = "0.05", value_parser = parse_dollars, requires = "reconcile")]
     tolerance_usd: Usd,
     /// ... or this many tokens, whichever is more.
-    #[arg(long, value_name = "TOKENS", default_value_t = 1_000)]
+    #[arg(
+        long,
+        value_name = "TOKENS",
+        default_value_t = 1_000,
+        requires = "reconcile"
+    )]
     tolerance_tokens: u64,
 }
 
@@ -92,6 +97,8 @@ pub(crate) struct Reconciliation {
     /// Days the ledger has calls of the export's provider on that the
     /// export does not cover.
     pub(crate) ledger_days_outside: usize,
+    /// The ledger's calls of the export's provider, inside the filters.
+    pub(crate) ledger_calls: u64,
 }
 
 impl Reconciliation {
@@ -121,7 +128,7 @@ pub(crate) fn run(
         floor_tokens: args.tolerance_tokens,
     };
     let mut skipped = Skipped::default();
-    let (ledger, ledger_days) = ledger_totals(&ledgers, filter, &export, &mut skipped)?;
+    let side = ledger_totals(&ledgers, filter, &export, &mut skipped)?;
     warn_skipped(&skipped, console);
     let days: BTreeSet<u64> = export
         .days
@@ -130,7 +137,7 @@ pub(crate) fn run(
         .filter(|&day| whole_day_kept(filter, day))
         .collect();
     let rows = compare::rows(
-        &ledger,
+        &side.totals,
         &export.totals,
         &days,
         &tolerance,
@@ -138,7 +145,8 @@ pub(crate) fn run(
     );
     let reconciliation = Reconciliation {
         ledgers,
-        ledger_days_outside: ledger_days.difference(&export.days).count(),
+        ledger_days_outside: side.days.difference(&export.days).count(),
+        ledger_calls: side.calls,
         export,
         tolerance,
         days,
@@ -161,29 +169,38 @@ fn whole_day_kept(filter: &Filter, day: u64) -> bool {
         && filter.until.is_none_or(|until| until.as_secs() >= end)
 }
 
-/// The ledger's totals of the export's provider by day and model, and the
-/// days it has such calls on.
+/// The ledger's side: its calls of the export's provider.
+#[derive(Default)]
+struct LedgerSide {
+    /// By day and model, as the export is compared.
+    totals: Totals,
+    /// Days with such calls.
+    days: BTreeSet<u64>,
+    calls: u64,
+}
+
+/// Reads the ledgers' calls of the export's provider that the filter keeps.
 fn ledger_totals(
     files: &[PathBuf],
     filter: &Filter,
     export: &Export,
     skipped: &mut Skipped,
-) -> Result<(Totals, BTreeSet<u64>), CliError> {
+) -> Result<LedgerSide, CliError> {
     let provider = export.format.provider();
     let mut merge = LedgerMerge::open(files, skipped)?;
-    let mut totals = Totals::new();
-    let mut days = BTreeSet::new();
+    let mut side = LedgerSide::default();
     while let Some(record) = merge.next(skipped)? {
         if record.provider != provider || !filter.keeps(&record) {
             continue;
         }
         let day = record.ts.unix().as_secs() / DAY;
-        days.insert(day);
+        side.days.insert(day);
+        side.calls += 1;
         let model = export.by_model.then(|| comparable(&record.model));
-        totals
+        side.totals
             .entry((day, model))
             .or_default()
             .add(Measured::of_record(&record));
     }
-    Ok((totals, days))
+    Ok(side)
 }

@@ -50,6 +50,13 @@ pub(crate) fn write(out: &mut dyn Write, found: &Reconciliation) -> io::Result<(
         date_label(*last),
         found.rows.len() - disagree,
     )?;
+    if found.ledger_calls == 0 {
+        writeln!(
+            out,
+            "The ledger has no {} calls here: every day the export bills disagrees. Is this the ledger the guard writes?",
+            export.format.provider()
+        )?;
+    }
     if found.ledger_days_outside > 0 {
         writeln!(
             out,
