@@ -62,6 +62,7 @@ pub(crate) struct Suggest {
     pub(crate) found: Suggestions,
 }
 
+/// Reads the ledgers and prints the limits they suggest.
 pub(crate) fn run(args: Args, console: &mut Console<'_>) -> Result<(), CliError> {
     let mut skipped = Skipped::default();
     let mut merge = LedgerMerge::open(&args.ledgers, &mut skipped)?;

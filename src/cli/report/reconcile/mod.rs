@@ -32,7 +32,7 @@ use crate::money::Usd;
 
 use compare::{Row, Tolerance, Totals};
 use export::Export;
-pub(crate) use format::ExportFormat;
+use format::ExportFormat;
 use measured::Measured;
 use model_name::comparable;
 
