@@ -6,15 +6,21 @@
 
 use std::fmt;
 
+use crate::budget::alert::{Alert, AlertRule};
 use crate::money::Usd;
 
 /// A call billed more than its reservation held: the provider counted more
 /// input than the estimate, or wrote past the output limit it was sent.
 ///
-/// With feature `tracing` each one is a `WARN` event on target
-/// `spendguard::alert`, like a threshold [`Alert`](crate::budget::Alert);
-/// the [`Receipt`](crate::budget::Receipt) says `overran`, and so does a
-/// guarded call's ledger line.
+/// Each one reaches the budget's `on_alert` callback as an
+/// [`Alert`](crate::budget::Alert) of kind
+/// [`AlertKind::Overrun`](crate::budget::AlertKind::Overrun) (and so a
+/// [`WebhookAlerts`](https://docs.rs/spendguard/latest/spendguard/webhook/struct.WebhookAlerts.html)
+/// sink); for a guarded call, the `on_alert` of its
+/// [`SpendGuard`](crate::SpendGuard) too. With feature `tracing` it is a
+/// `WARN` event on target `spendguard::alert`, like a threshold alert. The
+/// [`Receipt`](crate::budget::Receipt) says `overran`, and so does a guarded
+/// call's ledger line.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -62,8 +68,9 @@ impl Overrun {
         self.cost.saturating_sub(self.reserved)
     }
 
-    /// With feature `tracing`, a `WARN` event on target `spendguard::alert`.
-    pub(crate) fn announce(&self) {
+    /// With feature `tracing`, a `WARN` event on target `spendguard::alert`;
+    /// then an alert to the callback of `alerts`, if it has one.
+    pub(crate) fn announce(&self, alerts: &AlertRule) {
         #[cfg(feature = "tracing")]
         tracing::warn!(
             target: "spendguard::alert",
@@ -73,6 +80,9 @@ impl Overrun {
             cost = %self.cost,
             "{self}"
         );
+        if alerts.callback.is_some() {
+            alerts.tell(&Alert::overrun(self.clone()));
+        }
     }
 }
 
