@@ -183,6 +183,23 @@ impl AlertRule {
         self.tell(alert);
     }
 
+    /// Announces `overrun`: with feature `tracing` a `WARN` event on target
+    /// `spendguard::alert`, then an [`AlertKind::Overrun`] to the callback.
+    pub(crate) fn announce_overrun(&self, overrun: &Overrun) {
+        #[cfg(feature = "tracing")]
+        tracing::warn!(
+            target: "spendguard::alert",
+            subject = %overrun.subject,
+            model = %overrun.model,
+            reserved = %overrun.reserved,
+            cost = %overrun.cost,
+            "{overrun}"
+        );
+        if self.callback.is_some() {
+            self.tell(&Alert::overrun(overrun.clone()));
+        }
+    }
+
     /// Sends an alert to the callback only: for an alert already announced
     /// in `tracing` by the budget that raised it.
     pub(crate) fn tell(&self, alert: &Alert) {

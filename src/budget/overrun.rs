@@ -6,7 +6,6 @@
 
 use std::fmt;
 
-use crate::budget::alert::{Alert, AlertRule};
 use crate::money::Usd;
 
 /// A call billed more than its reservation held: the provider counted more
@@ -66,23 +65,6 @@ impl Overrun {
     /// How far the bill passed the reservation.
     pub fn by(&self) -> Usd {
         self.cost.saturating_sub(self.reserved)
-    }
-
-    /// With feature `tracing`, a `WARN` event on target `spendguard::alert`;
-    /// then an alert to the callback of `alerts`, if it has one.
-    pub(crate) fn announce(&self, alerts: &AlertRule) {
-        #[cfg(feature = "tracing")]
-        tracing::warn!(
-            target: "spendguard::alert",
-            subject = %self.subject,
-            model = %self.model,
-            reserved = %self.reserved,
-            cost = %self.cost,
-            "{self}"
-        );
-        if alerts.callback.is_some() {
-            alerts.tell(&Alert::overrun(self.clone()));
-        }
     }
 }
 

@@ -187,7 +187,7 @@ impl Reservation {
             actual.cost,
         );
         if let Some(overrun) = &overrun {
-            overrun.announce(&self.budget.state.alerts);
+            self.budget.state.alerts.announce_overrun(overrun);
         }
         Receipt {
             cost: actual.cost,

@@ -130,8 +130,14 @@ async fn a_refusal_through_the_middleware_is_a_warn_event_in_its_span() {
     };
     assert_eq!(event.level, Level::WARN);
     assert!(
-        refused.to_string().contains(&event.message) || event.message.contains("cost limit"),
-        "{refused} / {}",
+        event.message.contains("would exceed its cost limit"),
+        "{}",
+        event.message
+    );
+    let exchange = spendguard::client::middleware::exchange_error(&refused).unwrap();
+    assert!(
+        exchange.to_string().contains(&event.message),
+        "{exchange} / {}",
         event.message
     );
     assert_eq!(mock.requests(), 0);
