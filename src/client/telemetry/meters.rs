@@ -356,3 +356,49 @@ impl Drop for CallMeters {
         self.release();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(max_values: usize) -> TagLabels {
+        TagLabels {
+            kinds: vec![TagKind::Customer],
+            max_values,
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    #[test]
+    fn a_tag_keeps_its_first_values_up_to_the_cap_and_the_rest_are_other() {
+        let labels = labels(2);
+        let customer = |name: &str| Tags::new().customer(name);
+        assert_eq!(labels.value(TagKind::Customer, &customer("acme")), "acme");
+        assert_eq!(
+            labels.value(TagKind::Customer, &customer("globex")),
+            "globex"
+        );
+        assert_eq!(
+            labels.value(TagKind::Customer, &customer("initech")),
+            "other"
+        );
+        assert_eq!(labels.value(TagKind::Customer, &customer("acme")), "acme");
+        assert_eq!(labels.value(TagKind::Customer, &Tags::new()), "none");
+    }
+
+    #[test]
+    fn a_cap_of_zero_counts_every_value_as_other() {
+        let labels = labels(0);
+        assert_eq!(
+            labels.value(TagKind::Customer, &Tags::new().customer("acme")),
+            "other"
+        );
+    }
+
+    #[test]
+    fn chosen_tags_are_sorted_and_distinct() {
+        let tags = MetricTags::new(&[TagKind::Task, TagKind::Agent, TagKind::Task]);
+        assert_eq!(tags.kinds, [TagKind::Agent, TagKind::Task]);
+        assert_eq!(tags.max_values, DEFAULT_MAX_TAG_VALUES);
+    }
+}
