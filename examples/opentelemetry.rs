@@ -19,7 +19,9 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use serde_json::json;
 use spendguard::{ApiKey, GuardedClient, Provider, TaskBudget, Usd};
-use tracing_subscriber::layer::SubscriberExt;
+use tracing::Level;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::{Layer, SubscriberExt};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,8 +29,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tracer_provider = SdkTracerProvider::builder()
         .with_simple_exporter(exporter.clone())
         .build();
-    let subscriber = tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("spendguard")));
+    // spendguard's spans only, not those of the HTTP stack under it.
+    let spendguard_only = Targets::new().with_target("spendguard", Level::TRACE);
+    let subscriber = tracing_subscriber::registry().with(
+        tracing_opentelemetry::layer()
+            .with_tracer(tracer_provider.tracer("spendguard"))
+            .with_filter(spendguard_only),
+    );
     tracing::subscriber::set_global_default(subscriber)?;
 
     let provider = MockProvider::start(MockConfig {
@@ -60,7 +67,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("  {} = {}", attribute.key, attribute.value);
         }
         for event in span.events.iter() {
-            println!("  event {}", event.name);
+            println!("  event {:?}", event.name);
         }
     }
     Ok(())

@@ -240,6 +240,28 @@ async fn a_step_runs_in_a_span_and_its_overrun_is_a_warn_event_in_it() {
     );
 }
 
+#[tokio::test]
+async fn a_halted_call_is_a_warn_event_in_its_span() {
+    let spans = Spans::default();
+    let _default = spans.install();
+    let guard = SpendGuard::builder().build().unwrap();
+    guard.halt("on-call", "runaway overnight").await.unwrap();
+    let halted = guard
+        .step(&budget(100), Provider::Anthropic)
+        .prompt_tokens("claude-sonnet-4-5", 500)
+        .run(|_| async { Ok::<_, HttpFailure>(((), Usage::new(500, 10))) })
+        .await
+        .unwrap_err();
+    let span = spans.only();
+    assert_eq!(span.field("spendguard.decision"), Some("killed"));
+    assert_eq!(span.field("spendguard.limit"), Some("kill_switch"));
+    let [event] = span.events.as_slice() else {
+        panic!("one event: {:?}", span.events);
+    };
+    assert_eq!(event.level, Level::WARN);
+    assert!(event.message.contains("runaway overnight"), "{halted}");
+}
+
 fn assert_no_secret_or_prompt(text: &str) {
     assert!(!text.contains(&TEST_KEY[3..11]), "the key leaked: {text}");
     assert!(

@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use metrics::{counter, gauge, Label, Unit};
+use metrics::{counter, gauge, Label, SharedString, Unit};
 use parking_lot::{Mutex, RwLock};
 
 use crate::client::error::ClientError;
@@ -240,7 +240,7 @@ pub(crate) struct CallMeters {
     /// The chosen tags' labels; empty by default.
     tags: Vec<Label>,
     /// The model admitted, for spend billed without a receipt.
-    model: Option<String>,
+    model: Option<SharedString>,
     in_flight: bool,
 }
 
@@ -258,7 +258,7 @@ impl CallMeters {
 
     /// The call holds its reservation for `model`.
     pub(crate) fn admitted(&mut self, model: &str) {
-        self.model = Some(model.to_owned());
+        self.model = Some(shared(model));
         self.in_flight = true;
         gauge!(HOLDS, "provider" => self.provider).increment(1.0);
     }
@@ -284,7 +284,7 @@ impl CallMeters {
             counter!(REFUSALS, self.labels([Label::new("limit", limit)])).increment(1);
         }
         let (model, cost) = match receipt {
-            Some(receipt) => (Some(receipt.model.clone()), receipt.cost),
+            Some(receipt) => (Some(shared(&receipt.model)), receipt.cost),
             None => (
                 self.model.clone(),
                 error.map_or(Usd::ZERO, ClientError::billed),
@@ -301,7 +301,7 @@ impl CallMeters {
         }
     }
 
-    fn tokens(&self, model: &str, receipt: &CallReceipt) {
+    fn tokens(&self, model: &SharedString, receipt: &CallReceipt) {
         let usage = &receipt.usage;
         let kinds = [
             (
@@ -328,10 +328,10 @@ impl CallMeters {
         }
     }
 
-    fn model_labels(&self, model: &str, kind: Option<&'static str>) -> Vec<Label> {
+    fn model_labels(&self, model: &SharedString, kind: Option<&'static str>) -> Vec<Label> {
         let mut labels = vec![
             Label::new("provider", self.provider),
-            Label::new("model", model.to_owned()),
+            Label::new("model", model.clone()),
         ];
         labels.extend(kind.map(|kind| Label::new("kind", kind)));
         labels.extend(self.tags.iter().cloned());
@@ -349,6 +349,11 @@ impl CallMeters {
             gauge!(HOLDS, "provider" => self.provider).decrement(1.0);
         }
     }
+}
+
+/// A label value shared by every series of one call: cloned, not copied.
+fn shared(value: &str) -> SharedString {
+    SharedString::from(Arc::<str>::from(value))
 }
 
 impl Drop for CallMeters {
