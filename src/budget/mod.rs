@@ -44,7 +44,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-pub use alert::{Alert, AlertCallback, DEFAULT_ALERT_PERCENTS};
+pub use alert::{Alert, AlertCallback, AlertKind, DEFAULT_ALERT_PERCENTS};
 pub use exceeded::{Amount, BudgetExceeded, LimitKind};
 pub use limits::{BudgetConfigError, TaskBudgetBuilder};
 pub use overrun::Overrun;
@@ -190,6 +190,11 @@ impl TaskBudget {
     /// The budget's name.
     pub fn name(&self) -> &str {
         &self.state.name
+    }
+
+    /// The budget as refusals and alerts name it: `task report`.
+    pub(crate) fn subject(&self) -> &str {
+        &self.state.subject
     }
 
     /// The tags the task's calls carry, for shared limits and the ledger:
@@ -378,6 +383,7 @@ impl BudgetState {
                     percent,
                     used: Amount::of(kind, tally.settled),
                     max: Amount::of(kind, max),
+                    kind: AlertKind::Threshold,
                 });
             }
         }

@@ -11,10 +11,15 @@ use crate::money::Usd;
 /// A call billed more than its reservation held: the provider counted more
 /// input than the estimate, or wrote past the output limit it was sent.
 ///
-/// With feature `tracing` each one is a `WARN` event on target
-/// `spendguard::alert`, like a threshold [`Alert`](crate::budget::Alert);
-/// the [`Receipt`](crate::budget::Receipt) says `overran`, and so does a
-/// guarded call's ledger line.
+/// Each one reaches the budget's `on_alert` callback as an
+/// [`Alert`](crate::budget::Alert) of kind
+/// [`AlertKind::Overrun`](crate::budget::AlertKind::Overrun) (and so a
+/// [`WebhookAlerts`](https://docs.rs/spendguard/latest/spendguard/webhook/struct.WebhookAlerts.html)
+/// sink); for a guarded call, the `on_alert` of its
+/// [`SpendGuard`](crate::SpendGuard) too. With feature `tracing` it is a
+/// `WARN` event on target `spendguard::alert`, like a threshold alert. The
+/// [`Receipt`](crate::budget::Receipt) says `overran`, and so does a guarded
+/// call's ledger line.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -60,19 +65,6 @@ impl Overrun {
     /// How far the bill passed the reservation.
     pub fn by(&self) -> Usd {
         self.cost.saturating_sub(self.reserved)
-    }
-
-    /// With feature `tracing`, a `WARN` event on target `spendguard::alert`.
-    pub(crate) fn announce(&self) {
-        #[cfg(feature = "tracing")]
-        tracing::warn!(
-            target: "spendguard::alert",
-            subject = %self.subject,
-            model = %self.model,
-            reserved = %self.reserved,
-            cost = %self.cost,
-            "{self}"
-        );
     }
 }
 

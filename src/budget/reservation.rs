@@ -126,6 +126,11 @@ impl Reservation {
         self.claim.tokens
     }
 
+    /// The budget the call is reserved in.
+    pub(crate) const fn budget(&self) -> &TaskBudget {
+        &self.budget
+    }
+
     /// The price the call is billed by.
     pub fn price(&self) -> &ModelPrice {
         &self.price
@@ -182,7 +187,7 @@ impl Reservation {
             actual.cost,
         );
         if let Some(overrun) = &overrun {
-            overrun.announce();
+            self.budget.state.alerts.announce_overrun(overrun);
         }
         Receipt {
             cost: actual.cost,

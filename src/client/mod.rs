@@ -54,6 +54,7 @@ mod retry;
 mod step;
 #[cfg(feature = "client")]
 mod stream;
+mod telemetry;
 #[cfg(feature = "tower")]
 pub mod tower;
 mod unpriced_tier;
@@ -71,3 +72,5 @@ pub use retry::{Jitter, RetryPolicy, RetryPolicyError};
 pub use step::{GuardedGrant, GuardedStep, GuardedStepError, HttpFailure, StepFailure};
 #[cfg(feature = "client")]
 pub use stream::{GuardedStream, StreamEvent};
+#[cfg(feature = "metrics")]
+pub use telemetry::{describe_metrics, record_limits, MetricTags, DEFAULT_MAX_TAG_VALUES};

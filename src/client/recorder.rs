@@ -106,15 +106,7 @@ impl CallRecorder {
     /// Records a call that was answered (or a stream that ended), from its
     /// receipt; `error` is how a stream ended badly, if it did.
     pub(crate) fn settled(&self, receipt: &CallReceipt, error: Option<&ClientError>) {
-        let decision = match error {
-            None => Decision::Allowed,
-            Some(ClientError::StreamCutOff {
-                reason: CutOffReason::Halted(_),
-                ..
-            }) => Decision::Killed,
-            Some(ClientError::StreamCutOff { .. }) => Decision::CutOff,
-            Some(_) => Decision::Failed,
-        };
+        let decision = settled_decision(error);
         let mut record = self
             .record(&receipt.model, decision)
             .with_tokens(LedgerTokens::from(&receipt.usage))
@@ -148,26 +140,20 @@ impl CallRecorder {
     /// Records a call that ended without a receipt: refused before it was
     /// sent, or failed at the provider or on the way.
     pub(crate) fn failed(&self, error: &ClientError) {
-        let (decision, limit) = match error {
-            ClientError::Budget(exceeded) => (
-                Decision::Refused,
-                Some(format!(
-                    "{}: {} of {}",
-                    exceeded.subject, exceeded.limit, exceeded.max
-                )),
-            ),
-            ClientError::Halted(halt) => {
-                (Decision::Killed, Some(format!("kill switch ({})", halt.by)))
+        let limit = match error {
+            ClientError::Budget(exceeded) => Some(format!(
+                "{}: {} of {}",
+                exceeded.subject, exceeded.limit, exceeded.max
+            )),
+            ClientError::Halted(halt) => Some(format!("kill switch ({})", halt.by)),
+            ClientError::Runaway(detected) => Some(runaway_limit(detected)),
+            ClientError::ContextWindow { model, window, .. } => {
+                Some(format!("{model}: context window of {window} tokens"))
             }
-            ClientError::Runaway(detected) => (Decision::Runaway, Some(runaway_limit(detected))),
-            ClientError::ContextWindow { model, window, .. } => (
-                Decision::Refused,
-                Some(format!("{model}: context window of {window} tokens")),
-            ),
-            _ => (Decision::Failed, None),
+            _ => None,
         };
         let mut record = self
-            .record(&self.model, decision)
+            .record(&self.model, failed_decision(error))
             .with_reason(error.to_string());
         if let Some(limit) = limit {
             record = record.with_limit(limit);
@@ -198,6 +184,31 @@ impl CallRecorder {
             record = record.with_request_hash(hash.clone());
         }
         record
+    }
+}
+
+/// The decision of a call that was answered (or a stream that ended);
+/// `error` is how a stream ended badly, if it did.
+pub(crate) fn settled_decision(error: Option<&ClientError>) -> Decision {
+    match error {
+        None => Decision::Allowed,
+        Some(ClientError::StreamCutOff {
+            reason: CutOffReason::Halted(_),
+            ..
+        }) => Decision::Killed,
+        Some(ClientError::StreamCutOff { .. }) => Decision::CutOff,
+        Some(_) => Decision::Failed,
+    }
+}
+
+/// The decision of a call that ended without a receipt: refused before it
+/// was sent, or failed at the provider or on the way.
+pub(crate) fn failed_decision(error: &ClientError) -> Decision {
+    match error {
+        ClientError::Budget(_) | ClientError::ContextWindow { .. } => Decision::Refused,
+        ClientError::Halted(_) => Decision::Killed,
+        ClientError::Runaway(_) => Decision::Runaway,
+        _ => Decision::Failed,
     }
 }
 

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::budget::alert::Alert;
+use crate::budget::alert::{Alert, AlertKind};
 use crate::budget::{Amount, LimitKind};
 use crate::guard::SpendGuard;
 use crate::money::Usd;
@@ -168,6 +168,7 @@ impl SharedHold {
                     percent,
                     used: Amount::Usd(s.after),
                     max: Amount::Usd(limit.max()),
+                    kind: AlertKind::Threshold,
                 });
             }
         }

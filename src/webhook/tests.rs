@@ -1,5 +1,5 @@
 use super::*;
-use crate::budget::{Amount, LimitKind};
+use crate::budget::{AlertKind, Amount, LimitKind};
 use crate::money::Usd;
 
 fn alert(percent: u8) -> Alert {
@@ -9,6 +9,7 @@ fn alert(percent: u8) -> Alert {
         percent,
         used: Amount::Usd(Usd::from_cents(161)),
         max: Amount::Usd(Usd::from_cents(200)),
+        kind: AlertKind::Threshold,
     }
 }
 
@@ -99,6 +100,40 @@ fn an_alert_becomes_slack_text_with_its_fields() {
         message::slack_message(&alert(50))["attachments"][0]["color"],
         "warning"
     );
+}
+
+#[test]
+fn an_overrun_becomes_slack_text_with_the_bill_and_the_reservation() {
+    let overrun = crate::budget::Overrun::of(
+        "task report",
+        "gpt-4o",
+        Usd::from_cents(2),
+        Usd::from_cents(5),
+    )
+    .unwrap();
+    let message = message::slack_message(&Alert::overrun(overrun));
+    assert_eq!(
+        message["text"],
+        "spendguard: task report: a call to gpt-4o was billed $0.05, $0.03 more than the \
+         $0.02 reserved for it (recorded in full)"
+    );
+    let fields: Vec<(&str, &str)> = message["attachments"][0]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["title"].as_str().unwrap(), f["value"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("Budget", "task report"),
+            ("Model", "gpt-4o"),
+            ("Reserved", "$0.02"),
+            ("Billed", "$0.05"),
+            ("Over by", "$0.03"),
+        ]
+    );
+    assert_eq!(message["attachments"][0]["color"], "danger");
 }
 
 #[tokio::test]

@@ -15,5 +15,7 @@ mod async_openai_layer;
 mod genai_step;
 #[cfg(all(feature = "rig", feature = "reqwest-middleware"))]
 mod rig_middleware;
+#[cfg(all(feature = "tracing", feature = "tower", feature = "reqwest-middleware"))]
+mod telemetry_spans;
 #[cfg(feature = "tower")]
 mod tower_stack;

@@ -9,11 +9,20 @@ mod support;
 mod guarded_client;
 mod guarded_estimates;
 mod guarded_ledger;
+#[cfg(feature = "metrics")]
+mod guarded_metrics;
 mod guarded_runaway;
 mod guarded_shared_limits;
+#[cfg(feature = "tracing")]
+mod guarded_spans;
 mod guarded_step;
 mod guarded_streaming;
 mod mock_provider;
+#[cfg(feature = "tracing")]
+mod opentelemetry_export;
+mod overrun_alerts;
+#[cfg(feature = "metrics")]
+mod prometheus_scrape;
 mod retry;
 #[cfg(feature = "webhook")]
 mod webhook_alerts;

@@ -7,6 +7,8 @@ pub mod guarded;
 pub mod mock_provider;
 #[cfg(feature = "redis")]
 pub mod redis_server;
+#[cfg(feature = "tracing")]
+pub mod spans;
 pub mod step;
 #[cfg(feature = "tracing")]
 pub mod tracing_events;

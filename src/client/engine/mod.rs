@@ -21,6 +21,10 @@
 //!    ([`Failure`]);
 //! 7. **circuit breaker** and **shared limits** settled, and the **ledger**
 //!    line written (`open_call`).
+//!
+//! The whole call runs in its telemetry (`client::telemetry`): one span
+//! from step 1 until it settles, a stream's until the stream ends, and its
+//! metrics as it is admitted and as it ends.
 
 mod context;
 mod hold;
@@ -42,6 +46,7 @@ use crate::client::drift::DriftTolerance;
 use crate::client::error::ClientError;
 use crate::client::provider::Provider;
 use crate::client::recorder::{CallRecorder, Ledger};
+use crate::client::telemetry::CallTelemetry;
 use crate::guard::runaway::RequestFingerprint;
 use crate::guard::{Degraded, SpendGuard};
 use crate::prices::PriceTable;
@@ -96,6 +101,17 @@ pub(crate) enum Request<'a> {
     },
     /// A call its caller describes, with no body to read.
     Described(&'a Described),
+}
+
+impl<'a> Request<'a> {
+    /// The model the request names, if it names one (a Gemini body names
+    /// it in its URL).
+    fn model(self) -> Option<&'a str> {
+        match self {
+            Request::Body { body, .. } => body.get("model").and_then(Value::as_str),
+            Request::Described(described) => Some(&described.model),
+        }
+    }
 }
 
 /// A call described rather than given as a body.
@@ -248,11 +264,26 @@ impl Engine {
         F: FnOnce(Outgoing) -> Fut,
         Fut: Future<Output = Result<A, Failure>>,
     {
-        let (call, outgoing) = self.admit(provider, budget, request, attempt).await?;
-        match send(outgoing).await {
-            Ok(answer) => answer.settle(call).await,
-            Err(failure) => Err(call.fail(failure).await),
-        }
+        let mut telemetry = CallTelemetry::start(provider, budget, request.model(), || {
+            budget.tags().or(&self.tags)
+        });
+        let scope = telemetry.scope();
+        scope
+            .instrument(async move {
+                let (call, outgoing) = match self.admit(provider, budget, request, attempt).await {
+                    Ok(admitted) => admitted,
+                    Err(error) => {
+                        telemetry.failed(&error);
+                        return Err(error);
+                    }
+                };
+                let call = call.observed_by(telemetry);
+                match send(outgoing).await {
+                    Ok(answer) => answer.settle(call).await,
+                    Err(failure) => Err(call.fail(failure).await),
+                }
+            })
+            .await
     }
 
     /// Steps 1 to 4: the call reserved everywhere, or refused with its

@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+use crate::budget::{Alert, Overrun, TaskBudget};
 use crate::client::drift::DriftTolerance;
 use crate::client::engine::{settle, Failure, Outgoing, PreparedCall};
 use crate::client::error::ClientError;
@@ -13,6 +14,7 @@ use crate::client::receipt::CallReceipt;
 #[cfg(feature = "client")]
 use crate::client::receipt::CostSource;
 use crate::client::recorder::CallRecorder;
+use crate::client::telemetry::CallTelemetry;
 use crate::guard::{Degraded, SharedHold, SpendGuard};
 #[cfg(feature = "client")]
 use crate::money::Usd;
@@ -36,6 +38,8 @@ pub(crate) struct OpenCall {
     recorder: Option<CallRecorder>,
     /// How far the provider's own cost may differ from the table's.
     drift_tolerance: DriftTolerance,
+    /// The call's span and metrics, once the engine observes it.
+    telemetry: Option<CallTelemetry>,
 }
 
 impl OpenCall {
@@ -69,6 +73,7 @@ impl OpenCall {
             degraded,
             recorder: None,
             drift_tolerance,
+            telemetry: None,
         };
         (open, outgoing)
     }
@@ -85,12 +90,25 @@ impl OpenCall {
             degraded: None,
             recorder: None,
             drift_tolerance: DriftTolerance::DEFAULT,
+            telemetry: Some(CallTelemetry::unobserved(provider)),
         }
     }
 
     /// The call, writing its ledger line with `recorder`.
     pub(super) fn recorded_by(mut self, recorder: Option<CallRecorder>) -> OpenCall {
         self.recorder = recorder;
+        self
+    }
+
+    /// The call, observed by `telemetry` from now until it settles.
+    pub(super) fn observed_by(mut self, mut telemetry: CallTelemetry) -> OpenCall {
+        let reservation = &self.call.reservation;
+        telemetry.admitted(
+            &self.call.model,
+            reservation.max_output_tokens(),
+            reservation.reserved_cost(),
+        );
+        self.telemetry = Some(telemetry);
         self
     }
 
@@ -102,7 +120,7 @@ impl OpenCall {
     /// Ends a call whose send failed: nothing spent if nothing was billed
     /// (the attempt still counts toward the budget's call limit), billed at
     /// its worst case if it may have been.
-    pub(crate) async fn fail(self, failure: Failure) -> ClientError {
+    pub(crate) async fn fail(mut self, failure: Failure) -> ClientError {
         let error = match failure {
             Failure::Unbilled(error) => {
                 self.call.reservation.settle_unbilled();
@@ -123,6 +141,9 @@ impl OpenCall {
         settle_shared(self.hold, Err(&error)).await;
         if let Some(recorder) = &self.recorder {
             recorder.failed(&error);
+        }
+        if let Some(telemetry) = &mut self.telemetry {
+            telemetry.failed(&error);
         }
         error
     }
@@ -145,10 +166,15 @@ impl OpenCall {
     /// Ends an answered call, settled from `report` (or the estimate, when
     /// the report is unreadable or implausible).
     pub(crate) async fn settle_report(
-        self,
+        mut self,
         report: Result<UsageReport, UsageError>,
     ) -> CallReceipt {
         let call = self.call;
+        // The guard hears of an overrun too: only then is the budget kept.
+        let budget = self
+            .guard
+            .as_ref()
+            .map(|_| call.reservation.budget().clone());
         let mut receipt = settle::settle(
             call.reservation,
             &call.resolved,
@@ -158,10 +184,16 @@ impl OpenCall {
         );
         settle::learn(&call.calibration, &call.resolved, call.estimated, &receipt);
         receipt.degraded = self.degraded;
+        if let Some(budget) = &budget {
+            tell_overrun(self.guard.as_ref(), budget, &receipt);
+        }
         breaker(self.guard.as_ref(), &self.tags, Ok(()));
         settle_shared(self.hold, Ok(receipt.cost)).await;
         if let Some(recorder) = &self.recorder {
             recorder.settled(&receipt, None);
+        }
+        if let Some(telemetry) = &mut self.telemetry {
+            telemetry.settled(&receipt, None);
         }
         receipt
     }
@@ -175,6 +207,7 @@ impl OpenCall {
         source: CostSource,
         report: Option<UsageReport>,
     ) -> CallReceipt {
+        let _in_span = self.telemetry.as_ref().map(CallTelemetry::enter);
         let call = &mut self.call;
         let pricing = report.map(|report| {
             let price = call.reservation.price();
@@ -188,6 +221,7 @@ impl OpenCall {
         }
         settle::learn(&call.calibration, &call.resolved, call.estimated, &receipt);
         receipt.degraded = self.degraded.clone();
+        tell_overrun(self.guard.as_ref(), call.reservation.budget(), &receipt);
         receipt
     }
 
@@ -209,7 +243,30 @@ impl OpenCall {
         if let Some(recorder) = &self.recorder {
             recorder.settled(receipt, error);
         }
+        if let Some(telemetry) = &mut self.telemetry {
+            telemetry.settled(receipt, error);
+        }
         self.hold.take()
+    }
+}
+
+/// Tells the shared limits' `on_alert` of a call billed past its
+/// reservation; the task budget's callback and `tracing` heard it as it
+/// was settled.
+fn tell_overrun(guard: Option<&SpendGuard>, budget: &TaskBudget, receipt: &CallReceipt) {
+    let Some(guard) = guard else {
+        return;
+    };
+    let overrun = receipt.overran.and_then(|_| {
+        Overrun::of(
+            budget.subject(),
+            &receipt.model,
+            receipt.reserved,
+            receipt.cost,
+        )
+    });
+    if let Some(overrun) = overrun {
+        guard.alerts().tell(&Alert::overrun(overrun));
     }
 }
 
