@@ -15,5 +15,6 @@ mod guarded_step;
 mod guarded_streaming;
 mod mock_provider;
 mod retry;
+mod stream_lease_renewal;
 #[cfg(feature = "webhook")]
 mod webhook_alerts;
