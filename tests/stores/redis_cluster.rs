@@ -29,11 +29,28 @@ const NOW: Duration = Duration::from_secs(1_795_608_000);
 /// short, so a replica takes over within seconds.
 const NODE_TIMEOUT_MS: u64 = 1_000;
 
-/// Six nodes in temporary directories, killed and removed when dropped.
+/// Nodes in temporary directories, killed and removed when dropped.
 struct Cluster {
     dir: PathBuf,
     ports: Vec<u16>,
     children: Vec<Option<Child>>,
+    /// How each node is reached: plain TCP, or TLS with certificates.
+    tls: Option<Tls>,
+}
+
+/// A TLS cluster's settings: each node's and `redis-cli`'s arguments.
+struct Tls {
+    server: Vec<String>,
+    cli: Vec<String>,
+}
+
+/// Which cluster a test runs on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// Three primaries, each with a replica, over plain TCP.
+    WithReplicas,
+    /// Three primaries over TLS, no replicas.
+    Tls,
 }
 
 impl Cluster {
@@ -41,7 +58,12 @@ impl Cluster {
     /// replica in sync; `None` (having said why) if `redis-server` cannot
     /// be run, which fails instead under `SPENDGUARD_REQUIRE_REDIS`.
     fn start() -> Option<Cluster> {
-        match Cluster::try_start() {
+        Cluster::start_as(Shape::WithReplicas, None)
+    }
+
+    /// A cluster of `shape`, TLS with `tls`'s arguments.
+    fn start_as(shape: Shape, tls: Option<Tls>) -> Option<Cluster> {
+        match Cluster::try_start(shape, tls) {
             Ok(cluster) => Some(cluster),
             Err(reason) => {
                 assert!(
@@ -54,7 +76,7 @@ impl Cluster {
         }
     }
 
-    fn try_start() -> Result<Cluster, String> {
+    fn try_start(shape: Shape, tls: Option<Tls>) -> Result<Cluster, String> {
         let dir = std::env::temp_dir().join(format!(
             "spendguard-cluster-{}",
             unique_prefix("c").rsplit(':').next().unwrap_or("0")
@@ -63,13 +85,20 @@ impl Cluster {
             dir,
             ports: Vec::new(),
             children: Vec::new(),
+            tls,
         };
-        for _ in 0..6 {
+        let (nodes, replicas) = match shape {
+            Shape::WithReplicas => (6, "1"),
+            Shape::Tls => (3, "0"),
+        };
+        for _ in 0..nodes {
             cluster.spawn_node()?;
         }
         for port in cluster.ports.clone() {
             wait_for(&format!("node {port} to answer PING"), || {
-                cli(port, &["PING"]).is_ok_and(|r| r.trim() == "PONG")
+                cluster
+                    .cli(port, &["PING"])
+                    .is_ok_and(|r| r.trim() == "PONG")
             })?;
         }
         let nodes: Vec<String> = cluster
@@ -78,10 +107,11 @@ impl Cluster {
             .map(|p| format!("127.0.0.1:{p}"))
             .collect();
         let created = Command::new("redis-cli")
+            .args(cluster.tls.iter().flat_map(|t| &t.cli))
             .arg("--cluster")
             .arg("create")
             .args(&nodes)
-            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .args(["--cluster-replicas", replicas, "--cluster-yes"])
             .output()
             .map_err(|e| format!("`redis-cli` could not be run: {e}"))?;
         if !created.status.success() {
@@ -92,12 +122,15 @@ impl Cluster {
         }
         for port in cluster.ports.clone() {
             wait_for(&format!("node {port} to see the cluster ok"), || {
-                cli(port, &["CLUSTER", "INFO"]).is_ok_and(|r| r.contains("cluster_state:ok"))
+                cluster
+                    .cli(port, &["CLUSTER", "INFO"])
+                    .is_ok_and(|r| r.contains("cluster_state:ok"))
             })?;
         }
         for port in cluster.replicas() {
             wait_for(&format!("replica {port} to be in sync"), || {
-                cli(port, &["INFO", "replication"])
+                cluster
+                    .cli(port, &["INFO", "replication"])
                     .is_ok_and(|r| r.contains("master_link_status:up"))
             })?;
         }
@@ -108,8 +141,22 @@ impl Cluster {
         let port = free_port();
         let dir = self.dir.join(port.to_string());
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let port_text = port.to_string();
+        let ports = match &self.tls {
+            None => vec!["--port", &port_text],
+            Some(_) => vec![
+                "--tls-port",
+                &port_text,
+                "--port",
+                "0",
+                "--tls-cluster",
+                "yes",
+            ],
+        };
         let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--bind", "127.0.0.1"])
+            .args(ports)
+            .args(self.tls.iter().flat_map(|t| &t.server))
             .args(["--cluster-enabled", "yes"])
             .args(["--cluster-config-file", "nodes.conf"])
             .args(["--cluster-node-timeout", &NODE_TIMEOUT_MS.to_string()])
@@ -135,24 +182,39 @@ impl Cluster {
         )
     }
 
+    /// `redis-cli -p port args…`'s output.
+    fn cli(&self, port: u16, args: &[&str]) -> Result<String, String> {
+        let out = Command::new("redis-cli")
+            .args(self.tls.iter().flat_map(|t| &t.cli))
+            .args(["-p", &port.to_string()])
+            .args(args)
+            .output()
+            .map_err(|e| format!("`redis-cli` could not be run: {e}"))?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
     /// The ports of the nodes that are replicas now.
     fn replicas(&self) -> Vec<u16> {
         self.ports
             .iter()
             .copied()
-            .filter(|p| cli(*p, &["ROLE"]).is_ok_and(|r| r.starts_with("slave")))
+            .filter(|p| {
+                self.cli(*p, &["ROLE"])
+                    .is_ok_and(|r| r.starts_with("slave"))
+            })
             .collect()
     }
 
     /// The port of the primary serving `key`'s slot, asking a live node;
     /// `None` while no live primary does.
     fn primary_of(&self, key: &str, ask: u16) -> Option<u16> {
-        let slot: u16 = cli(ask, &["CLUSTER", "KEYSLOT", key])
+        let slot: u16 = self
+            .cli(ask, &["CLUSTER", "KEYSLOT", key])
             .unwrap()
             .trim()
             .parse()
             .unwrap();
-        let nodes = cli(ask, &["CLUSTER", "NODES"]).unwrap();
+        let nodes = self.cli(ask, &["CLUSTER", "NODES"]).unwrap();
         nodes
             .lines()
             .filter(|line| line.contains("master") && !line.contains("fail"))
@@ -208,16 +270,6 @@ impl Drop for Cluster {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// `redis-cli -p port args…`'s output.
-fn cli(port: u16, args: &[&str]) -> Result<String, String> {
-    let out = Command::new("redis-cli")
-        .args(["-p", &port.to_string()])
-        .args(args)
-        .output()
-        .map_err(|e| format!("`redis-cli` could not be run: {e}"))?;
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn wait_for(what: &str, ready: impl Fn() -> bool) -> Result<(), String> {
@@ -357,18 +409,21 @@ async fn a_fleet_on_a_cluster_settles_to_the_nano_dollar_in_one_slot() {
         "{total}"
     );
     // Every key of the fleet, the halt key too, is in the prefix's slot.
-    let slot = cli(
-        cluster.ports[0],
-        &["CLUSTER", "KEYSLOT", &format!("{{{prefix}}}")],
-    )
-    .unwrap();
+    let slot = cluster
+        .cli(
+            cluster.ports[0],
+            &["CLUSTER", "KEYSLOT", &format!("{{{prefix}}}")],
+        )
+        .unwrap();
     let owner = cluster
         .primary_of(&format!("{{{prefix}}}"), cluster.ports[0])
         .unwrap();
-    let keys = cli(owner, &["KEYS", &format!("{{{prefix}}}:*")]).unwrap();
+    let keys = cluster
+        .cli(owner, &["KEYS", &format!("{{{prefix}}}:*")])
+        .unwrap();
     assert!(keys.lines().count() >= 4, "{keys}");
     for key in keys.lines() {
-        let in_slot = cli(owner, &["CLUSTER", "KEYSLOT", key]).unwrap();
+        let in_slot = cluster.cli(owner, &["CLUSTER", "KEYSLOT", key]).unwrap();
         assert_eq!(in_slot, slot, "{key}");
     }
     // A halt reaches every reservation's script.
@@ -486,7 +541,8 @@ async fn a_killed_primary_fails_its_calls_closed_and_its_replica_takes_over() {
             Call::Refused => panic!("no cap is near"),
         }
         let new_primary = cluster.primary_of(&format!("{{{victim_prefix}}}"), ask);
-        let victim_after = cli(ask, &["CLUSTER", "INFO"])
+        let victim_after = cluster
+            .cli(ask, &["CLUSTER", "INFO"])
             .is_ok_and(|r| r.contains("cluster_state:ok"))
             && new_primary.is_some_and(|p| p != victim);
         if victim_after || Instant::now() > deadline {
@@ -544,4 +600,91 @@ fn unsettled_costs(calls: &[Vec<Settlement>]) -> Usd {
         .filter_map(|c| c.first())
         .map(|s| s.spent)
         .sum()
+}
+
+/// A cluster whose nodes speak only TLS, to clients and to each other,
+/// and want a client certificate and a password.
+#[tokio::test]
+async fn a_cluster_over_tls_serves_a_store_with_the_ca_and_a_client_certificate() {
+    use super::redis_tls::{assert_no_secrets, path_text, Certificates, PASSWORD};
+    let certificates = Certificates::make();
+    let file = |name: &str| path_text(&certificates.path(name));
+    let mut server = certificates.server_args();
+    // The nodes present the client certificate to one another.
+    server.extend([
+        "--tls-client-cert-file".into(),
+        file("client.pem"),
+        "--tls-client-key-file".into(),
+        file("client.key"),
+    ]);
+    let cli = [
+        "--tls",
+        "--cacert",
+        &file("ca.pem"),
+        "--cert",
+        &file("client.pem"),
+        "--key",
+        &file("client.key"),
+        "-a",
+        PASSWORD,
+        "--no-auth-warning",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let Some(cluster) = Cluster::start_as(Shape::Tls, Some(Tls { server, cli })) else {
+        return;
+    };
+    let nodes = format!(
+        "127.0.0.1:{},127.0.0.1:{}",
+        cluster.ports[0], cluster.ports[1]
+    );
+    let url = format!("rediss+cluster://:{PASSWORD}@{nodes}");
+    let prefix = unique_prefix("cluster-tls");
+
+    // Without the CA the nodes' certificates are not trusted.
+    let untrusted = RedisStore::builder(&url)
+        .key_prefix(&prefix)
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(untrusted, StoreError::Unreachable { .. }),
+        "{untrusted}"
+    );
+    assert_no_secrets(&untrusted.to_string(), &certificates);
+
+    // TLS settings for a cluster URL that is not TLS say so.
+    let plain = RedisStore::builder(format!("redis+cluster://{nodes}"))
+        .tls_ca_file(certificates.path("ca.pem"))
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&plain, StoreError::Config(m) if m.contains("rediss+cluster://")),
+        "{plain}"
+    );
+
+    let builder = RedisStore::builder(&url)
+        .key_prefix(&prefix)
+        .tls_ca_file(certificates.path("ca.pem"))
+        .tls_client_files(
+            certificates.path("client.pem"),
+            certificates.path("client.key"),
+        );
+    assert_no_secrets(&format!("{builder:?}"), &certificates);
+    let store = builder.connect().await.expect("the TLS cluster accepts us");
+    assert_eq!(store.server(), format!("rediss+cluster://{nodes}"));
+    assert_no_secrets(&format!("{store:?}"), &certificates);
+    let limits = limits();
+    let mut settled = Usd::ZERO;
+    for n in 0..5 {
+        match call(&store, &limits, n + 1, Usd::from_cents(10)).await {
+            Call::Settled(cost) => settled += cost,
+            _ => panic!("the TLS cluster is up"),
+        }
+    }
+    let windows: Vec<WindowRef> = limits.iter().map(|(w, _)| w.clone()).collect();
+    for u in store.usage(&windows).await.unwrap() {
+        assert_eq!(u, WindowUsage::new(settled, Usd::ZERO));
+    }
 }
