@@ -20,8 +20,9 @@ use crate::tags::Tags;
 /// its lease runs out and then as spent. Either way no spend goes missing.
 ///
 /// The hold is leased ([`SpendGuardBuilder::lease`](crate::guard::SpendGuardBuilder::lease),
-/// 15 minutes by default): a call that may run longer, such as a long
-/// stream, calls [`renew`](SharedHold::renew) before the lease runs out.
+/// 15 minutes by default): a guarded client's stream renews its own while
+/// it is alive; any other call that may run longer calls
+/// [`renew`](SharedHold::renew) before the lease runs out.
 /// A hold whose lease ran out (its worker died) is billed at its worst
 /// case and listed by `spendguard status` as orphaned.
 #[must_use = "settle the hold with the call's cost, or release it; dropped, it bills the worst case"]
