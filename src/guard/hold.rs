@@ -20,8 +20,9 @@ use crate::tags::Tags;
 /// its lease runs out and then as spent. Either way no spend goes missing.
 ///
 /// The hold is leased ([`SpendGuardBuilder::lease`](crate::guard::SpendGuardBuilder::lease),
-/// 15 minutes by default): a call that may run longer, such as a long
-/// stream, calls [`renew`](SharedHold::renew) before the lease runs out.
+/// 15 minutes by default): a guarded client's stream renews its own while
+/// it is alive; any other call that may run longer calls
+/// [`renew`](SharedHold::renew) before the lease runs out.
 /// A hold whose lease ran out (its worker died) is billed at its worst
 /// case and listed by `spendguard status` as orphaned.
 #[must_use = "settle the hold with the call's cost, or release it; dropped, it bills the worst case"]
@@ -91,18 +92,23 @@ impl SharedHold {
     /// [`StoreError`] if the store could not record it; the old lease then
     /// stands.
     pub async fn renew(&mut self) -> Result<bool, StoreError> {
-        let now = self.guard.now();
-        let renewed = self
-            .lease
-            .renewed(now.saturating_add(self.guard.lease_length()));
         let windows: Vec<WindowRef> = self.windows.iter().map(|(_, w)| w.clone()).collect();
-        if windows.is_empty() {
-            self.lease = renewed;
-            return Ok(true);
-        }
-        let live = self.guard.store().renew(&windows, &renewed, now).await?;
+        let (renewed, live) = renew(&self.guard, &windows, &self.lease).await?;
         self.lease = renewed;
         Ok(live)
+    }
+
+    /// What renewing this hold's lease needs, apart from the hold, for a
+    /// timer beside the call to renew it (a stream's, while its bytes
+    /// flow); `None` if no shared limit applied, so there is nothing to
+    /// renew.
+    #[cfg(feature = "client")]
+    pub(crate) fn renewer(&self) -> Option<LeaseRenewer> {
+        (!self.windows.is_empty()).then(|| LeaseRenewer {
+            guard: self.guard.clone(),
+            windows: self.windows.iter().map(|(_, w)| w.clone()).collect(),
+            lease: self.lease.clone(),
+        })
     }
 
     /// How many shared limits applied to the call.
@@ -173,6 +179,47 @@ impl SharedHold {
             }
         }
     }
+}
+
+/// A hold's lease, renewed apart from the hold (see
+/// [`SharedHold::renewer`]). The hold keeps its lease as it was taken; the
+/// id, which is what settling it needs, never changes.
+#[cfg(feature = "client")]
+pub(crate) struct LeaseRenewer {
+    guard: SpendGuard,
+    windows: Vec<WindowRef>,
+    lease: Lease,
+}
+
+#[cfg(feature = "client")]
+impl LeaseRenewer {
+    /// How long a lease runs: renew well within it.
+    pub(crate) fn lease_length(&self) -> Duration {
+        self.guard.lease_length()
+    }
+
+    /// As [`SharedHold::renew`].
+    pub(crate) async fn renew(&mut self) -> Result<bool, StoreError> {
+        let (renewed, live) = renew(&self.guard, &self.windows, &self.lease).await?;
+        self.lease = renewed;
+        Ok(live)
+    }
+}
+
+/// Records `lease` renewed to a full length from now in each of
+/// `windows`: the new lease, and whether the old one was still live.
+async fn renew(
+    guard: &SpendGuard,
+    windows: &[WindowRef],
+    lease: &Lease,
+) -> Result<(Lease, bool), StoreError> {
+    let now = guard.now();
+    let renewed = lease.renewed(now.saturating_add(guard.lease_length()));
+    if windows.is_empty() {
+        return Ok((renewed, true));
+    }
+    let live = guard.store().renew(windows, &renewed, now).await?;
+    Ok((renewed, live))
 }
 
 impl Drop for SharedHold {

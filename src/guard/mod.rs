@@ -51,6 +51,8 @@ use std::time::Duration;
 pub use counter_key::CounterKey;
 pub use degrade::{Degrade, Degraded};
 pub use error::{GuardConfigError, GuardError};
+#[cfg(feature = "client")]
+pub(crate) use hold::LeaseRenewer;
 pub use hold::SharedHold;
 pub use lease_terms::DEFAULT_LEASE;
 pub use limit::{LimitTarget, SharedLimit};

@@ -24,5 +24,6 @@ mod overrun_alerts;
 #[cfg(feature = "metrics")]
 mod prometheus_scrape;
 mod retry;
+mod stream_lease_renewal;
 #[cfg(feature = "webhook")]
 mod webhook_alerts;

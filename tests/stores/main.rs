@@ -8,6 +8,8 @@ mod support;
 
 mod dead_worker_leases;
 #[cfg(feature = "redis")]
+mod redis_cluster;
+#[cfg(feature = "redis")]
 mod redis_store;
 #[cfg(feature = "redis")]
 mod redis_tls;

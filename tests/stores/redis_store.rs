@@ -164,7 +164,9 @@ async fn answers_exactly_as_the_memory_store_does() {
         Step::Reserve(vec![claim(slot("r|roll", 10), 100, 30)]),
         Step::Reserve(vec![claim(slot("r|roll", 11), 100, 30)]),
         Step::Reserve(vec![claim(slot("r|roll", 12), 100, 30)]),
-        Step::Reserve(vec![claim(slot("r|roll", 12), 100, 30)]),
+        // (31, not 30: the lease id is the amount, and a lease already
+        // held is a reservation sent twice.)
+        Step::Reserve(vec![claim(slot("r|roll", 12), 100, 31)]),
         Step::Usage(vec![slot("r|roll", 12), slot("r|roll", 13)]),
         Step::Reserve(vec![claim(slot("r|roll", 13), 100, 30)]),
         // A new day starts empty.
@@ -802,8 +804,14 @@ async fn a_limit_lua_cannot_count_exactly_is_refused_up_front() {
         .await
         .unwrap();
     assert!(matches!(granted, Reserved::Granted { .. }), "{granted:?}");
+    // (Each reservation under a lease of its own: one already held is a
+    // reservation sent twice.)
     let refused = store
-        .reserve(&claim(max, Usd::from_nanos(1)), &lease_of(cents(0)), NOW)
+        .reserve(
+            &claim(max, Usd::from_nanos(1)),
+            &lease_of(Usd::from_nanos(1)),
+            NOW,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -822,7 +830,7 @@ async fn a_limit_lua_cannot_count_exactly_is_refused_up_front() {
     let settled = store.settle(&[huge], NOW).await.unwrap();
     assert_eq!(settled[0].after, Usd::from_nanos(1 << 53));
     let refused = store
-        .reserve(&claim(max, Usd::ZERO), &lease_of(cents(0)), NOW)
+        .reserve(&claim(max, Usd::ZERO), &lease_of(Usd::from_nanos(2)), NOW)
         .await
         .unwrap();
     assert!(matches!(refused, Reserved::Refused { .. }), "{refused:?}");
@@ -940,4 +948,44 @@ async fn a_fleet_of_sixty_four_tasks_settles_to_the_nano_dollar_across_four_limi
     }
     // The tightest cap ($8) was reached: some calls were refused.
     assert!(total > cents(790) && total <= cents(800), "{total}");
+}
+
+/// A client that resends a reservation whose reply it lost (the cluster
+/// client does, as a primary fails) gets the same grant, held once.
+#[tokio::test]
+async fn a_reservation_sent_twice_is_held_once() {
+    let Some(server) = RedisServer::shared_or_own() else {
+        return;
+    };
+    let store = store_on(&server, &unique_prefix("twice")).await;
+    let claims = [
+        Claim::new(day("k|day", 4), cents(100), cents(30)),
+        Claim::new(all_time("g|all"), cents(100), cents(30)),
+    ];
+    let lease = lease_of(cents(30));
+    let first = store.reserve(&claims, &lease, NOW).await.unwrap();
+    let again = store.reserve(&claims, &lease, NOW).await.unwrap();
+    assert_eq!(first, again);
+    let held = WindowUsage::new(Usd::ZERO, cents(30));
+    assert_eq!(
+        store
+            .usage(&[day("k|day", 4), all_time("g|all")])
+            .await
+            .unwrap(),
+        [held, held]
+    );
+    // Settled once, it is gone: nothing stays held.
+    let settle = |w| Settlement::new(w, cents(30), cents(20), 0, lease.id);
+    store
+        .settle(&[settle(day("k|day", 4)), settle(all_time("g|all"))], NOW)
+        .await
+        .unwrap();
+    let spent = WindowUsage::new(cents(20), Usd::ZERO);
+    assert_eq!(
+        store
+            .usage(&[day("k|day", 4), all_time("g|all")])
+            .await
+            .unwrap(),
+        [spent, spent]
+    );
 }

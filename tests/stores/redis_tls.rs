@@ -18,17 +18,17 @@ use rcgen::{
 use spendguard::store::{Claim, Lease, RedisStore, Reserved, SpendStore, StoreError, WindowRef};
 use spendguard::Usd;
 
-const PASSWORD: &str = "tls-hunter2";
+pub(super) const PASSWORD: &str = "tls-hunter2";
 const NOW: Duration = Duration::from_secs(1_795_608_000);
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, as
 /// PEM files in a directory of their own.
-struct Certificates {
+pub(super) struct Certificates {
     dir: PathBuf,
 }
 
 impl Certificates {
-    fn make() -> Certificates {
+    pub(super) fn make() -> Certificates {
         let dir = std::env::temp_dir().join(format!(
             "spendguard-tls-{}-{}",
             std::process::id(),
@@ -65,11 +65,11 @@ impl Certificates {
         Certificates { dir }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(super) fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
 
-    fn server_args(&self) -> Vec<String> {
+    pub(super) fn server_args(&self) -> Vec<String> {
         let arg = |flag: &str, name: &str| [flag.to_owned(), path_text(&self.path(name))];
         [
             arg("--tls-cert-file", "server.pem"),
@@ -88,7 +88,7 @@ impl Drop for Certificates {
     }
 }
 
-fn path_text(path: &Path) -> String {
+pub(super) fn path_text(path: &Path) -> String {
     path.to_str().unwrap().to_owned()
 }
 
@@ -99,7 +99,7 @@ fn tls_server(certificates: &Certificates) -> Option<RedisServer> {
 }
 
 /// Nothing secret in `text`: not the password, not a path, not a key.
-fn assert_no_secrets(text: &str, certificates: &Certificates) {
+pub(super) fn assert_no_secrets(text: &str, certificates: &Certificates) {
     assert!(!text.contains(PASSWORD), "{text}");
     assert!(!text.contains(&path_text(&certificates.dir)), "{text}");
     assert!(!text.contains("PRIVATE KEY"), "{text}");

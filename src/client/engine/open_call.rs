@@ -112,6 +112,13 @@ impl OpenCall {
         self
     }
 
+    /// The call's hold in the shared limits, if any (a stream renews its
+    /// lease).
+    #[cfg(feature = "client")]
+    pub(crate) fn hold(&self) -> Option<&SharedHold> {
+        self.hold.as_ref()
+    }
+
     /// The provider the call is to.
     pub(crate) const fn provider(&self) -> Provider {
         self.provider

@@ -1,7 +1,9 @@
 //! [`RedisStore`]: shared limits for a fleet, kept in one Redis server.
 
+mod cluster_url;
 mod fallback;
 mod keys;
+mod link;
 mod reply;
 mod scripts;
 mod server;
@@ -16,6 +18,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use parking_lot::Mutex;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::{ClusterClient, ClusterConfig};
 use redis::{ErrorKind, IntoConnectionInfo, ProtocolVersion, RedisError, ScriptInvocation, Value};
 
 use crate::halt::Halt;
@@ -25,8 +28,10 @@ use crate::store::{
     StoreError, WindowRef, WindowUsage,
 };
 
+use cluster_url::ClusterUrl;
 use fallback::{AllowanceUsedUp, Fallback};
 use keys::{KeyKind, Keys};
+use link::Link;
 use reply::{BadReply, ReserveReply};
 use scripts::{LimitTooLarge, Scripts};
 use server::Server;
@@ -37,6 +42,9 @@ const REDIS_TICKET: u64 = 0;
 /// The ticket of a reservation held in the fail-open fallback, so that its
 /// settlement goes there too.
 const FALLBACK_TICKET: u64 = 1;
+/// How often the cluster client may resend a call (a redirection, a
+/// reconnection) within the timeout.
+const CLUSTER_RETRIES: u32 = 3;
 
 /// Counters and the halt flag in Redis, shared by every process that
 /// connects with the same key prefix: the store for a fleet.
@@ -63,13 +71,25 @@ const FALLBACK_TICKET: u64 = 1;
 ///
 /// Limits must be at most [`MAX_LIMIT`](RedisStore::MAX_LIMIT) (about $9
 /// million per window), the largest Lua counts exactly. It needs a tokio
-/// runtime, and one Redis server (or primary), not Redis Cluster: Redis 6
-/// or later, or Redis 5 with `?protocol=resp2` in the URL (RESP3, the
-/// default, lets a dropped connection be replaced before the next call).
-/// TLS with a `rediss://` URL (rustls; the system's CAs, or
+/// runtime, and one Redis server (or primary): Redis 6 or later, or Redis
+/// 5 with `?protocol=resp2` in the URL (RESP3, the default, lets a dropped
+/// connection be replaced before the next call); Valkey works as Redis
+/// does. TLS with a `rediss://` URL (rustls; the system's CAs, or
 /// [`tls_ca_pem`](RedisStoreBuilder::tls_ca_pem) and a client certificate
 /// with [`tls_client_pem`](RedisStoreBuilder::tls_client_pem)), plain TCP
 /// and Unix sockets.
+///
+/// **Redis Cluster** with a `redis+cluster://host:port,host:port` URL
+/// (`rediss+cluster://` for TLS): every key of one key prefix, the halt key
+/// too, carries the prefix as its hash tag (`{spendguard}:c:…`), so all of
+/// a fleet's counters are in one slot and each reservation stays one
+/// script. A fleet's load is on one primary; fleets with other prefixes
+/// spread over the others. While that primary is down every call is
+/// refused with [`StoreError::Unreachable`] (or granted from the fail-open
+/// allowance), never counted twice; once a replica takes over, calls
+/// succeed again without a restart. Redis replicates asynchronously: what
+/// the failed primary acknowledged in its last moments and had not yet
+/// passed on is gone with it.
 ///
 /// ```no_run
 /// use spendguard::guard::{SharedLimit, SpendGuard, Window};
@@ -90,7 +110,7 @@ const FALLBACK_TICKET: u64 = 1;
 /// # }
 /// ```
 pub struct RedisStore {
-    connection: ConnectionManager,
+    connection: Link,
     server: Server,
     keys: Keys,
     scripts: Scripts,
@@ -185,6 +205,28 @@ impl RedisStoreBuilder {
     /// password, scripts not allowed). A fail-open store whose server is
     /// merely down connects anyway and starts on its fallback.
     pub async fn connect(self) -> Result<RedisStore, StoreError> {
+        self.check()?;
+        let (connection, server, cluster) = match ClusterUrl::parse(&self.url) {
+            Some(url) => self.cluster_link(url.map_err(StoreError::Config)?)?,
+            None => self.server_link()?,
+        };
+        let store = RedisStore {
+            connection,
+            server,
+            keys: Keys::new(&self.key_prefix, cluster),
+            scripts: Scripts::new(),
+            fallback: self.fail_open.map(Fallback::new),
+            halted: AtomicBool::new(false),
+            halt: Mutex::new(None),
+        };
+        match store.load_scripts().await {
+            Ok(()) => Ok(store),
+            Err(e) if store.fallback.is_some() && server::is_outage(&e) => Ok(store),
+            Err(e) => Err(store.server.unreachable(&e)),
+        }
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
         if self.key_prefix.is_empty() {
             return Err(StoreError::Config(
                 "the Redis key prefix is empty; leave the default `spendguard` or name your fleet"
@@ -201,6 +243,11 @@ impl RedisStoreBuilder {
                 "RedisStore runs on tokio; connect it from within a tokio runtime".into(),
             ));
         }
+        Ok(())
+    }
+
+    /// The link to one server: a connection manager, which reconnects.
+    fn server_link(&self) -> Result<(Link, Server, bool), StoreError> {
         let info = self
             .url
             .as_str()
@@ -219,14 +266,9 @@ impl RedisStoreBuilder {
                 .set_protocol(ProtocolVersion::RESP3);
             info.set_redis_settings(settings)
         };
+        let tls = matches!(info.addr(), redis::ConnectionAddr::TcpTls { .. });
         let client = if self.tls.is_set() {
-            if !matches!(info.addr(), redis::ConnectionAddr::TcpTls { .. }) {
-                return Err(StoreError::Config(
-                    "a TLS CA or client certificate is set, but the Redis URL is not \
-                     `rediss://`; use `rediss://` to connect over TLS"
-                        .into(),
-                ));
-            }
+            self.tls_over(tls)?;
             redis::Client::build_with_tls(info, self.tls.certificates()?)
         } else {
             redis::Client::open(info)
@@ -240,31 +282,59 @@ impl RedisStoreBuilder {
             .set_response_timeout(Some(self.timeout));
         let connection = ConnectionManager::new_lazy_with_config(client, manager_config)
             .map_err(|e| config_error(&e))?;
-        let store = RedisStore {
-            connection,
-            server,
-            keys: Keys::new(&self.key_prefix, false),
-            scripts: Scripts::new(),
-            fallback: self.fail_open.map(Fallback::new),
-            halted: AtomicBool::new(false),
-            halt: Mutex::new(None),
-        };
-        match store.load_scripts().await {
-            Ok(()) => Ok(store),
-            Err(e) if store.fallback.is_some() && server::is_outage(&e) => Ok(store),
-            Err(e) => Err(store.server.unreachable(&e)),
+        Ok((Link::Server(connection), server, false))
+    }
+
+    /// The link to a cluster: redis's cluster client, which finds the
+    /// slots' primaries and follows them when they move.
+    fn cluster_link(&self, url: ClusterUrl) -> Result<(Link, Server, bool), StoreError> {
+        let server = Server::cluster(&url).map_err(|e| config_error(&e))?;
+        // A few quick retries within the timeout: a call sent as a slot
+        // moves is redirected, or refused once the timeout is spent. A
+        // reservation sent twice is held once (see `reserve.lua`).
+        let mut builder = ClusterClient::builder(url.nodes.iter().map(String::as_str))
+            .retries(CLUSTER_RETRIES)
+            .min_retry_wait(10)
+            .max_retry_wait(100)
+            .connection_timeout(self.timeout)
+            .response_timeout(self.timeout);
+        if self.tls.is_set() {
+            self.tls_over(url.tls)?;
+            builder = builder.certs(self.tls.certificates()?);
         }
+        let client = builder.build().map_err(|e| config_error(&e))?;
+        let config = ClusterConfig::new()
+            .set_connection_timeout(self.timeout)
+            .set_response_timeout(self.timeout);
+        let connection = client.get_pending_async_connection_with_config(config);
+        Ok((Link::Cluster(connection), server, true))
+    }
+
+    /// Refuses TLS settings for a URL that is not TLS.
+    fn tls_over(&self, tls: bool) -> Result<(), StoreError> {
+        if tls {
+            return Ok(());
+        }
+        Err(StoreError::Config(
+            "a TLS CA or client certificate is set, but the Redis URL is not \
+             `rediss://` (or `rediss+cluster://`); use it to connect over TLS"
+                .into(),
+        ))
     }
 }
 
 impl fmt::Debug for RedisStoreBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let server = self
-            .url
-            .as_str()
-            .into_connection_info()
-            .map(|info| Server::new(&info).name().to_owned())
-            .unwrap_or_else(|_| "<a URL that does not parse>".into());
+        let server = match ClusterUrl::parse(&self.url) {
+            Some(url) => url.map_or_else(|_| None, |url| Some(url.name)),
+            None => self
+                .url
+                .as_str()
+                .into_connection_info()
+                .ok()
+                .map(|info| Server::new(&info).name().to_owned()),
+        }
+        .unwrap_or_else(|| "<a URL that does not parse>".into());
         f.debug_struct("RedisStoreBuilder")
             .field("server", &server)
             .field("key_prefix", &self.key_prefix)
@@ -319,7 +389,9 @@ impl RedisStore {
 
     /// Starts configuring a store for the server at `url`
     /// (`redis://[user:password@]host[:port][/db]`, `rediss://…` for TLS,
-    /// or `redis+unix:///path?db=0`).
+    /// or `redis+unix:///path?db=0`), or for the Redis Cluster at
+    /// `redis+cluster://[user:password@]host:port,host:port` (a few seed
+    /// nodes; the client finds the rest), `rediss+cluster://…` for TLS.
     ///
     /// ```no_run
     /// use std::time::Duration;
@@ -348,7 +420,8 @@ impl RedisStore {
         }
     }
 
-    /// The server, as `redis://host:port/db`, without credentials.
+    /// The server, as `redis://host:port/db` (a cluster as
+    /// `redis+cluster://host:port,host:port`), without credentials.
     pub fn server(&self) -> &str {
         self.server.name()
     }
@@ -454,15 +527,18 @@ impl RedisStore {
         let mut found = Vec::new();
         let mut cursor = 0u64;
         loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
+            let mut scan = redis::cmd("SCAN");
+            scan.arg(cursor)
                 .arg("MATCH")
                 .arg(self.keys.pattern(kind))
                 .arg("COUNT")
-                .arg(1_000)
-                .query_async(&mut connection)
+                .arg(1_000);
+            let reply = connection
+                .send_beside(&scan, self.keys.halt())
                 .await
                 .map_err(|e| self.server.unreachable(&e))?;
+            let (next, keys): (u64, Vec<String>) = redis::from_redis_value(reply)
+                .map_err(|e| self.server.corrupt(format!("a SCAN reply: {e}")))?;
             found.extend(
                 keys.iter()
                     .filter_map(|key| self.keys.parse(kind, key))

@@ -13,6 +13,8 @@
 -- A granted claim also sets the fields `max` and `span` of the bucket it
 -- charges, which only `spendguard status` reads.
 --
+-- A lease already held (the same call sent twice) is not held again.
+--
 -- Replies {'halted', halt} (any value at the halt key halts),
 -- {'refused', index, spent, held} for the first claim that does not fit
 -- (index from 0; usage without this call), {'granted', spent1, held1, ...}
@@ -46,6 +48,19 @@ return answer(function()
     }
     next_key = next_key + keys + 2
     claims[#claims + 1] = claim
+  end
+
+  -- A reservation sent again (a cluster client resends a call whose reply
+  -- was lost as a primary failed) is held once: its lease is already in
+  -- the first bucket it charges.
+  if #claims > 0 and redis.call('HEXISTS', KEYS[claims[1].last], 'l:' .. lease.id) == 1 then
+    local reply = {'granted'}
+    for _, claim in ipairs(claims) do
+      local spent, held = window(claim.first, claim.last)
+      reply[#reply + 1] = amount(spent)
+      reply[#reply + 1] = amount(held)
+    end
+    return reply
   end
 
   for _, claim in ipairs(claims) do

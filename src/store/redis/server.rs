@@ -1,8 +1,11 @@
 //! [`Server`]: which Redis a store talks to, named without its password,
 //! and what its errors mean for a caller.
 
-use redis::{ConnectionAddr, ConnectionInfo, ErrorKind, RedisError, ServerErrorKind};
+use redis::{
+    ConnectionAddr, ConnectionInfo, ErrorKind, IntoConnectionInfo, RedisError, ServerErrorKind,
+};
 
+use crate::store::redis::cluster_url::ClusterUrl;
 use crate::store::StoreError;
 
 /// The server's name for errors and `Debug` (`redis://host:port/db`), and
@@ -30,6 +33,25 @@ impl Server {
                 .filter(|p| !p.is_empty())
                 .map(str::to_owned),
         }
+    }
+
+    /// A cluster, named by its seed nodes; its password is the first
+    /// node's (the cluster client takes that one for all).
+    pub(super) fn cluster(url: &ClusterUrl) -> Result<Self, RedisError> {
+        let password = match url.nodes.first() {
+            Some(node) => node
+                .as_str()
+                .into_connection_info()?
+                .redis_settings()
+                .password()
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned),
+            None => None,
+        };
+        Ok(Server {
+            name: url.name.clone(),
+            password,
+        })
     }
 
     /// `redis://host:port/db`, never with credentials.
@@ -91,8 +113,6 @@ pub(super) fn is_outage(error: &RedisError) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use redis::IntoConnectionInfo;
-
     use super::*;
 
     #[test]
@@ -114,6 +134,17 @@ mod tests {
             .into_connection_info()
             .unwrap();
         assert_eq!(Server::new(&tls).name(), "rediss://cache.internal:6380/1");
+    }
+
+    #[test]
+    fn a_cluster_is_named_by_its_nodes_and_its_password_kept_to_scrub() {
+        let url = ClusterUrl::parse("redis+cluster://:hunter2@h1:7000,h2:7001")
+            .unwrap()
+            .unwrap();
+        let server = Server::cluster(&url).unwrap();
+        assert_eq!(server.name(), "redis+cluster://h1:7000,h2:7001");
+        let error = server.corrupt("echo hunter2".into()).to_string();
+        assert!(error.ends_with("echo ***"), "{error}");
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //! - `account`: each event read into the meter, and how the call is
 //!   settled when the stream ends;
 //! - `idle`: the idle timeout, which ends a stream whose bytes stop coming;
+//! - `lease`: the timer renewing the shared hold's lease while the stream
+//!   is alive;
 //! - here: [`Metered`], the [`Stream`] of events over the bytes;
 //! - `pass_through`: the same meter passing the provider's bytes on, event
 //!   by event, for front ends that hand their caller an HTTP body.
@@ -19,6 +21,7 @@
 mod account;
 mod events;
 mod idle;
+mod lease;
 mod meter;
 #[cfg(feature = "exchange")]
 mod pass_through;
@@ -44,6 +47,7 @@ use crate::tokens::TokenCounter;
 use account::{CallState, Ending, Step, StreamAccount};
 use idle::IdleTimer;
 pub(crate) use idle::DEFAULT_IDLE_TIMEOUT;
+use lease::LeaseKeeper;
 use meter::Meter;
 #[cfg(feature = "exchange")]
 pub(crate) use pass_through::MeteredBytes;
@@ -74,6 +78,8 @@ pub(crate) struct Metered<S> {
     settling: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
     /// Ends the stream when no bytes come for too long.
     idle: IdleTimer,
+    /// Renews the shared hold's lease until the stream ends.
+    lease: LeaseKeeper,
 }
 
 impl<S, E> Metered<S>
@@ -85,6 +91,7 @@ where
     /// with `counter`, ended after [`DEFAULT_IDLE_TIMEOUT`] without bytes.
     pub(crate) fn new(call: OpenCall, counter: TokenCounter, body: S) -> Self {
         let reservation = &call.call.reservation;
+        let lease = LeaseKeeper::start(call.hold().and_then(crate::guard::SharedHold::renewer));
         let meter = Meter::new(
             counter,
             &call.call.model,
@@ -103,6 +110,7 @@ where
             queued: None,
             settling: None,
             idle: IdleTimer::new(Some(DEFAULT_IDLE_TIMEOUT)),
+            lease,
         }
     }
 
@@ -136,6 +144,7 @@ where
             })),
             settling: None,
             idle: IdleTimer::new(None),
+            lease: LeaseKeeper::none(),
         }
     }
 }
@@ -173,6 +182,7 @@ impl<S> Metered<S> {
     /// what was counted so far; its receipt.
     pub(crate) fn cancel(&mut self) -> CallReceipt {
         self.body = None;
+        self.lease.stop();
         let (receipt, _, hold) = self.account.close(Ending::Cancelled);
         self.settle_shared(receipt.cost, hold);
         receipt
@@ -188,6 +198,7 @@ impl<S> Metered<S> {
     /// is finished by the next poll, before the stream's last item.
     fn stop(&mut self, ending: Ending) -> Option<ClientError> {
         self.body = None;
+        self.lease.stop();
         let (receipt, error, hold) = self.account.close(ending);
         self.settle_shared(receipt.cost, hold);
         error
