@@ -97,8 +97,12 @@ impl TokenBound {
 mod tests {
     use proptest::prelude::*;
 
+    use serde_json::json;
+
     use super::*;
-    use crate::tokens::count_text;
+    use crate::tokens::{
+        count_text, ChatInput, CountCache, EstimatedFamily, Message, Part, Tool, MAX_MARGIN_PERCENT,
+    };
 
     const MODELS: [&str; 6] = [
         "gpt-4o",
@@ -140,6 +144,91 @@ mod tests {
             prop_assert_eq!(pieces, TokenBound::of_text(&whole));
             prop_assert!(pieces.raw() >= count_text("gpt-4o", &a).tokens
                 + count_text("gpt-4o", &b).tokens);
+        }
+    }
+
+    fn message() -> impl Strategy<Value = Message> {
+        let part = prop_oneof![
+            4 => text().prop_map(Part::Text),
+            1 => Just(Part::Image),
+            1 => (text(), text()).prop_map(|(name, arguments)| Part::ToolCall { name, arguments }),
+        ];
+        (
+            prop_oneof![Just("user".to_owned()), Just("system".to_owned()), text()],
+            proptest::option::of(text()),
+            proptest::collection::vec(part, 0..4),
+        )
+            .prop_map(|(role, name, parts)| {
+                let message = Message::from_parts(role, parts);
+                match name {
+                    Some(name) => message.with_name(name),
+                    None => message,
+                }
+            })
+    }
+
+    /// A tool with parameters, enums and a nested schema, all of its text
+    /// arbitrary.
+    fn tool() -> impl Strategy<Value = Tool> {
+        (text(), text(), text(), proptest::collection::vec(text(), 0..4), text()).prop_map(
+            |(name, description, parameter, values, nested)| {
+                let name = if name.is_empty() { "t".to_owned() } else { name };
+                Tool::from_json(&json!({
+                    "type": "function",
+                    "function": {
+                        "name": name,
+                        "description": description,
+                        "parameters": {"type": "object", "properties": {
+                            parameter: {"type": "string", "description": nested.clone(), "enum": values},
+                            "nested": {"type": "object", "properties": {"x": {"description": nested}}}
+                        }}
+                    }
+                }))
+                .unwrap()
+            },
+        )
+    }
+
+    fn counter() -> impl Strategy<Value = TokenCounter> {
+        (
+            0u32..=MAX_MARGIN_PERCENT,
+            0u32..=MAX_MARGIN_PERCENT,
+            0u32..=MAX_MARGIN_PERCENT,
+            0u64..5_000,
+        )
+            .prop_map(|(anthropic, gemini, other, image_tokens)| {
+                TokenCounter::new()
+                    .with_margin_percent(EstimatedFamily::Anthropic, anthropic)
+                    .and_then(|c| c.with_margin_percent(EstimatedFamily::Gemini, gemini))
+                    .and_then(|c| c.with_margin_percent(EstimatedFamily::Other, other))
+                    .unwrap()
+                    .with_image_tokens(image_tokens)
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        /// Every encoding (o200k, cl100k), every framing (messages, names,
+        /// images, tool calls, OpenAI's tool rule and the full-text rule of
+        /// the estimated families, Claude's tool prompt) and every margin:
+        /// the bound is never below the count, and is marked as it is.
+        #[test]
+        fn a_chat_bound_never_reserves_fewer_tokens_than_the_count(
+            messages in proptest::collection::vec(message(), 0..4),
+            tools in proptest::collection::vec(tool(), 0..2),
+            counter in counter(),
+        ) {
+            for model in MODELS {
+                let counted = counter.count_chat(model, &messages, &tools);
+                let bound = counter.bound_chat(model, &messages, &tools);
+                prop_assert!(bound.billable(&counter, model) >= counted.tokens, "{model}");
+                let input = ChatInput { messages: messages.clone(), tools: tools.clone() };
+                let reserved = counter.bound_input(model, &input);
+                prop_assert!(reserved.tokens >= counted.tokens, "{model}");
+                prop_assert_eq!(reserved.exactness, counted.exactness, "{}", model);
+                prop_assert_eq!(counter.count_input(model, &input, &CountCache::new()), counted);
+            }
         }
     }
 

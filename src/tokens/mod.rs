@@ -53,8 +53,10 @@ mod counter;
 mod encoding;
 mod estimate;
 mod gemini;
+mod measure;
 mod message;
 mod model_id;
+mod prompt_count;
 mod request;
 // Read by the guarded-call engine and the `estimate` command.
 mod responses;
@@ -67,13 +69,15 @@ mod tool;
 
 pub use bound::TokenBound;
 pub use cache::CountCache;
-pub(crate) use calibration::InputCalibration;
+pub(crate) use calibration::{InputCalibration, Raise};
+pub(crate) use chat_input::ChatInput;
 pub use conversation::Conversation;
 pub use count::{Exactness, TokenCount};
 pub use counter::{count_request, count_text, TokenCounter, DEFAULT_IMAGE_TOKENS};
 pub use encoding::Encoding;
 pub use estimate::{EstimatedFamily, MarginError, MAX_MARGIN_PERCENT};
 pub use message::{Message, Part};
+pub(crate) use prompt_count::PromptCount;
 pub(crate) use responses::responses_as_chat;
 pub use shape::RequestShapeError;
 #[cfg(feature = "client")]

@@ -152,11 +152,11 @@ impl OpenCall {
         let mut receipt = settle::settle(
             call.reservation,
             &call.resolved,
-            call.prompt,
+            &call.prompt,
             report,
             self.drift_tolerance,
         );
-        settle::learn(&call.calibration, &call.resolved, call.estimated, &receipt);
+        settle::learn(&call.calibration, &call.resolved, &call.prompt, &receipt);
         receipt.degraded = self.degraded;
         breaker(self.guard.as_ref(), &self.tags, Ok(()));
         settle_shared(self.hold, Ok(receipt.cost)).await;
@@ -186,7 +186,7 @@ impl OpenCall {
         if let Some(pricing) = pricing {
             pricing.mark(&mut receipt);
         }
-        settle::learn(&call.calibration, &call.resolved, call.estimated, &receipt);
+        settle::learn(&call.calibration, &call.resolved, &call.prompt, &receipt);
         receipt.degraded = self.degraded.clone();
         receipt
     }
