@@ -17,7 +17,10 @@ use super::tokenizer::Tokenizer;
 ///
 /// Tokenizing costs far more than measuring, so a caller that only needs to
 /// know that text stays under a limit asks the bound first and tokenizes
-/// only when the bound no longer proves it.
+/// only when the bound no longer proves it. A whole prompt's bound
+/// ([`TokenCounter::bound_chat`]) adds the same message, tool and reply
+/// framing a count adds, each text taken at its length: every sum of
+/// framing and text stays at least the count.
 ///
 /// ```
 /// use spendguard::tokens::{count_text, TokenBound, TokenCounter};

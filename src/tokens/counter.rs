@@ -94,6 +94,23 @@ impl TokenCounter {
         self
     }
 
+    /// Builds the tokenizer `model` is counted with now rather than on its
+    /// first exact count: a guarded call far from its limits needs none, so
+    /// the first call that does (one near a limit, an estimated settlement)
+    /// would otherwise pay for it.
+    ///
+    /// ```
+    /// use spendguard::tokens::TokenCounter;
+    ///
+    /// let counter = TokenCounter::new();
+    /// counter.warm("gpt-4o"); // o200k_base
+    /// counter.warm("gpt-4"); // cl100k_base
+    /// assert_eq!(counter.count_text("gpt-4", "hello world").tokens, 2);
+    /// ```
+    pub fn warm(&self, model: &str) {
+        Tokenizer::for_model(model).encoding().warm();
+    }
+
     /// The safety margin, in percent, this counter adds for `family`.
     pub const fn margin_percent(&self, family: EstimatedFamily) -> u32 {
         match family {
@@ -407,6 +424,27 @@ mod tests {
             let count = count_request(model, &body).unwrap();
             assert_eq!(count.tokens, tokens, "{model}");
             assert!(count.is_exact(), "{model}");
+        }
+    }
+
+    #[test]
+    fn a_request_is_bounded_as_it_is_counted_and_refused_alike() {
+        let counter = TokenCounter::new();
+        let body = json!({"messages": cookbook_messages()});
+        for model in ["gpt-4o", "gpt-4", "claude-sonnet-4-5", "gemini-2.5-pro"] {
+            let bound = counter.bound_request(model, &body).unwrap();
+            let count = counter.count_request(model, &body).unwrap();
+            assert!(bound.billable(&counter, model) >= count.tokens, "{model}");
+        }
+        for bad in [
+            json!([]),
+            json!({"messages": {"role": "user"}}),
+            json!({"model": "gpt-4o"}),
+        ] {
+            assert_eq!(
+                counter.bound_request("gpt-4o", &bad).unwrap_err(),
+                counter.count_request("gpt-4o", &bad).unwrap_err()
+            );
         }
     }
 

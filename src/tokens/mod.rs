@@ -37,11 +37,17 @@
 //! - [`Conversation`] keeps a running total for an agent's growing history,
 //!   tokenizing each message once.
 //! - [`TokenBound`] bounds a text's count from above by its length, for a
-//!   caller that tokenizes only when the bound no longer settles a question.
+//!   caller that tokenizes only when the bound no longer settles a question;
+//!   [`TokenCounter::bound_chat`] and [`TokenCounter::bound_request`] bound
+//!   a whole prompt, framing included, without loading a tokenizer.
 //! - [`TokenCounter`] holds the tunable parts: one safety margin per
 //!   [`EstimatedFamily`] and the tokens assumed per image.
 //!
-//! Tokenizer tables are loaded once per process, on first use.
+//! Tokenizer tables are loaded once per process, on first use, and a guarded
+//! call far from its limits uses none: it is reserved at its
+//! [`TokenBound`], and counted exactly only when that count decides
+//! something. [`TokenCounter::warm`] (or [`Encoding::warm`]) loads one up
+//! front, for a predictable first exact count.
 
 mod bound;
 mod cache;
