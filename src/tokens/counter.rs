@@ -2,7 +2,6 @@
 
 use serde_json::Value;
 
-use super::bound::TokenBound;
 use super::cache::CountCache;
 use super::chat_input::ChatInput;
 use super::count::{Exactness, RawCount, TokenCount};
@@ -170,69 +169,6 @@ impl TokenCounter {
         self.finish(tokenizer, raw)
     }
 
-    /// An upper bound on what [`count_chat`](TokenCounter::count_chat)
-    /// counts, found without tokenizing (nothing is loaded): the same
-    /// framing, each text taken at its length in bytes.
-    ///
-    /// ```
-    /// use spendguard::tokens::{Message, TokenCounter};
-    ///
-    /// let counter = TokenCounter::new();
-    /// let messages = [Message::system("Be terse."), Message::user("Wie spät ist es? 🕰️")];
-    /// for model in ["gpt-4o", "gpt-4", "claude-sonnet-4-5", "gemini-2.5-pro"] {
-    ///     let bound = counter.bound_chat(model, &messages, &[]);
-    ///     assert!(bound.billable(&counter, model) >= counter.count_chat(model, &messages, &[]).tokens);
-    /// }
-    /// ```
-    pub fn bound_chat(&self, model: &str, messages: &[Message], tools: &[Tool]) -> TokenBound {
-        let (_, raw) = self.raw_bound(model, messages, tools);
-        TokenBound::of_bytes(raw.tokens)
-    }
-
-    /// The raw bound of a chat, and how its model is counted. Whether it is
-    /// exact is decided by what the chat holds (images, tool calls, an
-    /// estimated family), never by how text is measured, so the flag is
-    /// the exact count's.
-    fn raw_bound(
-        &self,
-        model: &str,
-        messages: &[Message],
-        tools: &[Tool],
-    ) -> (Tokenizer, RawCount) {
-        let tokenizer = Tokenizer::for_model(model);
-        let measure = Measure::Bytes(tokenizer.encoding());
-        let mut raw = raw_count_of_tools(tools, tokenizer, measure);
-        for message in messages {
-            raw += message.raw_count(measure, self.image_tokens);
-        }
-        raw += REPLY_PRIMER_TOKENS;
-        (tokenizer, raw)
-    }
-
-    /// [`bound_chat`](TokenCounter::bound_chat) for a request body, read as
-    /// [`count_request`](TokenCounter::count_request) reads it.
-    ///
-    /// # Errors
-    /// As [`count_request`](TokenCounter::count_request).
-    pub fn bound_request(
-        &self,
-        model: &str,
-        body: &Value,
-    ) -> Result<TokenBound, RequestShapeError> {
-        let input = read_body(body)?;
-        Ok(self.bound_chat(model, &input.messages, &input.tools))
-    }
-
-    /// The bound of an input already read, as a count to reserve: the
-    /// family's margin added for a model whose tokenizer is not public, and
-    /// marked exact or estimated as its exact count will be (so that the
-    /// calibration knows, without counting, whether it has anything to
-    /// learn from the call).
-    pub(crate) fn bound_input(&self, model: &str, input: &ChatInput) -> TokenCount {
-        let (tokenizer, raw) = self.raw_bound(model, &input.messages, &input.tools);
-        self.finish(tokenizer, raw)
-    }
-
     /// The exact count of an input already read, message counts taken
     /// from `cache` where it has them.
     pub(crate) fn count_input(
@@ -361,6 +297,7 @@ pub fn count_request(model: &str, body: &Value) -> Result<TokenCount, RequestSha
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tokens::TokenBound;
     use serde_json::json;
 
     /// The example conversation of OpenAI's cookbook "How to count tokens
@@ -432,7 +369,7 @@ mod tests {
         let counter = TokenCounter::new();
         let body = json!({"messages": cookbook_messages()});
         for model in ["gpt-4o", "gpt-4", "claude-sonnet-4-5", "gemini-2.5-pro"] {
-            let bound = counter.bound_request(model, &body).unwrap();
+            let bound = TokenBound::of_request(&counter, model, &body).unwrap();
             let count = counter.count_request(model, &body).unwrap();
             assert!(bound.billable(&counter, model) >= count.tokens, "{model}");
         }
@@ -442,7 +379,7 @@ mod tests {
             json!({"model": "gpt-4o"}),
         ] {
             assert_eq!(
-                counter.bound_request("gpt-4o", &bad).unwrap_err(),
+                TokenBound::of_request(&counter, "gpt-4o", &bad).unwrap_err(),
                 counter.count_request("gpt-4o", &bad).unwrap_err()
             );
         }

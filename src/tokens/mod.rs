@@ -38,7 +38,7 @@
 //!   tokenizing each message once.
 //! - [`TokenBound`] bounds a text's count from above by its length, for a
 //!   caller that tokenizes only when the bound no longer settles a question;
-//!   [`TokenCounter::bound_chat`] and [`TokenCounter::bound_request`] bound
+//!   [`TokenBound::of_chat`] and [`TokenBound::of_request`] bound
 //!   a whole prompt, framing included, without loading a tokenizer.
 //! - [`TokenCounter`] holds the tunable parts: one safety margin per
 //!   [`EstimatedFamily`] and the tokens assumed per image.
@@ -84,6 +84,7 @@ pub use encoding::Encoding;
 pub use estimate::{EstimatedFamily, MarginError, MAX_MARGIN_PERCENT};
 pub use message::{Message, Part};
 pub(crate) use prompt_count::PromptCount;
+pub(crate) use request::read_body;
 pub(crate) use responses::responses_as_chat;
 pub use shape::RequestShapeError;
 #[cfg(feature = "client")]

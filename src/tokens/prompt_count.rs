@@ -120,7 +120,7 @@ mod tests {
     #[test]
     fn a_deferred_count_is_taken_once_when_read() {
         let counter = TokenCounter::new();
-        let bound = counter.bound_input("gpt-4o", &input());
+        let bound = crate::tokens::TokenBound::reserve_count(&counter, "gpt-4o", &input());
         let prompt = PromptCount::deferred(
             bound,
             Raise::NONE,

@@ -23,7 +23,9 @@ use crate::client::engine::{context, Described, Engine, Request};
 use crate::client::error::ClientError;
 use crate::client::provider::Provider;
 use crate::prices::Resolved;
-use crate::tokens::{ChatInput, Exactness, InputCalibration, PromptCount, Raise, TokenCount};
+use crate::tokens::{
+    self, ChatInput, Exactness, InputCalibration, PromptCount, Raise, TokenBound, TokenCount,
+};
 use crate::usage::ServiceTier;
 
 /// A call that passed its task budget's check and is about to be sent.
@@ -86,7 +88,7 @@ fn prepare_body(
     }
     let reports_usage = !stream || request::stream_reports_usage(provider, body)?;
     let resolved = engine.prices.resolve(&model)?;
-    let input = ChatInput::read(&request::countable_body(provider, body))?;
+    let input = tokens::read_body(&request::countable_body(provider, body))?;
     let raise = engine.calibration.raise_for(resolved.listed_id());
     let plan_for = |prompt: TokenCount| {
         let plan = plan(&resolved, prompt, max_output_tokens, service_tier).with_choices(choices);
@@ -136,7 +138,7 @@ fn reserve_on_bound(
     if decided_after_planning(engine, budget) {
         return Err(input);
     }
-    let bound = engine.counter.bound_input(model, &input);
+    let bound = TokenBound::reserve_count(&engine.counter, model, &input);
     if context::check(model, resolved.price(), bound, engine.long_context).is_err() {
         return Err(input);
     }
