@@ -1,5 +1,9 @@
-//! How long the bundled table takes to load, and what a lookup costs next
-//! to a plain `HashMap<String, Arc<ModelPrice>>::get` of the same id.
+//! How long LiteLLM's file takes to load with the ordinary loader, and what
+//! a lookup costs in the bundled (compact) table and in the table that
+//! loader makes, next to a plain `HashMap<String, Arc<ModelPrice>>::get` of
+//! the same id. Opening the compact table happens once per process; its
+//! cost in time and memory is measured in fresh processes by
+//! `benches/first_call.rs`.
 //!
 //! ```text
 //! cargo bench --bench price_table -- --warm-up-time 1 --measurement-time 3
@@ -47,8 +51,19 @@ fn lookups(c: &mut Criterion) {
             })
         });
     }
+    let json =
+        PriceTable::from_litellm_json_with_overrides(BUNDLED, &Overrides::bundled()).unwrap();
+    for name in ["gpt-4o", "GPT-4o", "openai/gpt-4o"] {
+        group.bench_function(format!("resolve {name:?} in the JSON-loaded table"), |b| {
+            b.iter(|| {
+                json.resolve(black_box(name))
+                    .map(|found| found.into_price())
+            })
+        });
+    }
     group.finish();
     print_ratio(&table, &baseline);
+    print_ratio(&json, &baseline);
 }
 
 fn plain_map(table: &PriceTable) -> HashMap<String, Arc<ModelPrice>> {

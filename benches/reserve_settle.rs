@@ -2,7 +2,10 @@
 //!
 //! Each variant does what one guarded call costs its budget:
 //! - `spendguard`: `reserve` (price the worst case, claim calls, tokens and
-//!   dollars) then `settle` (price the reported usage, record it);
+//!   dollars) then `settle` (price the reported usage, record it), on a
+//!   dollar-limited budget: the lock-free path;
+//! - `spendguard locked`: the same on a budget with a token limit too, which
+//!   claims its limits together under the lock (the only path before);
 //! - `llm-budget charge`: price the call with llm-budget's `ModelPrice::cost`
 //!   and `AtomicBudget::charge` it (after the fact, no reservation);
 //! - `llm-budget worst+refund`: the same guarantee as ours built from
@@ -30,6 +33,7 @@ const TIMED_CALLS: u64 = 2_000_000;
 
 struct Contenders {
     budget: TaskBudget,
+    locked: TaskBudget,
     price: Arc<ModelPrice>,
     llm_budget: llm_budget::budget::AtomicBudget,
     llm_price: llm_budget::ModelPrice,
@@ -46,6 +50,11 @@ impl Contenders {
         Contenders {
             // Large enough never to run out during the bench.
             budget: TaskBudget::new(Usd::from_dollars(1e9).unwrap()),
+            locked: TaskBudget::builder("locked")
+                .max_cost(Usd::from_dollars(1e9).unwrap())
+                .max_tokens(u64::MAX)
+                .build()
+                .unwrap(),
             price: Arc::new(ModelPrice::new(
                 "gpt-4o-mini",
                 Rates::new(per_m(0.15), per_m(0.60)),
@@ -67,6 +76,12 @@ impl Contenders {
     fn spendguard_call(&self) {
         let plan = CallPlan::new(&self.price, WORST.0).with_max_output_tokens(WORST.1);
         let reservation = self.budget.reserve(black_box(plan)).unwrap();
+        black_box(reservation.settle(&Usage::new(ACTUAL.0, ACTUAL.1)));
+    }
+
+    fn spendguard_locked_call(&self) {
+        let plan = CallPlan::new(&self.price, WORST.0).with_max_output_tokens(WORST.1);
+        let reservation = self.locked.reserve(black_box(plan)).unwrap();
         black_box(reservation.settle(&Usage::new(ACTUAL.0, ACTUAL.1)));
     }
 
@@ -96,8 +111,9 @@ impl Contenders {
 
 type Variant = (&'static str, fn(&Contenders));
 
-const VARIANTS: [Variant; 4] = [
+const VARIANTS: [Variant; 5] = [
     ("spendguard reserve+settle", Contenders::spendguard_call),
+    ("spendguard locked", Contenders::spendguard_locked_call),
     ("llm-budget charge", Contenders::llm_budget_call),
     (
         "llm-budget worst+refund",

@@ -30,6 +30,7 @@
 //! ```
 
 pub(crate) mod alert;
+mod counters;
 mod exceeded;
 mod limits;
 mod overrun;
@@ -41,8 +42,6 @@ mod tally;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-
-use parking_lot::Mutex;
 
 pub use alert::{Alert, AlertCallback, AlertKind, DEFAULT_ALERT_PERCENTS};
 pub use exceeded::{Amount, BudgetExceeded, LimitKind};
@@ -56,6 +55,7 @@ use crate::clock::Clock;
 use crate::money::Usd;
 use crate::tags::Tags;
 use alert::AlertRule;
+use counters::Counters;
 use tally::{Refused, Tally};
 
 /// A budget for one task, shared by every call the task makes.
@@ -74,7 +74,7 @@ pub(crate) struct BudgetState {
     name: String,
     tags: Tags,
     subject: String,
-    tallies: Mutex<Tallies>,
+    counters: Counters,
     max_duration: Option<Duration>,
     started_at: Duration,
     ceiling: OutputCeiling,
@@ -83,24 +83,6 @@ pub(crate) struct BudgetState {
 }
 
 /// Everything a reservation checks and changes, kept together under one lock.
-#[derive(Debug, Clone, Copy)]
-struct Tallies {
-    cost: Tally,
-    tokens: Tally,
-    calls: Tally,
-    abandoned: u64,
-}
-
-impl Tallies {
-    fn each(&mut self) -> [(LimitKind, &mut Tally); 3] {
-        [
-            (LimitKind::Cost, &mut self.cost),
-            (LimitKind::Tokens, &mut self.tokens),
-            (LimitKind::Calls, &mut self.calls),
-        ]
-    }
-}
-
 /// A budget's numbers at one moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -172,12 +154,11 @@ impl TaskBudget {
                 subject: format!("task {}", builder.name),
                 tags: builder.tags.or(&Tags::new().task(&builder.name)),
                 name: builder.name,
-                tallies: Mutex::new(Tallies {
-                    cost: Tally::new(builder.max_cost.map(Usd::nanos)),
-                    tokens: Tally::new(builder.max_tokens),
-                    calls: Tally::new(builder.max_calls),
-                    abandoned: 0,
-                }),
+                counters: Counters::new(
+                    builder.max_cost.map(Usd::nanos),
+                    builder.max_tokens,
+                    builder.max_calls,
+                ),
                 max_duration: builder.max_duration,
                 started_at,
                 ceiling: builder.ceiling,
@@ -211,6 +192,12 @@ impl TaskBudget {
 
     /// Reserves the worst case of `plan` against every limit, all or none.
     ///
+    /// A budget whose only limits are dollars and calls (with or without a
+    /// time limit, which needs no counter) reserves and settles with atomic
+    /// compare-and-swap, never waiting on a lock; one with a token limit
+    /// claims its limits together under one short lock. Both refuse the same
+    /// calls and never let spend plus reservations pass a limit.
+    ///
     /// The reservation's [`max_output_tokens`](Reservation::max_output_tokens)
     /// is the `max_tokens` the request must be sent with: the request's own,
     /// clamped to the output ceiling and the model's maximum.
@@ -219,6 +206,22 @@ impl TaskBudget {
     /// [`BudgetExceeded`] naming the limit that would be crossed; nothing is
     /// reserved then.
     pub fn reserve(&self, plan: CallPlan) -> Result<Reservation, BudgetExceeded> {
+        self.reserve_leaving(plan, Room::None)
+    }
+
+    /// [`reserve`](Self::reserve), but only while as much again would still
+    /// fit after it: a reservation held on an upper bound of its prompt is
+    /// made only far from every limit, so that its excess cannot be what
+    /// refuses another call. A refusal here decides nothing; the caller
+    /// counts exactly and reserves again.
+    pub(crate) fn reserve_far_from_limits(
+        &self,
+        plan: CallPlan,
+    ) -> Result<Reservation, BudgetExceeded> {
+        self.reserve_leaving(plan, Room::AsMuchAgain)
+    }
+
+    fn reserve_leaving(&self, plan: CallPlan, room: Room) -> Result<Reservation, BudgetExceeded> {
         let state = &self.state;
         state.check_duration(Duration::ZERO)?;
         let max_output_tokens = state
@@ -238,27 +241,23 @@ impl TaskBudget {
         );
         let tokens = plan.input_tokens().saturating_add(all_output);
 
-        {
-            let mut tallies = state.tallies.lock();
-            let checks = [
-                tallies.calls.check(LimitKind::Calls, 1),
-                tallies.tokens.check(LimitKind::Tokens, tokens),
-                tallies.cost.check(LimitKind::Cost, cost.nanos()),
-            ];
-            if let Some(refused) = checks.into_iter().find_map(Result::err) {
-                drop(tallies);
-                return Err(state.refusal(refused));
-            }
-            tallies.calls.claim(1);
-            tallies.tokens.claim(tokens);
-            tallies.cost.claim(cost.nanos());
+        let claim = CallAmounts { cost, tokens };
+        let room = match room {
+            Room::None => CallAmounts {
+                cost: Usd::ZERO,
+                tokens: 0,
+            },
+            Room::AsMuchAgain => claim,
+        };
+        if let Err(refused) = state.counters.claim(claim, room) {
+            return Err(state.refusal(refused));
         }
         let service_tier = plan.service_tier();
         let choices = plan.choices();
         Ok(Reservation::new(
             self.clone(),
             plan.into_price(),
-            CallAmounts { cost, tokens },
+            claim,
             max_output_tokens,
             service_tier,
         )
@@ -276,7 +275,7 @@ impl TaskBudget {
     /// The budget's numbers now, all read at one instant.
     pub fn snapshot(&self) -> BudgetSnapshot {
         let state = &self.state;
-        let tallies = *state.tallies.lock();
+        let tallies = state.counters.load();
         BudgetSnapshot {
             spent: Usd::from_nanos(tallies.cost.settled),
             in_flight: Usd::from_nanos(tallies.cost.in_flight),
@@ -351,11 +350,7 @@ impl BudgetState {
     ) -> (Usd, Option<Usd>) {
         let mut alerts = Vec::new();
         let (spent, remaining) = {
-            let mut tallies = self.tallies.lock();
-            tallies.abandoned += u64::from(abandoned);
-            tallies.cost.settle(claim.cost.nanos(), actual.cost.nanos());
-            tallies.tokens.settle(claim.tokens, actual.tokens);
-            tallies.calls.settle(1, 1);
+            let tallies = self.counters.settle(claim, actual, abandoned);
             if self.alerts.listening() {
                 for (kind, tally) in tallies.each() {
                     self.crossed_alerts(kind, tally, &mut alerts);
@@ -371,12 +366,12 @@ impl BudgetState {
         (spent, remaining)
     }
 
-    fn crossed_alerts(&self, kind: LimitKind, tally: &mut Tally, alerts: &mut Vec<Alert>) {
+    fn crossed_alerts(&self, kind: LimitKind, tally: Tally, alerts: &mut Vec<Alert>) {
         let Some(max) = tally.limit else {
             return;
         };
         for (index, percent) in self.alerts.crossed(tally.settled, max) {
-            if tally.fire_alert_once(index) {
+            if self.counters.fire_alert_once(kind, index) {
                 alerts.push(Alert {
                     subject: self.subject.clone(),
                     limit: kind,
@@ -397,7 +392,7 @@ impl BudgetState {
         claim: CallAmounts,
         actual: CallAmounts,
     ) -> Result<(), BudgetExceeded> {
-        let tallies = *self.tallies.lock();
+        let tallies = self.counters.load();
         let checks = [
             (
                 LimitKind::Cost,
@@ -431,11 +426,17 @@ impl BudgetState {
     }
 
     fn release(&self, claim: CallAmounts) {
-        let mut tallies = self.tallies.lock();
-        tallies.cost.unclaim(claim.cost.nanos());
-        tallies.tokens.unclaim(claim.tokens);
-        tallies.calls.unclaim(1);
+        self.counters.release(claim);
     }
+}
+
+/// How much must still fit once a reservation is made.
+#[derive(Debug, Clone, Copy)]
+enum Room {
+    /// Nothing: the reservation may fill the budget.
+    None,
+    /// As much again as the reservation.
+    AsMuchAgain,
 }
 
 /// Dollars and tokens of one call: held by a reservation, or used.
@@ -443,4 +444,14 @@ impl BudgetState {
 pub(crate) struct CallAmounts {
     pub(crate) cost: Usd,
     pub(crate) tokens: u64,
+}
+
+/// A budget whose dollar claims are a load and a later store instead of a
+/// compare-and-swap: the broken variant the race tests must catch.
+#[cfg(test)]
+pub(crate) fn racy_budget(max_cost: Usd) -> TaskBudget {
+    let mut budget = TaskBudget::new(max_cost);
+    let state = Arc::get_mut(&mut budget.state).expect("the budget was just built");
+    state.counters = counters::racy(Some(max_cost.nanos()), None);
+    budget
 }

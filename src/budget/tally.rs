@@ -1,9 +1,9 @@
 //! The counters of one budget: use of each metered resource (dollars,
 //! tokens, calls) against its limit.
 //!
-//! All of a budget's tallies live behind one lock, so a reservation checks
-//! and claims every limit in a single step: all or none, with no window in
-//! which a half-made claim could refuse another call.
+//! A budget keeps them behind one lock, or in atomics when it is limited
+//! by dollars and calls alone (see [`super::counters`]); either way a
+//! reservation claims every limit or none.
 
 use crate::budget::exceeded::LimitKind;
 

@@ -6,6 +6,7 @@
 //! fail-closed: an unknown model is an error, never a price of $0.
 
 mod addition;
+mod compact;
 // Only the `spendguard prices check` command compares lists.
 #[cfg(feature = "cli")]
 pub(crate) mod cross_check;

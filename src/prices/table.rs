@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::clock::Clock;
 
+use crate::prices::compact::{CompactTable, NameEntry};
 use crate::prices::error::PriceError;
 use crate::prices::litellm::PriceFile;
 use crate::prices::model_price::ModelPrice;
@@ -15,7 +16,9 @@ use crate::prices::resale;
 use crate::prices::resolve::{self, Candidate, Resolution, Resolved};
 use crate::prices::version::PriceTableVersion;
 
-/// LiteLLM's prices as bundled (see `pricing/README.md`).
+/// LiteLLM's prices as bundled (see `pricing/README.md`); the table ships
+/// them compact, and the tests check the two agree.
+#[cfg(test)]
 const BUNDLED_PRICES: &str = include_str!("../../pricing/litellm_prices.json");
 
 /// What a name in the table points at.
@@ -39,7 +42,8 @@ enum Slot {
 /// use spendguard::prices::{ModelPrice, Rates, Resolution};
 /// use spendguard::money::PricePerToken;
 ///
-/// // The bundled table is parsed once per process and shared.
+/// // The bundled table is opened once per process and shared; each price
+/// // is decoded the first time it is asked for.
 /// let bundled = PriceTable::bundled();
 /// let sonnet = bundled.resolve("claude-sonnet-4-5-20250929")?;
 /// assert!(sonnet.is_exact());
@@ -62,6 +66,10 @@ pub struct PriceTable {
     exact: HashMap<Box<str>, Slot>,
     /// Lower-cased names to the spelling `exact` holds.
     folded: HashMap<Box<str>, Box<str>>,
+    /// The bundled prices, read where they lie until the table is changed
+    /// (then they move into the three fields above, which stay empty till
+    /// then).
+    compact: Option<CompactTable>,
     fallback: Option<Arc<ModelPrice>>,
     version: PriceTableVersion,
 }
@@ -73,17 +81,42 @@ impl PriceTable {
     }
 
     /// The bundled prices with the bundled provider corrections applied,
-    /// parsed on first use and shared by every caller in the process.
+    /// opened on first use and shared by every caller in the process.
+    ///
+    /// They ship in a compact form made from LiteLLM's file by
+    /// [`PriceTable::from_litellm_json_with_overrides`]: opening it reads no
+    /// price (well under a millisecond), and each price is decoded the first
+    /// time a name resolves to it, so a process pays for the models it
+    /// uses. Call [`PriceTable::warm`] to pay for all of them up front.
     pub fn bundled() -> Arc<PriceTable> {
         static BUNDLED: OnceLock<Arc<PriceTable>> = OnceLock::new();
         let table = BUNDLED.get_or_init(|| {
-            // Both bundled files are checked by this crate's tests.
-            let overrides = Overrides::bundled();
-            let table = PriceTable::from_litellm_json_with_overrides(BUNDLED_PRICES, &overrides)
-                .expect("the bundled price files are valid");
-            Arc::new(table.with_version(PriceTableVersion::bundled(overrides.latest_checked())))
+            let compact = CompactTable::bundled();
+            let version = PriceTableVersion::bundled(compact.checked());
+            Arc::new(PriceTable {
+                compact: Some(compact),
+                version,
+                ..PriceTable::default()
+            })
         });
         Arc::clone(table)
+    }
+
+    /// Decodes every price now, so that no later lookup does: for a
+    /// process that prefers a predictable first call to a small start-up.
+    /// A table loaded from JSON is decoded already.
+    ///
+    /// ```
+    /// use spendguard::PriceTable;
+    ///
+    /// let prices = PriceTable::bundled();
+    /// prices.warm();
+    /// assert!(prices.resolve("gpt-4o").is_ok());
+    /// ```
+    pub fn warm(&self) {
+        if let Some(compact) = &self.compact {
+            compact.prices().for_each(drop);
+        }
     }
 
     /// Reads a LiteLLM price file (`model_prices_and_context_window.json`)
@@ -127,6 +160,7 @@ impl PriceTable {
             prices: Vec::with_capacity(file.entries.len()),
             exact: HashMap::with_capacity(file.entries.len() + file.aliases.len()),
             folded: HashMap::with_capacity(file.entries.len() + file.aliases.len()),
+            compact: None,
             fallback: None,
             version: PriceTableVersion::custom(),
         };
@@ -147,6 +181,7 @@ impl PriceTable {
     ///
     /// Returns the price it replaced.
     pub fn insert(&mut self, price: ModelPrice) -> Option<Arc<ModelPrice>> {
+        self.unpack();
         let price = Arc::new(price);
         match self.exact.get(price.model()) {
             Some(&Slot::Listed(position)) => {
@@ -170,9 +205,10 @@ impl PriceTable {
     /// [`PriceError::UnknownModel`] when `listed_id` is neither a listed id
     /// nor an alias (compared case-insensitively, without other rewrites).
     pub fn alias(&mut self, name: impl Into<String>, listed_id: &str) -> Result<(), PriceError> {
+        self.unpack();
         let target = self
             .slot(listed_id)
-            .map(|(_, slot)| match slot {
+            .map(|(_, slot, _)| match slot {
                 Slot::Listed(position) | Slot::Alias(position) => position,
             })
             .ok_or_else(|| self.unknown(listed_id))?;
@@ -249,6 +285,10 @@ impl PriceTable {
     /// The price listed under exactly `listed_id`, with no rewriting and no
     /// aliases.
     pub fn get(&self, listed_id: &str) -> Option<&Arc<ModelPrice>> {
+        if let Some(compact) = &self.compact {
+            let entry = compact.name(listed_id).filter(|entry| !entry.alias)?;
+            return Some(compact.price(entry));
+        }
         match self.exact.get(listed_id)? {
             Slot::Listed(position) => self.prices.get(*position),
             Slot::Alias(_) => None,
@@ -338,18 +378,39 @@ impl PriceTable {
 
     /// How many prices are listed (aliases not counted).
     pub fn len(&self) -> usize {
-        self.prices.len()
+        match &self.compact {
+            Some(compact) => compact.len(),
+            None => self.prices.len(),
+        }
     }
 
     /// `true` when no price is listed.
     pub fn is_empty(&self) -> bool {
-        self.prices.is_empty()
+        self.len() == 0
     }
 
     /// Every listed price: LiteLLM's in id order, then added ones in the
     /// order they were added.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<ModelPrice>> {
-        self.prices.iter()
+        let prices: Vec<&Arc<ModelPrice>> = match &self.compact {
+            Some(compact) => compact.prices().collect(),
+            None => self.prices.iter().collect(),
+        };
+        prices.into_iter()
+    }
+
+    /// Moves the compact bundled prices into the maps a table can change.
+    fn unpack(&mut self) {
+        let Some(compact) = self.compact.take() else {
+            return;
+        };
+        self.prices = compact.prices().cloned().collect();
+        for entry in compact.names() {
+            self.exact.insert(entry.name.into(), slot_of(entry));
+        }
+        for (lower, name) in compact.folded_names() {
+            self.folded.insert(lower.into(), name.into());
+        }
     }
 
     /// The first of `name`'s rewritten spellings (provider prefix, snapshot)
@@ -375,11 +436,7 @@ impl PriceTable {
         mut steps: Vec<Resolution>,
         sellers: Option<&[&str]>,
     ) -> Option<Resolved> {
-        let (listed_name, slot) = self.slot(name)?;
-        let position = match slot {
-            Slot::Listed(position) | Slot::Alias(position) => position,
-        };
-        let price = &self.prices[position];
+        let (listed_name, slot, price) = self.slot(name)?;
         if sellers.is_some_and(|sellers| !resolve::sold_by(sellers, price.provider())) {
             return None;
         }
@@ -398,15 +455,24 @@ impl PriceTable {
         ))
     }
 
-    /// The name as the table holds it, and what it points at.
-    fn slot(&self, name: &str) -> Option<(&str, Slot)> {
-        if let Some((listed, slot)) = self.exact.get_key_value(name) {
-            return Some((listed, *slot));
+    /// The name as the table holds it, what it points at, and its price.
+    fn slot(&self, name: &str) -> Option<(&str, Slot, &Arc<ModelPrice>)> {
+        if let Some(compact) = &self.compact {
+            let entry = compact
+                .name(name)
+                .or_else(|| compact.name(compact.folded(&name.to_ascii_lowercase())?))?;
+            return Some((entry.name, slot_of(entry), compact.price(entry)));
         }
-        let listed = self.folded.get(name.to_ascii_lowercase().as_str())?;
-        self.exact
-            .get_key_value(listed)
-            .map(|(listed, slot)| (&**listed, *slot))
+        let (listed, slot) = match self.exact.get_key_value(name) {
+            Some((listed, slot)) => (listed, *slot),
+            None => {
+                let listed = self.folded.get(name.to_ascii_lowercase().as_str())?;
+                let (listed, slot) = self.exact.get_key_value(listed)?;
+                (listed, *slot)
+            }
+        };
+        let (Slot::Listed(position) | Slot::Alias(position)) = slot;
+        Some((listed, slot, &self.prices[position]))
     }
 
     fn add_name(&mut self, name: Box<str>, slot: Slot) {
@@ -418,8 +484,22 @@ impl PriceTable {
     fn unknown(&self, model: &str) -> PriceError {
         PriceError::UnknownModel {
             model: model.to_owned(),
-            suggestions: resolve::suggestions(model, self.exact.keys().map(|name| &**name)),
+            suggestions: match &self.compact {
+                Some(compact) => {
+                    resolve::suggestions(model, compact.names().map(|entry| entry.name))
+                }
+                None => resolve::suggestions(model, self.exact.keys().map(|name| &**name)),
+            },
         }
+    }
+}
+
+/// The slot a compact name entry stands for.
+fn slot_of(entry: NameEntry<'_>) -> Slot {
+    if entry.alias {
+        Slot::Alias(entry.position)
+    } else {
+        Slot::Listed(entry.position)
     }
 }
 
@@ -427,8 +507,14 @@ impl fmt::Debug for PriceTable {
     /// A summary: the table holds thousands of prices.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PriceTable")
-            .field("prices", &self.prices.len())
-            .field("names", &self.exact.len())
+            .field("prices", &self.len())
+            .field(
+                "names",
+                &self
+                    .compact
+                    .as_ref()
+                    .map_or(self.exact.len(), |compact| compact.names().count()),
+            )
             .field(
                 "fallback",
                 &self.fallback.as_ref().map(|price| price.model()),
@@ -459,6 +545,89 @@ mod tests {
         table.insert(price("gemini-2.5-flash", "vertex_ai-language-models", 0.3));
         table.insert(price("llama-3", "together_ai", 0.2));
         table
+    }
+
+    /// The table read from the bundled JSON by the ordinary loader.
+    fn from_json() -> PriceTable {
+        let overrides = Overrides::bundled();
+        PriceTable::from_litellm_json_with_overrides(BUNDLED_PRICES, &overrides)
+            .unwrap()
+            .with_version(PriceTableVersion::bundled(overrides.latest_checked()))
+    }
+
+    /// `table`'s compact form, as `pricing/litellm_compact.txt` holds it.
+    fn compact_form(table: &PriceTable) -> String {
+        let names: Vec<(&str, bool, usize)> = table
+            .exact
+            .iter()
+            .map(|(name, slot)| match *slot {
+                Slot::Listed(position) => (&**name, false, position),
+                Slot::Alias(position) => (&**name, true, position),
+            })
+            .collect();
+        let folded: Vec<(&str, &str)> = table
+            .folded
+            .iter()
+            .map(|(lower, name)| (&**lower, &**name))
+            .collect();
+        let checked = Overrides::bundled().latest_checked().map(str::to_owned);
+        crate::prices::compact::encode(checked.as_deref(), &names, &folded, &table.prices).unwrap()
+    }
+
+    #[test]
+    fn the_compact_table_says_what_the_json_says() {
+        let json = from_json();
+        let compact = compact_form(&json);
+        if std::env::var_os("SPENDGUARD_WRITE_COMPACT_PRICES").is_some() {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/pricing/litellm_compact.txt");
+            std::fs::write(path, &compact).unwrap();
+            return;
+        }
+        assert!(
+            compact == include_str!("../../pricing/litellm_compact.txt"),
+            "pricing/litellm_compact.txt is out of date: write it anew with \
+             `SPENDGUARD_WRITE_COMPACT_PRICES=1 cargo test --lib prices::table`"
+        );
+        let bundled = PriceTable::bundled();
+        assert_eq!(bundled.version(), json.version());
+        assert_eq!(bundled.len(), json.len());
+        assert!(
+            bundled.iter().eq(json.iter()),
+            "every price decodes as it was written"
+        );
+        for name in json.exact.keys() {
+            for asked in [name.to_string(), name.to_ascii_uppercase()] {
+                assert_eq!(bundled.resolve(&asked), json.resolve(&asked), "{asked}");
+                assert_eq!(bundled.get(&asked), json.get(&asked), "{asked}");
+            }
+        }
+        for unknown in [
+            "openai/gpt-4o-2031-01-01",
+            "my-private-finetune",
+            "GPT-4O-MINI-LATEST",
+        ] {
+            assert_eq!(bundled.resolve(unknown), json.resolve(unknown), "{unknown}");
+        }
+    }
+
+    #[test]
+    fn a_changed_bundled_table_is_unpacked_first() {
+        let mut table = PriceTable::clone(&PriceTable::bundled());
+        let before = table.len();
+        table.alias("prod-4o", "gpt-4o").unwrap();
+        let replaced = table.insert(price("gpt-4o", "openai", 9.0)).unwrap();
+        assert_eq!(replaced.model(), "gpt-4o");
+        assert_eq!(table.len(), before);
+        assert_eq!(table.resolve("prod-4o").unwrap().price().model(), "gpt-4o");
+        assert_eq!(
+            table.resolve("PROD-4O").unwrap().price(),
+            table.get("gpt-4o").unwrap()
+        );
+        assert_ne!(
+            PriceTable::bundled().get("gpt-4o"),
+            table.get("gpt-4o"),
+            "the shared table is untouched"
+        );
     }
 
     fn resolved(table: &PriceTable, name: &str) -> (String, Vec<Resolution>) {

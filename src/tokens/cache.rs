@@ -9,6 +9,7 @@ use parking_lot::Mutex;
 
 use super::count::RawCount;
 use super::encoding::Encoding;
+use super::measure::Measure;
 use super::message::Message;
 
 /// Entries kept when none is configured: the messages of a few long agent
@@ -103,7 +104,7 @@ impl CountCache {
         let mut fresh = Vec::new();
         for ((message, key), known) in messages.iter().zip(&keys).zip(known) {
             let count = known.unwrap_or_else(|| {
-                let count = message.raw_count(encoding, image_tokens);
+                let count = message.raw_count(Measure::Tokens(encoding), image_tokens);
                 fresh.push((*key, count));
                 count
             });

@@ -90,16 +90,42 @@ impl InputCalibration {
 
     /// The count to reserve for `count`, a prompt of `model`: raised by the
     /// worst recent ratio when an estimate has run short, else unchanged.
+    #[cfg(test)]
     pub(crate) fn adjust(&self, model: &str, count: TokenCount) -> TokenCount {
-        let Exactness::Estimate { margin_percent } = count.exactness else {
-            return count;
-        };
+        self.raise_for(model).apply(count)
+    }
+
+    /// How `model`'s estimates are raised now, to apply to a count taken
+    /// later exactly as [`adjust`](Self::adjust) would have applied it now.
+    pub(crate) fn raise_for(&self, model: &str) -> Raise {
         let worst = self
             .models
             .lock()
             .by_model
             .get(model)
             .map_or(ONE, Recent::worst);
+        Raise { worst }
+    }
+}
+
+/// A model's calibration at one moment: the worst recent ratio of reported
+/// to estimated input, in thousandths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Raise {
+    worst: u64,
+}
+
+impl Raise {
+    /// No raise: what a model never settled gets.
+    pub(crate) const NONE: Raise = Raise { worst: ONE };
+
+    /// `count` raised by the ratio when it is an estimate and the ratio is
+    /// above one, else unchanged.
+    pub(crate) fn apply(self, count: TokenCount) -> TokenCount {
+        let Exactness::Estimate { margin_percent } = count.exactness else {
+            return count;
+        };
+        let worst = self.worst;
         if worst <= ONE {
             return count;
         }

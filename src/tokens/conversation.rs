@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use super::count::{RawCount, TokenCount};
 use super::counter::TokenCounter;
+use super::measure::Measure;
 use super::message::{Message, REPLY_PRIMER_TOKENS};
 use super::request::read_message;
 use super::shape::{FieldPath, RequestShapeError};
@@ -79,13 +80,20 @@ impl Conversation {
     /// The same conversation, sent with these tools declared (replacing any
     /// declared before).
     pub fn with_tools(mut self, tools: &[Tool]) -> Self {
-        self.tools = raw_count_of_tools(tools, self.tokenizer);
+        self.tools = raw_count_of_tools(
+            tools,
+            self.tokenizer,
+            Measure::Tokens(self.tokenizer.encoding()),
+        );
         self
     }
 
     /// Adds a message at the end, tokenizing only that message.
     pub fn push(&mut self, message: &Message) {
-        let count = message.raw_count(self.tokenizer.encoding(), self.counter.image_tokens());
+        let count = message.raw_count(
+            Measure::Tokens(self.tokenizer.encoding()),
+            self.counter.image_tokens(),
+        );
         self.message_tokens += u128::from(count.tokens);
         self.estimated_messages += usize::from(!count.exact);
         self.messages.push(count);

@@ -3,8 +3,10 @@
 use serde_json::Value;
 
 use super::cache::CountCache;
+use super::chat_input::ChatInput;
 use super::count::{Exactness, RawCount, TokenCount};
 use super::estimate::{add_margin, EstimatedFamily, MarginError, MAX_MARGIN_PERCENT};
+use super::measure::Measure;
 use super::message::{Message, REPLY_PRIMER_TOKENS};
 use super::request::read_body;
 use super::shape::RequestShapeError;
@@ -91,6 +93,23 @@ impl TokenCounter {
         self
     }
 
+    /// Builds the tokenizer `model` is counted with now rather than on its
+    /// first exact count: a guarded call far from its limits needs none, so
+    /// the first call that does (one near a limit, an estimated settlement)
+    /// would otherwise pay for it.
+    ///
+    /// ```
+    /// use spendguard::tokens::TokenCounter;
+    ///
+    /// let counter = TokenCounter::new();
+    /// counter.warm("gpt-4o"); // o200k_base
+    /// counter.warm("gpt-4"); // cl100k_base
+    /// assert_eq!(counter.count_text("gpt-4", "hello world").tokens, 2);
+    /// ```
+    pub fn warm(&self, model: &str) {
+        Tokenizer::for_model(model).encoding().warm();
+    }
+
     /// The safety margin, in percent, this counter adds for `family`.
     pub const fn margin_percent(&self, family: EstimatedFamily) -> u32 {
         match family {
@@ -137,17 +156,28 @@ impl TokenCounter {
     ) -> TokenCount {
         let tokenizer = Tokenizer::for_model(model);
         let encoding = tokenizer.encoding();
-        let mut raw = raw_count_of_tools(tools, tokenizer);
+        let mut raw = raw_count_of_tools(tools, tokenizer, Measure::Tokens(encoding));
         match cache {
             Some(cache) => raw += cache.raw_count(messages, encoding, self.image_tokens),
             None => {
                 for message in messages {
-                    raw += message.raw_count(encoding, self.image_tokens);
+                    raw += message.raw_count(Measure::Tokens(encoding), self.image_tokens);
                 }
             }
         }
         raw += REPLY_PRIMER_TOKENS;
         self.finish(tokenizer, raw)
+    }
+
+    /// The exact count of an input already read, message counts taken
+    /// from `cache` where it has them.
+    pub(crate) fn count_input(
+        &self,
+        model: &str,
+        input: &ChatInput,
+        cache: &CountCache,
+    ) -> TokenCount {
+        self.count_chat_with(model, &input.messages, &input.tools, Some(cache))
     }
 
     /// The input tokens of a request body, as it will be sent.
@@ -267,6 +297,7 @@ pub fn count_request(model: &str, body: &Value) -> Result<TokenCount, RequestSha
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tokens::TokenBound;
     use serde_json::json;
 
     /// The example conversation of OpenAI's cookbook "How to count tokens
@@ -330,6 +361,27 @@ mod tests {
             let count = count_request(model, &body).unwrap();
             assert_eq!(count.tokens, tokens, "{model}");
             assert!(count.is_exact(), "{model}");
+        }
+    }
+
+    #[test]
+    fn a_request_is_bounded_as_it_is_counted_and_refused_alike() {
+        let counter = TokenCounter::new();
+        let body = json!({"messages": cookbook_messages()});
+        for model in ["gpt-4o", "gpt-4", "claude-sonnet-4-5", "gemini-2.5-pro"] {
+            let bound = TokenBound::of_request(&counter, model, &body).unwrap();
+            let count = counter.count_request(model, &body).unwrap();
+            assert!(bound.billable(&counter, model) >= count.tokens, "{model}");
+        }
+        for bad in [
+            json!([]),
+            json!({"messages": {"role": "user"}}),
+            json!({"model": "gpt-4o"}),
+        ] {
+            assert_eq!(
+                TokenBound::of_request(&counter, "gpt-4o", &bad).unwrap_err(),
+                counter.count_request("gpt-4o", &bad).unwrap_err()
+            );
         }
     }
 

@@ -87,6 +87,21 @@ impl Encoding {
         self.bpe().encode_ordinary(text).len() as u64
     }
 
+    /// Builds this encoding's tables now rather than on its first count
+    /// (o200k_base takes about a quarter of a second and 36 MB, cl100k_base
+    /// a little less), for a process that prefers a predictable first call.
+    /// Building twice builds once.
+    ///
+    /// ```
+    /// use spendguard::tokens::Encoding;
+    ///
+    /// Encoding::O200kBase.warm();
+    /// assert_eq!(Encoding::O200kBase.count("hello world"), 2);
+    /// ```
+    pub fn warm(self) {
+        self.bpe();
+    }
+
     /// The encoding's name as OpenAI's `tiktoken` spells it.
     pub const fn name(self) -> &'static str {
         match self {

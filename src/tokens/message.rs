@@ -1,7 +1,7 @@
 //! Chat messages, and what each one adds to a prompt.
 
 use super::count::RawCount;
-use super::encoding::Encoding;
+use super::measure::Measure;
 
 /// Tokens that frame every message (`<|start|>`, the role separator,
 /// `<|end|>`), per OpenAI's cookbook "How to count tokens with tiktoken".
@@ -99,14 +99,14 @@ impl Message {
 
     /// The tokens this message adds to a prompt, framing included, before
     /// any safety margin.
-    pub(crate) fn raw_count(&self, encoding: Encoding, image_tokens: u64) -> RawCount {
+    pub(crate) fn raw_count(&self, measure: Measure, image_tokens: u64) -> RawCount {
         let mut count = RawCount::exact(TOKENS_PER_MESSAGE);
-        count += encoding.count(&self.role);
+        count += measure.count(&self.role);
         if let Some(name) = &self.name {
-            count += TOKENS_PER_NAME + encoding.count(name);
+            count += TOKENS_PER_NAME + measure.count(name);
         }
         for part in &self.parts {
-            count += part.raw_count(encoding, image_tokens);
+            count += part.raw_count(measure, image_tokens);
         }
         count
     }
@@ -114,12 +114,12 @@ impl Message {
 
 impl Part {
     /// The tokens this part adds, before any safety margin.
-    fn raw_count(&self, encoding: Encoding, image_tokens: u64) -> RawCount {
+    fn raw_count(&self, measure: Measure, image_tokens: u64) -> RawCount {
         match self {
-            Part::Text(text) => RawCount::exact(encoding.count(text)),
+            Part::Text(text) => RawCount::exact(measure.count(text)),
             Part::Image => RawCount::estimated(image_tokens),
             Part::ToolCall { name, arguments } => RawCount::estimated(
-                TOOL_CALL_FRAMING_TOKENS + encoding.count(name) + encoding.count(arguments),
+                TOOL_CALL_FRAMING_TOKENS + measure.count(name) + measure.count(arguments),
             ),
         }
     }
@@ -128,8 +128,9 @@ impl Part {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tokens::Encoding;
 
-    const O200K: Encoding = Encoding::O200kBase;
+    const O200K: Measure = Measure::Tokens(Encoding::O200kBase);
 
     #[test]
     fn a_message_is_framing_plus_role_plus_content() {

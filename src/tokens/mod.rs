@@ -37,11 +37,17 @@
 //! - [`Conversation`] keeps a running total for an agent's growing history,
 //!   tokenizing each message once.
 //! - [`TokenBound`] bounds a text's count from above by its length, for a
-//!   caller that tokenizes only when the bound no longer settles a question.
+//!   caller that tokenizes only when the bound no longer settles a question;
+//!   [`TokenBound::of_chat`] and [`TokenBound::of_request`] bound
+//!   a whole prompt, framing included, without loading a tokenizer.
 //! - [`TokenCounter`] holds the tunable parts: one safety margin per
 //!   [`EstimatedFamily`] and the tokens assumed per image.
 //!
-//! Tokenizer tables are loaded once per process, on first use.
+//! Tokenizer tables are loaded once per process, on first use, and a guarded
+//! call far from its limits uses none: it is reserved at its
+//! [`TokenBound`], and counted exactly only when that count decides
+//! something. [`TokenCounter::warm`] (or [`Encoding::warm`]) loads one up
+//! front, for a predictable first exact count.
 
 mod bound;
 mod cache;
@@ -53,8 +59,10 @@ mod counter;
 mod encoding;
 mod estimate;
 mod gemini;
+mod measure;
 mod message;
 mod model_id;
+mod prompt_count;
 mod request;
 // Read by the guarded-call engine and the `estimate` command.
 mod responses;
@@ -67,13 +75,16 @@ mod tool;
 
 pub use bound::TokenBound;
 pub use cache::CountCache;
-pub(crate) use calibration::InputCalibration;
+pub(crate) use calibration::{InputCalibration, Raise};
+pub(crate) use chat_input::ChatInput;
 pub use conversation::Conversation;
 pub use count::{Exactness, TokenCount};
 pub use counter::{count_request, count_text, TokenCounter, DEFAULT_IMAGE_TOKENS};
 pub use encoding::Encoding;
 pub use estimate::{EstimatedFamily, MarginError, MAX_MARGIN_PERCENT};
 pub use message::{Message, Part};
+pub(crate) use prompt_count::PromptCount;
+pub(crate) use request::read_body;
 pub(crate) use responses::responses_as_chat;
 pub use shape::RequestShapeError;
 #[cfg(feature = "client")]

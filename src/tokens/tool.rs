@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 use super::count::RawCount;
 use super::encoding::Encoding;
 use super::estimate::EstimatedFamily;
+use super::measure::Measure;
 use super::shape::{expect_object, optional_str, required_str, FieldPath, RequestShapeError};
 use super::tokenizer::Tokenizer;
 
@@ -226,24 +227,24 @@ impl Tool {
 
     /// Tokens this tool adds under OpenAI's cookbook rule, before the list's
     /// closing tokens.
-    fn cookbook_count(&self, encoding: Encoding, framing: &ToolFraming) -> RawCount {
-        let mut count = RawCount::exact(framing.func_init + encoding.count(&self.header));
+    fn cookbook_count(&self, measure: Measure, framing: &ToolFraming) -> RawCount {
+        let mut count = RawCount::exact(framing.func_init + measure.count(&self.header));
         if !self.parameters.is_empty() {
             count += framing.prop_init;
             for parameter in &self.parameters {
-                count += parameter.cookbook_count(encoding, framing);
+                count += parameter.cookbook_count(measure, framing);
             }
         }
         if let Some(unmodelled) = &self.unmodelled {
-            count += RawCount::estimated(encoding.count(unmodelled));
+            count += RawCount::estimated(measure.count(unmodelled));
         }
         count
     }
 
     /// Tokens of the tool's full declaration as text, for providers whose
     /// rendering of tools is not published.
-    fn full_text_count(&self, encoding: Encoding) -> u64 {
-        self.full_text.iter().map(|text| encoding.count(text)).sum()
+    fn full_text_count(&self, measure: Measure) -> u64 {
+        self.full_text.iter().map(|text| measure.count(text)).sum()
     }
 }
 
@@ -295,19 +296,20 @@ impl Parameter {
         })
     }
 
-    fn cookbook_count(&self, encoding: Encoding, framing: &ToolFraming) -> RawCount {
-        let mut tokens = framing.prop_key + encoding.count(&self.line);
+    fn cookbook_count(&self, measure: Measure, framing: &ToolFraming) -> RawCount {
+        let mut tokens = framing.prop_key + measure.count(&self.line);
         if let Some(values) = &self.enum_values {
             // Never below zero: `prop_key` already counted outweighs the
-            // negative `enum_init`.
+            // negative `enum_init`. Still rising with the text's measure,
+            // so a bound stays a bound.
             tokens = tokens.saturating_add_signed(framing.enum_init);
             for value in values {
-                tokens += framing.enum_item + encoding.count(value);
+                tokens += framing.enum_item + measure.count(value);
             }
         }
         let mut count = RawCount::exact(tokens);
         if let Some(unmodelled) = &self.unmodelled {
-            count += RawCount::estimated(encoding.count(unmodelled));
+            count += RawCount::estimated(measure.count(unmodelled));
         }
         count
     }
@@ -320,27 +322,32 @@ impl Parameter {
 /// and make the count an estimate. Other providers do not publish how they
 /// render tools, so each declaration is counted as its full text, and
 /// Anthropic's hidden tool-use system prompt is added.
-pub(crate) fn raw_count_of_tools(tools: &[Tool], tokenizer: Tokenizer) -> RawCount {
+///
+/// `measure` tokenizes the text, or bounds it by its length.
+pub(crate) fn raw_count_of_tools(
+    tools: &[Tool],
+    tokenizer: Tokenizer,
+    measure: Measure,
+) -> RawCount {
     if tools.is_empty() {
         return RawCount::ZERO;
     }
     match tokenizer {
-        Tokenizer::Exact(encoding) => {
-            let framing = ToolFraming::for_encoding(encoding);
+        Tokenizer::Exact(_) => {
+            let framing = ToolFraming::for_encoding(measure.encoding());
             let mut count = RawCount::exact(framing.func_end);
             for tool in tools {
-                count += tool.cookbook_count(encoding, framing);
+                count += tool.cookbook_count(measure, framing);
             }
             count
         }
         Tokenizer::Estimated(family) => {
-            let encoding = tokenizer.encoding();
             let mut count = RawCount::estimated(match family {
                 EstimatedFamily::Anthropic => ANTHROPIC_TOOL_SYSTEM_PROMPT_TOKENS,
                 _ => 0,
             });
             for tool in tools {
-                count += tool.full_text_count(encoding);
+                count += tool.full_text_count(measure);
             }
             count
         }
@@ -371,6 +378,11 @@ fn json_text(fields: Map<String, Value>) -> Option<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The tools' count, tokenized.
+    fn exact_count(tools: &[Tool], tokenizer: Tokenizer) -> RawCount {
+        raw_count_of_tools(tools, tokenizer, Measure::Tokens(tokenizer.encoding()))
+    }
 
     const GPT_4O: Tokenizer = Tokenizer::Exact(Encoding::O200kBase);
     const GPT_4: Tokenizer = Tokenizer::Exact(Encoding::Cl100kBase);
@@ -411,7 +423,7 @@ mod tests {
                 + (3 + e.count("fahrenheit"))
                 + 12; // func_end
             assert_eq!(
-                raw_count_of_tools(std::slice::from_ref(&tool), tokenizer),
+                exact_count(std::slice::from_ref(&tool), tokenizer),
                 RawCount::exact(expected)
             );
         }
@@ -419,19 +431,16 @@ mod tests {
 
     #[test]
     fn no_tools_cost_nothing() {
-        assert_eq!(raw_count_of_tools(&[], GPT_4O), RawCount::ZERO);
+        assert_eq!(exact_count(&[], GPT_4O), RawCount::ZERO);
         let anthropic = Tokenizer::Estimated(EstimatedFamily::Anthropic);
-        assert_eq!(raw_count_of_tools(&[], anthropic), RawCount::ZERO);
+        assert_eq!(exact_count(&[], anthropic), RawCount::ZERO);
     }
 
     #[test]
     fn a_tool_without_parameters_is_its_header_and_the_list_end() {
         let tool = Tool::new("ping", "Check the service.", &Value::Null).unwrap();
         let expected = 7 + Encoding::O200kBase.count("ping:Check the service") + 12;
-        assert_eq!(
-            raw_count_of_tools(&[tool], GPT_4O),
-            RawCount::exact(expected)
-        );
+        assert_eq!(exact_count(&[tool], GPT_4O), RawCount::exact(expected));
     }
 
     #[test]
@@ -453,8 +462,8 @@ mod tests {
             &json!({"type": "object", "properties": {"address": {"type": "object"}}}),
         )
         .unwrap();
-        let nested_count = raw_count_of_tools(&[nested], GPT_4O);
-        let flat_count = raw_count_of_tools(&[flat], GPT_4O);
+        let nested_count = exact_count(&[nested], GPT_4O);
+        let flat_count = exact_count(&[flat], GPT_4O);
         assert!(!nested_count.exact);
         assert!(flat_count.exact);
         let extra = Encoding::O200kBase.count(r#"{"properties":{"city":{"type":"string"}}}"#);
@@ -464,11 +473,11 @@ mod tests {
     #[test]
     fn anthropic_tools_include_the_hidden_system_prompt() {
         let tool = weather_tool();
-        let gemini = raw_count_of_tools(
+        let gemini = exact_count(
             std::slice::from_ref(&tool),
             Tokenizer::Estimated(EstimatedFamily::Gemini),
         );
-        let claude = raw_count_of_tools(&[tool], Tokenizer::Estimated(EstimatedFamily::Anthropic));
+        let claude = exact_count(&[tool], Tokenizer::Estimated(EstimatedFamily::Anthropic));
         assert_eq!(
             claude.tokens,
             gemini.tokens + ANTHROPIC_TOOL_SYSTEM_PROMPT_TOKENS

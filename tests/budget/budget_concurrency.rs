@@ -1,5 +1,7 @@
 //! Many tasks racing on one budget never push spend plus in-flight
-//! reservations past the limit, and every settled cent is accounted for.
+//! reservations past the limit, and every settled cent is accounted for:
+//! on the lock-free path (a dollar limit alone) and on the locked one (a
+//! token limit too).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -21,6 +23,19 @@ fn price() -> Arc<ModelPrice> {
         )
         .with_cache_read(PricePerToken::per_million(0.075).unwrap()),
     ))
+}
+
+/// A budget of `limit` dollars: lock-free, or with a token limit that
+/// never binds but keeps it on the locked path.
+fn budget(limit: Usd, locked: bool) -> TaskBudget {
+    if !locked {
+        return TaskBudget::new(limit);
+    }
+    TaskBudget::builder("locked")
+        .max_cost(limit)
+        .max_tokens(u64::MAX)
+        .build()
+        .unwrap()
 }
 
 /// How one task ends a reservation.
@@ -64,9 +79,10 @@ proptest! {
     fn spend_never_passes_the_limit_and_equals_settled_costs(
         limit_cents in 1u64..500,
         calls in prop::collection::vec(prop::collection::vec(call(), 1..12), TASKS),
+        locked in any::<bool>(),
     ) {
         let limit = Usd::from_cents(limit_cents);
-        let budget = TaskBudget::new(limit);
+        let budget = budget(limit, locked);
         let price = price();
         let billed = AtomicU64::new(0);
         let worst_seen = AtomicU64::new(0);
@@ -137,9 +153,10 @@ proptest! {
             prop::collection::vec((1u64..200_000, 1u64..8_000, 0u64..=400, 0u64..=100), 1..12),
             TASKS,
         ),
+        locked in any::<bool>(),
     ) {
         let limit = Usd::from_cents(limit_cents);
-        let budget = TaskBudget::new(limit);
+        let budget = budget(limit, locked);
         let price = price();
         let overruns = AtomicU64::new(0);
 

@@ -48,7 +48,9 @@ async fn input_past_the_estimate_is_marked_overran_and_raises_the_next_reservati
     let mock = start_mock(MockConfig::default()).await;
     let sink = Arc::new(MemorySink::new());
     let client = anthropic_client(&mock, &sink);
-    let budget = budget(1.0);
+    // Near the calls' worst case, so each is counted exactly: far from its
+    // limits a call is reserved at its byte bound, which no report overruns.
+    let budget = budget(0.004);
 
     mock.push(Behaviour::InflateInput { percent: 160 });
     let first = client.send(&budget, &anthropic(model)).await.unwrap();
@@ -83,7 +85,8 @@ async fn a_step_and_a_client_learn_from_each_other() {
     let model = "claude-opus-4-5-20251101";
     let mock = start_mock(MockConfig::default()).await;
     let client = client_for(Provider::Anthropic, &mock);
-    let budget = budget(5.0);
+    // Near the calls' worst case, so each is counted exactly.
+    let budget = budget(0.03);
     let before = client.send(&budget, &anthropic(model)).await.unwrap();
 
     let guard = SpendGuard::builder().build().unwrap();

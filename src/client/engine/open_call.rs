@@ -185,11 +185,11 @@ impl OpenCall {
         let mut receipt = settle::settle(
             call.reservation,
             &call.resolved,
-            call.prompt,
+            &call.prompt,
             report,
             self.drift_tolerance,
         );
-        settle::learn(&call.calibration, &call.resolved, call.estimated, &receipt);
+        settle::learn(&call.calibration, &call.resolved, &call.prompt, &receipt);
         receipt.degraded = self.degraded;
         if let Some(budget) = &budget {
             tell_overrun(self.guard.as_ref(), budget, &receipt);
@@ -226,7 +226,7 @@ impl OpenCall {
         if let Some(pricing) = pricing {
             pricing.mark(&mut receipt);
         }
-        settle::learn(&call.calibration, &call.resolved, call.estimated, &receipt);
+        settle::learn(&call.calibration, &call.resolved, &call.prompt, &receipt);
         receipt.degraded = self.degraded.clone();
         tell_overrun(self.guard.as_ref(), call.reservation.budget(), &receipt);
         receipt

@@ -1,5 +1,17 @@
 //! Step 3 of a guarded call: the request's facts, the output ceiling, the
 //! prompt count, and the task budget's reservation.
+//!
+//! The prompt is counted exactly only where the count decides something.
+//! Its [`TokenBound`](crate::tokens::TokenBound) (the same framing, each
+//! text at its length in bytes) is never below the exact count, so a call
+//! whose bound fits the context window and reserves with as much room again
+//! left in the task budget would pass with the exact count too: it is
+//! reserved at the bound and sent, with no tokenizer loaded, and counted
+//! exactly afterwards only if something reads the count. A call near a
+//! limit, or one the bound cannot clear, is counted exactly first and
+//! decided by that count, as if the bound had never been asked. Shared
+//! limits and runaway detection are decided in the store, after this step,
+//! so a call they apply to is always counted exactly.
 
 use std::sync::Arc;
 
@@ -11,7 +23,9 @@ use crate::client::engine::{context, Described, Engine, Request};
 use crate::client::error::ClientError;
 use crate::client::provider::Provider;
 use crate::prices::Resolved;
-use crate::tokens::{Exactness, InputCalibration, TokenCount};
+use crate::tokens::{
+    self, ChatInput, Exactness, InputCalibration, PromptCount, Raise, TokenBound, TokenCount,
+};
 use crate::usage::ServiceTier;
 
 /// A call that passed its task budget's check and is about to be sent.
@@ -20,12 +34,10 @@ pub(crate) struct PreparedCall {
     /// The model the request names.
     pub(crate) model: String,
     pub(crate) resolved: Resolved,
-    /// The prompt count reserved: the estimate, raised by the calibration
-    /// when the provider's counts have run past it.
-    pub(crate) prompt: TokenCount,
-    /// The prompt count before calibration, which the settlement's report
-    /// is compared with.
-    pub(crate) estimated: TokenCount,
+    /// The prompt count reserved (the bound, or the exact count), and the
+    /// exact count: before calibration, which the settlement's report is
+    /// compared with, and raised by it, which an estimated settlement bills.
+    pub(crate) prompt: PromptCount,
     pub(crate) calibration: Arc<InputCalibration>,
     /// The body to send, output limit written in; `Value::Null` for a
     /// described call, which has no body.
@@ -76,18 +88,25 @@ fn prepare_body(
     }
     let reports_usage = !stream || request::stream_reports_usage(provider, body)?;
     let resolved = engine.prices.resolve(&model)?;
-    let estimated = engine.counter.count_request_cached(
-        &model,
-        &request::countable_body(provider, body),
-        &engine.counts,
-    )?;
-    context::check(&model, resolved.price(), estimated, engine.long_context)?;
-    let prompt = engine.calibration.adjust(resolved.listed_id(), estimated);
-    let mut plan = plan(&resolved, prompt, max_output_tokens, service_tier).with_choices(choices);
-    if let Some(cache) = cache_write {
-        plan = plan.with_cache_write(cache);
-    }
-    let reservation = budget.reserve(plan)?;
+    let input = tokens::read_body(&request::countable_body(provider, body))?;
+    let raise = engine.calibration.raise_for(resolved.listed_id());
+    let plan_for = |prompt: TokenCount| {
+        let plan = plan(&resolved, prompt, max_output_tokens, service_tier).with_choices(choices);
+        match cache_write {
+            Some(cache) => plan.with_cache_write(cache),
+            None => plan,
+        }
+    };
+    let (reservation, prompt) =
+        match reserve_on_bound(engine, budget, &model, &resolved, input, raise, &plan_for) {
+            Ok(reserved) => reserved,
+            Err(input) => {
+                let estimated = engine.counter.count_input(&model, &input, &engine.counts);
+                context::check(&model, resolved.price(), estimated, engine.long_context)?;
+                let prompt = PromptCount::counted(estimated, raise);
+                (budget.reserve(plan_for(prompt.reserved()))?, prompt)
+            }
+        };
     let mut wire_body = request::wire_body(provider, body, reservation.max_output_tokens());
     if stream {
         request::ask_to_stream(provider, &mut wire_body, reports_usage);
@@ -97,11 +116,65 @@ fn prepare_body(
         reservation,
         resolved,
         prompt,
-        estimated,
         calibration: Arc::clone(&engine.calibration),
         wire_body,
         reports_usage,
     })
+}
+
+/// Reserves `input` at its bound when nothing the bound cannot clear
+/// applies: no shared limit or runaway detector, the window fits, and the
+/// task budget would still hold as much again. Hands `input` back when the
+/// exact count has to decide.
+fn reserve_on_bound(
+    engine: &Engine,
+    budget: &TaskBudget,
+    model: &str,
+    resolved: &Resolved,
+    input: ChatInput,
+    raise: Raise,
+    plan_for: &dyn Fn(TokenCount) -> CallPlan,
+) -> Result<(Reservation, PromptCount), ChatInput> {
+    if decided_after_planning(engine, budget) {
+        return Err(input);
+    }
+    let bound = TokenBound::reserve_count(&engine.counter, model, &input);
+    if context::check(model, resolved.price(), bound, engine.long_context).is_err() {
+        return Err(input);
+    }
+    let reserved = raise.apply(bound);
+    let Ok(reservation) = budget.reserve_far_from_limits(plan_for(reserved)) else {
+        return Err(input);
+    };
+    let prompt = PromptCount::deferred(
+        reserved,
+        raise,
+        model,
+        input,
+        engine.counter,
+        Arc::clone(&engine.counts),
+    );
+    Ok((reservation, prompt))
+}
+
+/// `true` when a limit checked after this step applies to the call: a
+/// shared limit of its tags, or runaway detection, which also weighs the
+/// worst case.
+fn decided_after_planning(engine: &Engine, budget: &TaskBudget) -> bool {
+    let Some(guard) = &engine.guard else {
+        return false;
+    };
+    if guard.detects_runaways() {
+        return true;
+    }
+    if guard.limits().is_empty() {
+        return false;
+    }
+    let tags = budget.tags().or(&engine.tags);
+    guard
+        .limits()
+        .iter()
+        .any(|limit| limit.applies_to(&tags).is_some())
 }
 
 fn prepare_described(
@@ -125,8 +198,7 @@ fn prepare_described(
         model: described.model.clone(),
         reservation: budget.reserve(plan)?,
         resolved,
-        prompt,
-        estimated: prompt,
+        prompt: PromptCount::counted(prompt, Raise::NONE),
         calibration: Arc::clone(&engine.calibration),
         wire_body: Value::Null,
         reports_usage: true,
@@ -144,5 +216,155 @@ fn plan(
     match max_output_tokens {
         Some(tokens) => plan.with_max_output_tokens(tokens),
         None => plan,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::client::drift::DriftTolerance;
+    use crate::guard::{SharedLimit, SpendGuard, Window};
+    use crate::money::Usd;
+    use crate::prices::PriceTable;
+    use crate::tags::Tags;
+    use crate::tokens::TokenCounter;
+
+    fn engine(guard: Option<SpendGuard>) -> Engine {
+        Engine::new(
+            PriceTable::bundled(),
+            TokenCounter::new(),
+            guard,
+            None,
+            Tags::new(),
+            DriftTolerance::default(),
+        )
+    }
+
+    fn body(text: &str) -> Value {
+        json!({
+            "model": "gpt-4o",
+            "max_tokens": 100,
+            "messages": [{"role": "user", "content": text}]
+        })
+    }
+
+    fn prepare(
+        engine: &Engine,
+        budget: &TaskBudget,
+        body: &Value,
+    ) -> Result<PreparedCall, ClientError> {
+        super::prepare(
+            engine,
+            Provider::OpenAiChat,
+            budget,
+            Request::Body {
+                body,
+                stream: false,
+            },
+        )
+    }
+
+    /// What the call reserves when counted exactly, as every call was
+    /// before the bound: its worst case, or its refusal.
+    fn exact_answer(
+        engine: &Engine,
+        budget: &TaskBudget,
+        body: &Value,
+    ) -> Result<Usd, ClientError> {
+        let resolved = engine.prices.resolve("gpt-4o")?;
+        let prompt = engine.counter.count_request("gpt-4o", body)?;
+        let plan = CallPlan::new(resolved.price(), prompt.tokens).with_max_output_tokens(100);
+        let reservation = budget.reserve(plan)?;
+        let cost = reservation.reserved_cost();
+        reservation.release();
+        Ok(cost)
+    }
+
+    const PROSE: &str = "The quarterly report is due on Friday; gather the figures. ";
+
+    #[test]
+    fn a_call_far_from_its_limits_is_reserved_at_its_bound_uncounted() {
+        let engine = engine(None);
+        let budget = TaskBudget::new(Usd::from_dollars(10.0).unwrap());
+        let body = body(&PROSE.repeat(20));
+        let call = prepare(&engine, &budget, &body).unwrap();
+        assert!(
+            !call.prompt.is_counted(),
+            "nothing asked for the exact count"
+        );
+        let exact = engine.counter.count_request("gpt-4o", &body).unwrap();
+        assert!(call.prompt.reserved().tokens > exact.tokens);
+        assert_eq!(call.prompt.estimated(), exact, "counted when read");
+        assert!(
+            call.reservation.reserved_cost()
+                > exact_answer(
+                    &engine,
+                    &TaskBudget::new(Usd::from_dollars(10.0).unwrap()),
+                    &body
+                )
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn a_call_near_its_limit_is_decided_by_the_exact_count() {
+        let engine = engine(None);
+        let body = body(&PROSE.repeat(20));
+        let exact_cost = exact_answer(
+            &engine,
+            &TaskBudget::new(Usd::from_dollars(1.0).unwrap()),
+            &body,
+        )
+        .unwrap();
+        // Room for the exact worst case and a little more, not for the
+        // bound's twice over; then too little even for the exact count.
+        for limit in [
+            exact_cost + Usd::from_nanos(1_000),
+            exact_cost,
+            exact_cost.saturating_sub(Usd::from_nanos(1)),
+        ] {
+            let named = || TaskBudget::builder("near").max_cost(limit).build().unwrap();
+            let budget = named();
+            let today = exact_answer(&engine, &named(), &body);
+            match (prepare(&engine, &budget, &body), today) {
+                (Ok(call), Ok(cost)) => {
+                    assert!(call.prompt.is_counted());
+                    assert_eq!(call.reservation.reserved_cost(), cost);
+                }
+                (Err(ours), Err(theirs)) => assert_eq!(ours.to_string(), theirs.to_string()),
+                (ours, theirs) => panic!(
+                    "at {limit}: {:?} against {theirs:?}",
+                    ours.map(|c| c.prompt.reserved())
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn a_bound_past_the_window_is_decided_by_the_exact_count() {
+        let engine = engine(None);
+        let budget = TaskBudget::new(Usd::from_dollars(100.0).unwrap());
+        // About 200,000 bytes, far past gpt-4o's 128k window as a bound,
+        // well inside it counted.
+        let call = prepare(&engine, &budget, &body(&PROSE.repeat(3_400))).unwrap();
+        assert!(call.prompt.is_counted());
+        assert!(call.prompt.reserved().tokens < 128_000);
+    }
+
+    #[test]
+    fn shared_limits_and_runaway_detection_are_decided_by_the_exact_count() {
+        let limit = SharedLimit::global(Usd::from_dollars(100.0).unwrap(), Window::Day);
+        let guard = SpendGuard::builder().limit(limit).build().unwrap();
+        let budget = TaskBudget::new(Usd::from_dollars(10.0).unwrap());
+        let call = prepare(&engine(Some(guard)), &budget, &body(PROSE)).unwrap();
+        assert!(call.prompt.is_counted());
+        let guard = SpendGuard::builder().build().unwrap();
+        let call = prepare(&engine(Some(guard)), &budget, &body(PROSE)).unwrap();
+        assert!(
+            !call.prompt.is_counted(),
+            "a guard with no limit decides nothing here"
+        );
     }
 }

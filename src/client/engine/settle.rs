@@ -8,7 +8,7 @@ use crate::client::receipt::{CallReceipt, CostSource};
 use crate::client::unpriced_tier;
 use crate::money::Usd;
 use crate::prices::{ModelPrice, Resolved};
-use crate::tokens::{InputCalibration, TokenCount};
+use crate::tokens::{InputCalibration, PromptCount, TokenCount};
 use crate::usage::{ServiceTier, Usage, UsageError, UsageReport};
 
 /// Settles `reservation` from `report`, or from the estimate if the report
@@ -17,7 +17,7 @@ use crate::usage::{ServiceTier, Usage, UsageError, UsageReport};
 pub(crate) fn settle(
     reservation: Reservation,
     resolved: &Resolved,
-    prompt: TokenCount,
+    prompt: &PromptCount,
     report: Result<UsageReport, UsageError>,
     tolerance: DriftTolerance,
 ) -> CallReceipt {
@@ -35,14 +35,14 @@ pub(crate) fn settle(
                     reported => reported,
                 };
                 (
-                    estimated_usage(prompt, output, tier),
+                    estimated_usage(prompt.calibrated(), output, tier),
                     CostSource::Estimated { reason },
                     None,
                 )
             }
         },
         Err(error) => (
-            estimated_usage(prompt, granted_output, tier),
+            estimated_usage(prompt.calibrated(), granted_output, tier),
             CostSource::Estimated {
                 reason: format!("{error}; output billed at the granted maximum"),
             },
@@ -59,17 +59,19 @@ pub(crate) fn settle(
 }
 
 /// Teaches `calibration` what the provider counted for a prompt estimated
-/// at `estimated`, when the receipt is priced from its report.
+/// at `prompt`'s estimate, when the receipt is priced from its report.
+/// Only estimates teach, and a prompt reserved at its bound is marked as
+/// its exact count will be, so no count is taken here for an exact one.
 pub(crate) fn learn(
     calibration: &InputCalibration,
     resolved: &Resolved,
-    estimated: TokenCount,
+    prompt: &PromptCount,
     receipt: &CallReceipt,
 ) {
-    if receipt.is_reported() {
+    if receipt.is_reported() && !prompt.reserved().is_exact() {
         calibration.learn(
             resolved.listed_id(),
-            estimated,
+            prompt.estimated(),
             receipt.usage.prompt_tokens(),
         );
     }
@@ -138,9 +140,11 @@ impl Pricing {
 /// Why a readable usage report still cannot be believed, if it cannot: 0
 /// input tokens for a prompt that was not empty (some compatible servers
 /// report zeros rather than nothing).
-pub(crate) fn implausible(usage: &Usage, prompt: TokenCount) -> Option<String> {
-    (usage.prompt_tokens() == 0 && prompt.tokens > 0)
-        .then(|| format!("the provider reported 0 input tokens for a prompt of {prompt}"))
+pub(crate) fn implausible(usage: &Usage, prompt: &PromptCount) -> Option<String> {
+    (usage.prompt_tokens() == 0 && prompt.reserved().tokens > 0).then(|| {
+        let prompt = prompt.calibrated();
+        format!("the provider reported 0 input tokens for a prompt of {prompt}")
+    })
 }
 
 /// A usage built from the guard's own counts, billed at the tier the call

@@ -114,19 +114,35 @@ impl StreamAccount {
         // call's overrun can make the budget refuse: checking every so
         // often is enough. Past it, every event is checked before it is
         // yielded.
-        if !self.meter.budget_check_due() && !self.meter.may_outgrow_reservation(call.prompt) {
+        if !self.meter.budget_check_due()
+            && !self.meter.may_outgrow_reservation(call.prompt.reserved())
+        {
             return None;
         }
         let fits = |usage: &Usage| call.reservation.check_progress(usage);
         // The bounds need no tokenizing; count exactly only if they fail.
-        if fits(&self.meter.usage_bound(call.prompt, Ahead::NextEvent)).is_ok() {
+        if fits(
+            &self
+                .meter
+                .usage_bound(call.prompt.reserved(), Ahead::NextEvent),
+        )
+        .is_ok()
+        {
             return None;
         }
-        let Err(exceeded) = fits(&self.meter.usage_counted(call.prompt, Ahead::NextEvent)) else {
+        let Err(exceeded) = fits(
+            &self
+                .meter
+                .usage_counted(call.prompt.calibrated(), Ahead::NextEvent),
+        ) else {
             return None;
         };
         Some(
-            match fits(&self.meter.usage_counted(call.prompt, Ahead::Now)) {
+            match fits(
+                &self
+                    .meter
+                    .usage_counted(call.prompt.calibrated(), Ahead::Now),
+            ) {
                 Err(exceeded) => Cut::BeforeThis(CutOffReason::Budget(exceeded)),
                 Ok(()) => Cut::AfterThis(CutOffReason::Budget(exceeded)),
             },
@@ -154,11 +170,11 @@ impl StreamAccount {
     pub(super) fn cost_so_far(&mut self) -> crate::money::Usd {
         match &self.state {
             CallState::Settled(receipt) => receipt.cost,
-            CallState::Open(open) => open
-                .call
-                .reservation
-                .price()
-                .cost(&self.meter.usage_counted(open.call.prompt, Ahead::Now)),
+            CallState::Open(open) => open.call.reservation.price().cost(
+                &self
+                    .meter
+                    .usage_counted(open.call.prompt.calibrated(), Ahead::Now),
+            ),
         }
     }
 
@@ -209,7 +225,7 @@ fn account(
     let call = &open.call;
     let reason = match ending {
         Ending::Finished => match meter.final_report() {
-            Some(Ok(report)) => match implausible(&report.usage, call.prompt) {
+            Some(Ok(report)) => match implausible(&report.usage, &call.prompt) {
                 None => return (report.usage, CostSource::Reported, Some(report)),
                 Some(reason) => format!("{reason}; {COUNTED}"),
             },
@@ -226,7 +242,10 @@ fn account(
         Ending::Garbled(detail) => {
             // The connection was still open: the provider goes on generating
             // until it notices it is gone, so bill the output it was allowed.
-            let mut usage = at_planned_tier(meter.usage_counted(call.prompt, Ahead::Now), open);
+            let mut usage = at_planned_tier(
+                meter.usage_counted(call.prompt.calibrated(), Ahead::Now),
+                open,
+            );
             let granted = call.reservation.max_output_tokens();
             let counted = usage.billed_output_tokens();
             usage.output_tokens = usage
@@ -242,7 +261,10 @@ fn account(
         Ending::Cancelled => format!("the caller stopped reading the stream; {COUNTED}"),
     };
     (
-        at_planned_tier(meter.usage_counted(call.prompt, Ahead::Now), open),
+        at_planned_tier(
+            meter.usage_counted(call.prompt.calibrated(), Ahead::Now),
+            open,
+        ),
         CostSource::Estimated { reason },
         None,
     )
