@@ -45,7 +45,11 @@ pub(crate) fn prepare(
     request: Request<'_>,
 ) -> Result<PreparedCall, ClientError> {
     match request {
-        Request::Body { body, stream } => prepare_body(engine, provider, budget, body, stream),
+        Request::Body {
+            body,
+            stream,
+            long_context,
+        } => prepare_body(engine, provider, budget, body, stream, long_context),
         Request::Described(described) => prepare_described(engine, budget, described),
     }
 }
@@ -56,6 +60,7 @@ fn prepare_body(
     budget: &TaskBudget,
     body: &Value,
     stream: bool,
+    long_context: bool,
 ) -> Result<PreparedCall, ClientError> {
     let RequestFacts {
         model,
@@ -81,7 +86,7 @@ fn prepare_body(
         &request::countable_body(provider, body),
         &engine.counts,
     )?;
-    context::check(&model, resolved.price(), estimated, engine.long_context)?;
+    context::check(&model, resolved.price(), estimated, long_context)?;
     let prompt = engine.calibration.adjust(resolved.listed_id(), estimated);
     let mut plan = plan(&resolved, prompt, max_output_tokens, service_tier).with_choices(choices);
     if let Some(cache) = cache_write {

@@ -239,20 +239,15 @@ impl HttpGuard {
                     .to_str()
                     .is_ok_and(|value| asks_for_long_context("anthropic-beta", value))
             });
-        let wide_engine;
-        let engine = if long_context {
-            wide_engine = config.engine.clone().with_long_context(true);
-            &wide_engine
-        } else {
-            &config.engine
-        };
-        let result = engine
+        let result = config
+            .engine
             .call(
                 provider,
                 &config.budget,
                 Request::Body {
                     body: &body,
                     stream,
+                    long_context,
                 },
                 move |outgoing| {
                     let request = request::rewrite(request, &route, &outgoing);
