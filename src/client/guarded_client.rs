@@ -69,6 +69,9 @@ pub struct GuardedClient {
     /// Prices, prompt counts, shared limits, ledger and the key label: the
     /// guarded-call engine every call runs through.
     pub(super) engine: Engine,
+    /// Its requests ask for Anthropic's 1M-token window: one of its headers
+    /// is `anthropic-beta: context-1m-…`.
+    pub(super) long_context: bool,
 }
 
 /// A provider's answer to a guarded call.
@@ -329,8 +332,8 @@ impl GuardedClientBuilder {
                 self.ledger.chosen(),
                 self.tags,
                 self.drift_tolerance,
-            )
-            .with_long_context(long_context),
+            ),
+            long_context,
         })
     }
 }
@@ -386,6 +389,7 @@ impl GuardedClient {
         let request = Request::Body {
             body,
             stream: false,
+            long_context: self.long_context,
         };
         let (body, receipt) = self
             .engine
@@ -451,7 +455,11 @@ impl GuardedClient {
             &self.engine,
             self.provider,
             budget,
-            Request::Body { body, stream },
+            Request::Body {
+                body,
+                stream,
+                long_context: self.long_context,
+            },
         )
     }
 }

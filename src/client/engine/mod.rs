@@ -75,9 +75,6 @@ pub(crate) struct Engine {
     /// one for the whole process, so every front end learns from every
     /// settlement.
     pub(crate) calibration: Arc<InputCalibration>,
-    /// The front end's requests ask for Anthropic's 1M-token window (its
-    /// `anthropic-beta: context-1m-…` header).
-    pub(crate) long_context: bool,
     /// Shared limits, kill switch and alerts, if any.
     pub(crate) guard: Option<SpendGuard>,
     /// Where each call's decision is written, if anywhere.
@@ -98,6 +95,9 @@ pub(crate) enum Request<'a> {
         body: &'a Value,
         /// The call is to be streamed.
         stream: bool,
+        /// The request asks for Anthropic's 1M-token window (its
+        /// `anthropic-beta: context-1m-…` header).
+        long_context: bool,
     },
     /// A call its caller describes, with no body to read.
     Described(&'a Described),
@@ -211,20 +211,11 @@ impl Engine {
             counter,
             counts: Arc::new(CountCache::new()),
             calibration: InputCalibration::shared(),
-            long_context: false,
             guard,
             ledger,
             tags,
             drift_tolerance,
         }
-    }
-
-    /// The same engine, its requests asking for Anthropic's 1M-token
-    /// window or not.
-    #[cfg(feature = "client")]
-    pub(crate) fn with_long_context(mut self, on: bool) -> Engine {
-        self.long_context = on;
-        self
     }
 
     /// One guarded call, steps 1 to 7 of the module documentation.
@@ -393,16 +384,25 @@ impl Engine {
 /// The request as it is planned: after any degrade, a body may be a copy.
 #[derive(Debug, Clone)]
 enum Planned<'r> {
-    Body { body: Cow<'r, Value>, stream: bool },
+    Body {
+        body: Cow<'r, Value>,
+        stream: bool,
+        long_context: bool,
+    },
     Described(Cow<'r, Described>),
 }
 
 impl<'r> From<Request<'r>> for Planned<'r> {
     fn from(request: Request<'r>) -> Self {
         match request {
-            Request::Body { body, stream } => Planned::Body {
+            Request::Body {
+                body,
+                stream,
+                long_context,
+            } => Planned::Body {
                 body: Cow::Borrowed(body),
                 stream,
+                long_context,
             },
             Request::Described(described) => Planned::Described(Cow::Borrowed(described)),
         }
@@ -413,9 +413,14 @@ impl Planned<'_> {
     /// The request, borrowed for planning.
     fn as_ref(&self) -> Request<'_> {
         match self {
-            Planned::Body { body, stream } => Request::Body {
+            Planned::Body {
+                body,
+                stream,
+                long_context,
+            } => Request::Body {
                 body,
                 stream: *stream,
+                long_context: *long_context,
             },
             Planned::Described(described) => Request::Described(described),
         }
@@ -430,12 +435,17 @@ impl Planned<'_> {
 
     fn with_model(self, model: &str) -> Self {
         match self {
-            Planned::Body { body, stream } => {
+            Planned::Body {
+                body,
+                stream,
+                long_context,
+            } => {
                 let mut cheaper = body.into_owned();
                 cheaper["model"] = Value::String(model.to_owned());
                 Planned::Body {
                     body: Cow::Owned(cheaper),
                     stream,
+                    long_context,
                 }
             }
             Planned::Described(described) => {

@@ -57,7 +57,11 @@ pub(crate) fn prepare(
     request: Request<'_>,
 ) -> Result<PreparedCall, ClientError> {
     match request {
-        Request::Body { body, stream } => prepare_body(engine, provider, budget, body, stream),
+        Request::Body {
+            body,
+            stream,
+            long_context,
+        } => prepare_body(engine, provider, budget, body, stream, long_context),
         Request::Described(described) => prepare_described(engine, budget, described),
     }
 }
@@ -68,6 +72,7 @@ fn prepare_body(
     budget: &TaskBudget,
     body: &Value,
     stream: bool,
+    long_context: bool,
 ) -> Result<PreparedCall, ClientError> {
     let RequestFacts {
         model,
@@ -97,12 +102,13 @@ fn prepare_body(
             None => plan,
         }
     };
+    let window = |prompt| context::check(&model, resolved.price(), prompt, long_context);
     let (reservation, prompt) =
-        match reserve_on_bound(engine, budget, &model, &resolved, input, raise, &plan_for) {
+        match reserve_on_bound(engine, budget, &model, &window, input, raise, &plan_for) {
             Ok(reserved) => reserved,
             Err(input) => {
                 let estimated = engine.counter.count_input(&model, &input, &engine.counts);
-                context::check(&model, resolved.price(), estimated, engine.long_context)?;
+                window(estimated)?;
                 let prompt = PromptCount::counted(estimated, raise);
                 (budget.reserve(plan_for(prompt.reserved()))?, prompt)
             }
@@ -130,7 +136,7 @@ fn reserve_on_bound(
     engine: &Engine,
     budget: &TaskBudget,
     model: &str,
-    resolved: &Resolved,
+    window: &dyn Fn(TokenCount) -> Result<(), ClientError>,
     input: ChatInput,
     raise: Raise,
     plan_for: &dyn Fn(TokenCount) -> CallPlan,
@@ -139,7 +145,7 @@ fn reserve_on_bound(
         return Err(input);
     }
     let bound = TokenBound::reserve_count(&engine.counter, model, &input);
-    if context::check(model, resolved.price(), bound, engine.long_context).is_err() {
+    if window(bound).is_err() {
         return Err(input);
     }
     let reserved = raise.apply(bound);
@@ -262,6 +268,7 @@ mod tests {
             Request::Body {
                 body,
                 stream: false,
+                long_context: false,
             },
         )
     }

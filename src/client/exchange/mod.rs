@@ -21,7 +21,8 @@
 //! 6. **answer** (`response`): a status that is not a success settles as
 //!    the unbilled failure it is (the circuit breaker hears it) and reaches
 //!    the caller as the provider sent it; a JSON answer is read whole,
-//!    settled from its usage and rebuilt with its status and headers (its
+//!    settled from its usage (`usage_fields`: only they are parsed) and
+//!    rebuilt with its status and headers (its
 //!    [`CallReceipt`](crate::client::CallReceipt) in the extensions); an
 //!    event stream passes through the stream meter, which cuts it off at an
 //!    event boundary and never bills it $0.
@@ -30,6 +31,7 @@ mod error;
 mod request;
 mod response;
 mod route;
+mod usage_fields;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -239,20 +241,15 @@ impl HttpGuard {
                     .to_str()
                     .is_ok_and(|value| asks_for_long_context("anthropic-beta", value))
             });
-        let wide_engine;
-        let engine = if long_context {
-            wide_engine = config.engine.clone().with_long_context(true);
-            &wide_engine
-        } else {
-            &config.engine
-        };
-        let result = engine
+        let result = config
+            .engine
             .call(
                 provider,
                 &config.budget,
                 Request::Body {
                     body: &body,
                     stream,
+                    long_context,
                 },
                 move |outgoing| {
                     let request = request::rewrite(request, &route, &outgoing);

@@ -1,7 +1,8 @@
 //! The response side of an exchange: a successful answer read whole and
-//! settled from its usage, or passed on as a metered byte stream, and
-//! rebuilt as the `reqwest::Response` the caller gets, with the provider's
-//! status, headers and URL.
+//! settled from its usage (only the usage fields parsed: the caller gets
+//! the bytes), or passed on as a metered byte stream, and rebuilt as the
+//! `reqwest::Response` the caller gets, with the provider's status,
+//! headers and URL.
 
 use std::pin::Pin;
 
@@ -15,10 +16,12 @@ use crate::client::engine::stream::MeteredBytes;
 use crate::client::engine::{Answer, Failure, OpenCall};
 use crate::client::error::ClientError;
 use crate::client::exchange::error::ExchangeError;
+use crate::client::exchange::usage_fields;
 use crate::client::http::error_chain;
 use crate::client::receipt::CallReceipt;
 use crate::client::ApiKey;
 use crate::tokens::TokenCounter;
+use crate::usage::UsageReport;
 
 /// A response body as it arrives, its errors described with any key cut out.
 type Body = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>;
@@ -90,7 +93,13 @@ impl Answer for HttpAnswer {
     async fn settle(self, call: OpenCall) -> Result<reqwest::Response, ClientError> {
         match self.body {
             AnswerBody::Whole(bytes) => {
-                let (_, receipt) = call.settle_json(&bytes).await?;
+                let Ok(fields) = usage_fields::read(&bytes) else {
+                    let detail = "the response body is not JSON".to_owned();
+                    return Err(call.fail(Failure::Interrupted(detail)).await);
+                };
+                let format = call.provider().usage_format();
+                let report = UsageReport::from_response(format, &fields);
+                let receipt = call.settle_report(report).await;
                 Ok(self.head.response(bytes.into(), Some(receipt)))
             }
             AnswerBody::Events(body, counter) => {

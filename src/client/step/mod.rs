@@ -249,10 +249,12 @@ impl<'a> GuardedStep<'a> {
             StepInput::Body(body) => Request::Body {
                 body,
                 stream: false,
+                long_context: false,
             },
             StepInput::Bytes(Ok(body)) => Request::Body {
                 body,
                 stream: false,
+                long_context: false,
             },
             StepInput::Bytes(Err(problem)) => {
                 return Err(GuardedStepError::Refused(ClientError::InvalidRequest {

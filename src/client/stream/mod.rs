@@ -185,7 +185,11 @@ impl GuardedClient {
         body: &Value,
         attempt: u32,
     ) -> Result<GuardedStream, ClientError> {
-        let request = Request::Body { body, stream: true };
+        let request = Request::Body {
+            body,
+            stream: true,
+            long_context: self.long_context,
+        };
         self.engine
             .attempt(
                 self.provider,

@@ -185,6 +185,7 @@ mod tests {
         let request = Request::Body {
             body: &body,
             stream: true,
+            long_context: false,
         };
         let call = prepare(&engine, Provider::OpenAiChat, budget, request).unwrap();
         OpenCall::unshared(Provider::OpenAiChat, call)
