@@ -16,3 +16,5 @@ mod redis_tls;
 #[cfg(feature = "client")]
 mod shared_caps_across_processes;
 mod spend_survives_a_kill;
+#[cfg(feature = "redis")]
+mod windows;

@@ -12,6 +12,7 @@
 
 use crate::support::redis_server::{free_port, unique_prefix};
 
+use crate::windows::{all_time, day, rolling, NOW};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -23,8 +24,6 @@ use spendguard::store::{
 };
 use spendguard::Usd;
 
-/// 2026-11-25T12:00:00Z.
-const NOW: Duration = Duration::from_secs(1_795_608_000);
 /// How long a node may be silent before the others take it for failed:
 /// short, so a replica takes over within seconds.
 const NODE_TIMEOUT_MS: u64 = 1_000;
@@ -290,22 +289,6 @@ async fn store_on(cluster: &Cluster, prefix: &str) -> RedisStore {
         .connect()
         .await
         .expect("the test cluster is reachable")
-}
-
-fn all_time(counter: &str) -> WindowRef {
-    WindowRef::calendar(Arc::from(counter), 0, None)
-}
-
-fn day(counter: &str, bucket: u64) -> WindowRef {
-    WindowRef::calendar(
-        Arc::from(counter),
-        bucket,
-        Some(Duration::from_secs((bucket + 1) * 86_400)),
-    )
-}
-
-fn rolling(counter: &str, bucket: u64) -> WindowRef {
-    WindowRef::rolling(Arc::from(counter), bucket, 3, NOW + Duration::from_secs(60))
 }
 
 /// Four limits, as a fleet's global, key, agent and customer caps.

@@ -8,6 +8,7 @@
 
 use crate::support::redis_server;
 
+use crate::windows::{all_time, day, rolling, NOW};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,9 +24,6 @@ use spendguard::store::{
 };
 use spendguard::tags::{TagKind, Tags};
 use spendguard::Usd;
-
-/// 2026-11-25T12:00:00Z.
-const NOW: Duration = Duration::from_secs(1_795_608_000);
 
 fn cents(c: u64) -> Usd {
     Usd::from_cents(c)
@@ -60,22 +58,6 @@ async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
         .get_multiplexed_async_connection()
         .await
         .unwrap()
-}
-
-fn day(counter: &str, bucket: u64) -> WindowRef {
-    WindowRef::calendar(
-        Arc::from(counter),
-        bucket,
-        Some(Duration::from_secs((bucket + 1) * 86_400)),
-    )
-}
-
-fn slot(counter: &str, bucket: u64) -> WindowRef {
-    WindowRef::rolling(Arc::from(counter), bucket, 3, NOW + Duration::from_secs(60))
-}
-
-fn all_time(counter: &str) -> WindowRef {
-    WindowRef::calendar(Arc::from(counter), 0, None)
 }
 
 /// One step of a scenario, run against both stores.
@@ -161,14 +143,14 @@ async fn answers_exactly_as_the_memory_store_does() {
         Step::Settle(vec![settle(day("g|day", 3), 10, 10)]),
         Step::Usage(vec![day("g|day", 3)]),
         // A rolling window adds its slots; the oldest leaves as time moves on.
-        Step::Reserve(vec![claim(slot("r|roll", 10), 100, 30)]),
-        Step::Reserve(vec![claim(slot("r|roll", 11), 100, 30)]),
-        Step::Reserve(vec![claim(slot("r|roll", 12), 100, 30)]),
+        Step::Reserve(vec![claim(rolling("r|roll", 10), 100, 30)]),
+        Step::Reserve(vec![claim(rolling("r|roll", 11), 100, 30)]),
+        Step::Reserve(vec![claim(rolling("r|roll", 12), 100, 30)]),
         // (31, not 30: the lease id is the amount, and a lease already
         // held is a reservation sent twice.)
-        Step::Reserve(vec![claim(slot("r|roll", 12), 100, 31)]),
-        Step::Usage(vec![slot("r|roll", 12), slot("r|roll", 13)]),
-        Step::Reserve(vec![claim(slot("r|roll", 13), 100, 30)]),
+        Step::Reserve(vec![claim(rolling("r|roll", 12), 100, 31)]),
+        Step::Usage(vec![rolling("r|roll", 12), rolling("r|roll", 13)]),
+        Step::Reserve(vec![claim(rolling("r|roll", 13), 100, 30)]),
         // A new day starts empty.
         Step::Reserve(vec![claim(day("a|day", 8), 100, 100)]),
         Step::Reserve(vec![]),
@@ -893,7 +875,7 @@ async fn a_fleet_of_sixty_four_tasks_settles_to_the_nano_dollar_across_four_limi
     let limits = [
         (all_time("global|all"), cents(2_000)),
         (day("key=prod|day", 20_782), cents(1_500)),
-        (slot("agent=a|rolling", 500), cents(1_000)),
+        (rolling("agent=a|rolling", 500), cents(1_000)),
         (all_time("customer=acme|all"), cents(800)),
     ];
     const CALLS: u64 = 25;

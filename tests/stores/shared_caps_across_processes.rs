@@ -19,6 +19,7 @@ use serde_json::json;
 use spendguard::guard::{SharedLimit, SpendGuard, Window};
 use spendguard::store::{FileStore, SpendStore};
 use spendguard::tags::Tags;
+use spendguard::tokens::TokenCounter;
 use spendguard::{ApiKey, ClientError, GuardedClient, Provider, TaskBudget, Usd};
 use support::guarded::TEST_KEY;
 use support::mock_provider::{MockConfig, MockProvider};
@@ -221,6 +222,9 @@ async fn child_spends_until_refused() {
         "max_tokens": MAX_TOKENS,
         "messages": [{"role": "user", "content": "Tell me a long story about the sea."}],
     });
+    // The tokenizer loads on the first exact count: loaded before the
+    // gate, so no child starts a second late while the others spend.
+    TokenCounter::new().warm(MODEL);
     pass_gate(Path::new(&gate)).await;
 
     let mut calls = 0;
