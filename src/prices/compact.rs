@@ -19,12 +19,15 @@
 //!   out), in position order.
 //!
 //! Sorted lines are found by binary search in the text itself, so a lookup
-//! touches a few lines and loading touches none.
+//! touches a few lines and loading touches none; the answers for recent
+//! names are kept in a bounded [`NameMemo`], so a name asked for again costs
+//! one hash and no search.
 
 #[cfg(test)]
 use std::fmt::Write as _;
 use std::sync::{Arc, OnceLock};
 
+use crate::prices::memo::NameMemo;
 use crate::prices::model_price::ModelPrice;
 
 /// The bundled table, compact.
@@ -46,8 +49,9 @@ pub(crate) struct NameEntry<'a> {
     length: usize,
 }
 
-/// The bundled table's text, cut into its sections, and the prices decoded
-/// so far (shared by every clone of the table).
+/// The bundled table's text, cut into its sections, the prices decoded so
+/// far and the memo of recent lookups (both shared by every clone of the
+/// table).
 #[derive(Debug, Clone)]
 pub(crate) struct CompactTable {
     /// The overrides' newest checked date, as the header gives it.
@@ -56,6 +60,7 @@ pub(crate) struct CompactTable {
     folded: &'static str,
     prices: &'static str,
     decoded: Arc<[OnceLock<Arc<ModelPrice>>]>,
+    found: Arc<NameMemo<Option<NameEntry<'static>>>>,
 }
 
 impl CompactTable {
@@ -86,6 +91,7 @@ impl CompactTable {
             folded,
             prices,
             decoded: (0..count).map(|_| OnceLock::new()).collect(),
+            found: Arc::new(NameMemo::new()),
         })
     }
 
@@ -102,6 +108,19 @@ impl CompactTable {
     /// The entry of exactly `name`.
     pub(crate) fn name(&self, name: &str) -> Option<NameEntry<'static>> {
         find_line(self.names, name).and_then(name_entry)
+    }
+
+    /// The entry of `name` as written or, failing that, compared
+    /// case-insensitively; remembered for the next time it is asked for.
+    pub(crate) fn entry(&self, name: &str) -> Option<NameEntry<'static>> {
+        self.found
+            .get_or_look_up(name, |name| self.entry_unremembered(name))
+    }
+
+    /// [`CompactTable::entry`], found by searching the text.
+    fn entry_unremembered(&self, name: &str) -> Option<NameEntry<'static>> {
+        self.name(name)
+            .or_else(|| self.name(self.folded(&name.to_ascii_lowercase())?))
     }
 
     /// The spelling the table lists for `lower`, a lower-cased name.
@@ -282,5 +301,31 @@ mod tests {
         );
         let empty = CompactTable::read("spendguard-compact-prices-v1\t\t0\t0\t0\t0\n").unwrap();
         assert_eq!((empty.len(), empty.checked()), (0, None));
+    }
+
+    #[test]
+    fn remembered_answers_are_the_searched_ones() {
+        let table = CompactTable::bundled();
+        let listed: Vec<&str> = table.names().map(|entry| entry.name).collect();
+        let mut asked: Vec<String> = Vec::new();
+        for name in listed.iter().step_by(7) {
+            asked.push((*name).to_owned());
+            asked.push(name.to_ascii_uppercase());
+            asked.push(format!("{name}-unlisted"));
+        }
+        asked.extend(["", "GPT-4o", "openai/gpt-4o", "no-such-model"].map(String::from));
+        // Twice: the first time fills the memo, the second reads it.
+        for _ in 0..2 {
+            for name in &asked {
+                assert_eq!(
+                    table.entry(name),
+                    table.entry_unremembered(name),
+                    "{name:?}"
+                );
+            }
+        }
+        assert!(table
+            .entry("GPT-4O")
+            .is_some_and(|entry| entry.name == "gpt-4o"));
     }
 }

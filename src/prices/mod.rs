@@ -12,6 +12,7 @@ mod compact;
 pub(crate) mod cross_check;
 mod error;
 pub mod litellm;
+mod memo;
 mod model_price;
 mod overrides;
 mod rates;

@@ -458,9 +458,7 @@ impl PriceTable {
     /// The name as the table holds it, what it points at, and its price.
     fn slot(&self, name: &str) -> Option<(&str, Slot, &Arc<ModelPrice>)> {
         if let Some(compact) = &self.compact {
-            let entry = compact
-                .name(name)
-                .or_else(|| compact.name(compact.folded(&name.to_ascii_lowercase())?))?;
+            let entry = compact.entry(name)?;
             return Some((entry.name, slot_of(entry), compact.price(entry)));
         }
         let (listed, slot) = match self.exact.get_key_value(name) {
