@@ -108,7 +108,9 @@ pub(super) enum FieldPath {
 }
 
 impl FieldPath {
-    /// The field `key` of the provider's `usage` object.
+    /// The field `key` of the provider's `usage` object, where the typed
+    /// readers (async-openai, genai, rig) find their counters.
+    #[cfg(any(feature = "async-openai", feature = "genai", feature = "rig", test))]
     pub(super) const fn usage(key: &'static str) -> FieldPath {
         ObjectPath::ROOT.key("usage").field(key)
     }
