@@ -303,7 +303,7 @@ fn not_below(before: u64, later: &Count) -> Result<u64, UsageError> {
     if later.tokens < before {
         Err(UsageError::CounterDecreased {
             format: FORMAT,
-            path: later.path.clone(),
+            path: later.path.to_string(),
             before,
             after: later.tokens,
         })

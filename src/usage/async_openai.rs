@@ -44,6 +44,7 @@ use ::async_openai::types::chat::{
     ServiceTier as OpenAiServiceTier,
 };
 
+use crate::usage::field_path::FieldPath;
 use crate::usage::json::Count;
 use crate::usage::openai::ChatCounts;
 use crate::usage::{ServiceTier, Usage, UsageError, UsageFormat};
@@ -117,9 +118,9 @@ impl TryFrom<&CreateChatCompletionStreamResponse> for Usage {
 
 /// A counter async-openai reports (as a `u32`, or an absent detail), at its
 /// path in the JSON it came from.
-fn count(path: &str, tokens: Option<u32>) -> Count {
+fn count(path: &'static str, tokens: Option<u32>) -> Count {
     Count {
-        path: format!("usage.{path}"),
+        path: FieldPath::usage(path),
         tokens: tokens.map_or(0, u64::from),
     }
 }

@@ -10,6 +10,7 @@
 
 use serde_json::Value;
 
+use crate::usage::field_path::FieldPath;
 use crate::usage::json::{Count, JsonObject};
 use crate::usage::{CounterProblem, ServiceTier, Usage, UsageError, UsageFormat};
 
@@ -123,8 +124,12 @@ impl Usage {
 }
 
 /// The `AUDIO` tokens of a `[{modality, tokenCount}]` breakdown.
-fn audio_tokens(metadata: &JsonObject<'_>, key: &str) -> Result<Count, UsageError> {
-    let path = format!("{}[modality=AUDIO].tokenCount", metadata.path_of(key));
+fn audio_tokens(metadata: &JsonObject<'_>, key: &'static str) -> Result<Count, UsageError> {
+    let path = FieldPath::Field {
+        object: metadata.object_path(),
+        key,
+        suffix: "[modality=AUDIO].tokenCount",
+    };
     let mut tokens: u128 = 0;
     for entry in metadata.objects_in_array(key)? {
         // MODALITY_UNSPECIFIED is the proto3 default and so may be absent.
@@ -135,7 +140,7 @@ fn audio_tokens(metadata: &JsonObject<'_>, key: &str) -> Result<Count, UsageErro
     }
     let tokens = u64::try_from(tokens).map_err(|_| UsageError::InvalidCounter {
         format: FORMAT,
-        path: path.clone(),
+        path: path.to_string(),
         problem: CounterProblem::TooLarge,
         value: tokens.to_string(),
     })?;
@@ -155,7 +160,7 @@ fn traffic_tier(metadata: &JsonObject<'_>) -> Result<ServiceTier, UsageError> {
         "ON_DEMAND_PRIORITY" => Ok(ServiceTier::Priority),
         _ => Err(UsageError::UnknownServiceTier {
             format: FORMAT,
-            path: metadata.path_of("trafficType"),
+            path: metadata.path_of("trafficType").to_string(),
             name: name.to_owned(),
         }),
     }

@@ -47,6 +47,7 @@
 
 use ::genai::chat::Usage as GenaiUsage;
 
+use crate::usage::field_path::{FieldPath, ObjectPath};
 use crate::usage::json::Count;
 use crate::usage::openai::ChatCounts;
 use crate::usage::{CounterProblem, Usage, UsageError, UsageFormat};
@@ -65,10 +66,15 @@ impl TryFrom<&GenaiUsage> for Usage {
     fn try_from(usage: &GenaiUsage) -> Result<Usage, UsageError> {
         let prompt_details = usage.prompt_tokens_details.as_ref();
         let completion_details = usage.completion_tokens_details.as_ref();
-        let prompt_detail =
-            |key: &str, tokens: Option<i32>| count(&format!("prompt_tokens_details.{key}"), tokens);
-        let completion_detail = |key: &str, tokens: Option<i32>| {
-            count(&format!("completion_tokens_details.{key}"), tokens)
+        let usage_object = ObjectPath::ROOT.key("usage");
+        let prompt_detail = |key: &'static str, tokens: Option<i32>| {
+            count(usage_object.key("prompt_tokens_details").field(key), tokens)
+        };
+        let completion_detail = |key: &'static str, tokens: Option<i32>| {
+            count(
+                usage_object.key("completion_tokens_details").field(key),
+                tokens,
+            )
         };
         let prompt = required("prompt_tokens", usage.prompt_tokens)?;
         let written = prompt_detail(
@@ -76,7 +82,7 @@ impl TryFrom<&GenaiUsage> for Usage {
             prompt_details.and_then(|details| details.cache_creation_tokens),
         )?;
         let written_1h = count(
-            "prompt_tokens_details.cache_creation_details.ephemeral_1h_tokens",
+            FieldPath::usage("prompt_tokens_details.cache_creation_details.ephemeral_1h_tokens"),
             prompt_details
                 .and_then(|details| details.cache_creation_details.as_ref())
                 .and_then(|details| details.ephemeral_1h_tokens),
@@ -127,9 +133,9 @@ impl TryFrom<&GenaiUsage> for Usage {
 }
 
 /// A counter genai always fills in: `None` is an error, not a zero.
-fn required(field: &str, tokens: Option<i32>) -> Result<Count, UsageError> {
+fn required(field: &'static str, tokens: Option<i32>) -> Result<Count, UsageError> {
     match tokens {
-        Some(_) => count(field, tokens),
+        Some(_) => count(FieldPath::usage(field), tokens),
         None => Err(UsageError::MissingField {
             format: FORMAT,
             path: format!("usage.{field}"),
@@ -139,13 +145,12 @@ fn required(field: &str, tokens: Option<i32>) -> Result<Count, UsageError> {
 
 /// A counter at its path in the `usage` object: absent is zero (genai reads
 /// a reported 0 as `None`), negative an error.
-fn count(field: &str, tokens: Option<i32>) -> Result<Count, UsageError> {
-    let path = format!("usage.{field}");
+fn count(path: FieldPath, tokens: Option<i32>) -> Result<Count, UsageError> {
     match u64::try_from(tokens.unwrap_or(0)) {
         Ok(tokens) => Ok(Count { path, tokens }),
         Err(_) => Err(UsageError::InvalidCounter {
             format: FORMAT,
-            path,
+            path: path.to_string(),
             problem: CounterProblem::Negative,
             value: tokens.unwrap_or(0).to_string(),
         }),

@@ -10,14 +10,15 @@
 use serde_json::{Map, Value};
 
 use crate::json_kind::json_kind;
+use crate::usage::field_path::{FieldPath, ObjectPath};
 use crate::usage::{CounterProblem, ServiceTier, UsageError, UsageFormat};
 
 /// A JSON object inside a provider response, with where it sits.
 #[derive(Debug, Clone)]
 pub(super) struct JsonObject<'a> {
     format: UsageFormat,
-    /// Dotted path from the value the caller passed; empty for that value.
-    path: String,
+    /// Where it sits in the value the caller passed.
+    path: ObjectPath,
     fields: &'a Map<String, Value>,
 }
 
@@ -27,7 +28,7 @@ impl<'a> JsonObject<'a> {
         match value {
             Value::Object(fields) => Ok(JsonObject {
                 format,
-                path: String::new(),
+                path: ObjectPath::ROOT,
                 fields,
             }),
             other => Err(UsageError::WrongType {
@@ -39,41 +40,42 @@ impl<'a> JsonObject<'a> {
         }
     }
 
+    /// Where this object sits.
+    pub(super) const fn object_path(&self) -> ObjectPath {
+        self.path
+    }
+
     /// The format being read.
     pub(super) const fn format(&self) -> UsageFormat {
         self.format
     }
 
-    /// The full path of `key` inside this object.
-    pub(super) fn path_of(&self, key: &str) -> String {
-        if self.path.is_empty() {
-            key.to_owned()
-        } else {
-            format!("{}.{key}", self.path)
-        }
+    /// Where `key` sits, for an error that names it.
+    pub(super) const fn path_of(&self, key: &'static str) -> FieldPath {
+        self.path.field(key)
     }
 
     /// The value at `key`, or `None` when absent or `null`.
-    pub(super) fn field(&self, key: &str) -> Option<&'a Value> {
+    pub(super) fn field(&self, key: &'static str) -> Option<&'a Value> {
         self.fields.get(key).filter(|value| !value.is_null())
     }
 
     /// The usage object at `key`: absent or `null` is [`UsageError::MissingUsage`].
-    pub(super) fn usage(&self, key: &str) -> Result<Self, UsageError> {
+    pub(super) fn usage(&self, key: &'static str) -> Result<Self, UsageError> {
         self.optional_object(key)?
             .ok_or_else(|| UsageError::MissingUsage {
                 format: self.format,
-                path: self.path_of(key),
+                path: self.path_of(key).to_string(),
             })
     }
 
     /// The object at `key`, or `None` when absent or `null`.
-    pub(super) fn optional_object(&self, key: &str) -> Result<Option<Self>, UsageError> {
+    pub(super) fn optional_object(&self, key: &'static str) -> Result<Option<Self>, UsageError> {
         match self.fields.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Object(fields)) => Ok(Some(JsonObject {
                 format: self.format,
-                path: self.path_of(key),
+                path: self.path.key(key),
                 fields,
             })),
             Some(other) => Err(self.wrong_type(key, "an object", other)),
@@ -81,20 +83,20 @@ impl<'a> JsonObject<'a> {
     }
 
     /// The counter at `key`, which must be present.
-    pub(super) fn required_count(&self, key: &str) -> Result<Count, UsageError> {
+    pub(super) fn required_count(&self, key: &'static str) -> Result<Count, UsageError> {
         self.optional_count(key)?.ok_or_else(|| self.missing(key))
     }
 
     /// The error for a required field `key` that is absent or `null`.
-    pub(super) fn missing(&self, key: &str) -> UsageError {
+    pub(super) fn missing(&self, key: &'static str) -> UsageError {
         UsageError::MissingField {
             format: self.format,
-            path: self.path_of(key),
+            path: self.path_of(key).to_string(),
         }
     }
 
     /// The counter at `key`, zero when absent or `null`.
-    pub(super) fn count_or_zero(&self, key: &str) -> Result<Count, UsageError> {
+    pub(super) fn count_or_zero(&self, key: &'static str) -> Result<Count, UsageError> {
         Ok(self.optional_count(key)?.unwrap_or_else(|| Count {
             path: self.path_of(key),
             tokens: 0,
@@ -103,11 +105,15 @@ impl<'a> JsonObject<'a> {
 
     /// The counter at `key` inside the detail object at `object`: zero when
     /// either is absent or `null`.
-    pub(super) fn detail_count(&self, object: &str, key: &str) -> Result<Count, UsageError> {
+    pub(super) fn detail_count(
+        &self,
+        object: &'static str,
+        key: &'static str,
+    ) -> Result<Count, UsageError> {
         match self.optional_object(object)? {
             Some(details) => details.count_or_zero(key),
             None => Ok(Count {
-                path: format!("{}.{key}", self.path_of(object)),
+                path: self.path.key(object).field(key),
                 tokens: 0,
             }),
         }
@@ -117,8 +123,8 @@ impl<'a> JsonObject<'a> {
     /// when either is absent or `null`.
     pub(super) fn optional_detail_count(
         &self,
-        object: &str,
-        key: &str,
+        object: &'static str,
+        key: &'static str,
     ) -> Result<Option<Count>, UsageError> {
         match self.optional_object(object)? {
             Some(details) => details.optional_count(key),
@@ -128,13 +134,16 @@ impl<'a> JsonObject<'a> {
 
     /// The service tier named at `key` (see [`ServiceTier::from_provider_name`]),
     /// or `None` when absent or `null`; an unknown name is an error.
-    pub(super) fn service_tier(&self, key: &str) -> Result<Option<ServiceTier>, UsageError> {
+    pub(super) fn service_tier(
+        &self,
+        key: &'static str,
+    ) -> Result<Option<ServiceTier>, UsageError> {
         self.optional_str(key)?
             .map(|name| {
                 ServiceTier::from_provider_name(name).ok_or_else(|| {
                     UsageError::UnknownServiceTier {
                         format: self.format,
-                        path: self.path_of(key),
+                        path: self.path_of(key).to_string(),
                         name: name.to_owned(),
                     }
                 })
@@ -143,14 +152,14 @@ impl<'a> JsonObject<'a> {
     }
 
     /// The counter at `key`, or `None` when absent or `null`.
-    pub(super) fn optional_count(&self, key: &str) -> Result<Option<Count>, UsageError> {
+    pub(super) fn optional_count(&self, key: &'static str) -> Result<Option<Count>, UsageError> {
         let value = match self.fields.get(key) {
             None | Some(Value::Null) => return Ok(None),
             Some(value) => value,
         };
         let tokens = token_count(value).map_err(|problem| UsageError::InvalidCounter {
             format: self.format,
-            path: self.path_of(key),
+            path: self.path_of(key).to_string(),
             problem,
             value: value.to_string(),
         })?;
@@ -161,7 +170,7 @@ impl<'a> JsonObject<'a> {
     }
 
     /// The string at `key`, or `None` when absent or `null`.
-    pub(super) fn optional_str(&self, key: &str) -> Result<Option<&'a str>, UsageError> {
+    pub(super) fn optional_str(&self, key: &'static str) -> Result<Option<&'a str>, UsageError> {
         match self.fields.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(text)) => Ok(Some(text)),
@@ -171,7 +180,7 @@ impl<'a> JsonObject<'a> {
 
     /// The objects in the array at `key`; none when the array is absent or
     /// `null`.
-    pub(super) fn objects_in_array(&self, key: &str) -> Result<Vec<Self>, UsageError> {
+    pub(super) fn objects_in_array(&self, key: &'static str) -> Result<Vec<Self>, UsageError> {
         let items = match self.fields.get(key) {
             None | Some(Value::Null) => return Ok(Vec::new()),
             Some(Value::Array(items)) => items,
@@ -181,7 +190,7 @@ impl<'a> JsonObject<'a> {
             .iter()
             .enumerate()
             .map(|(index, item)| {
-                let path = format!("{}[{index}]", self.path_of(key));
+                let path = self.path.item(key, index);
                 match item {
                     Value::Object(fields) => Ok(JsonObject {
                         format: self.format,
@@ -190,7 +199,7 @@ impl<'a> JsonObject<'a> {
                     }),
                     other => Err(UsageError::WrongType {
                         format: self.format,
-                        path,
+                        path: path.to_string(),
                         expected: "an object",
                         found: json_kind(other),
                     }),
@@ -199,10 +208,10 @@ impl<'a> JsonObject<'a> {
             .collect()
     }
 
-    fn wrong_type(&self, key: &str, expected: &'static str, found: &Value) -> UsageError {
+    fn wrong_type(&self, key: &'static str, expected: &'static str, found: &Value) -> UsageError {
         UsageError::WrongType {
             format: self.format,
-            path: self.path_of(key),
+            path: self.path_of(key).to_string(),
             expected,
             found: json_kind(found),
         }
@@ -213,7 +222,7 @@ impl<'a> JsonObject<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Count {
     /// Where the count came from, for error messages.
-    pub(super) path: String,
+    pub(super) path: FieldPath,
     /// The count.
     pub(super) tokens: u64,
 }
@@ -232,16 +241,17 @@ impl Count {
         u128::from(self.tokens)
             .checked_sub(taken)
             .map(|left| Count {
-                path: parts.iter().fold(self.path.clone(), |path, part| {
-                    format!("{path} - {}", part.path)
-                }),
+                path: FieldPath::Difference(
+                    Box::new(self.path.clone()),
+                    parts.iter().map(|part| part.path.clone()).collect(),
+                ),
                 tokens: saturate(left),
             })
             .ok_or_else(|| UsageError::DetailExceedsParent {
                 format,
                 detail: join_paths(parts),
                 detail_tokens: saturate(taken),
-                parent: self.path.clone(),
+                parent: self.path.to_string(),
                 parent_tokens: self.tokens,
             })
     }
@@ -259,7 +269,7 @@ impl Count {
         } else {
             Err(UsageError::InconsistentTotal {
                 format,
-                total: self.path.clone(),
+                total: self.path.to_string(),
                 reported: self.tokens,
                 parts: join_paths(parts),
                 sum: saturate(sum),
@@ -299,7 +309,7 @@ pub(super) fn saturate(tokens: u128) -> u64 {
 fn join_paths(parts: &[&Count]) -> String {
     parts
         .iter()
-        .map(|part| part.path.as_str())
+        .map(|part| part.path.to_string())
         .collect::<Vec<_>>()
         .join(" + ")
 }
@@ -332,11 +342,11 @@ mod tests {
     #[test]
     fn a_breakdown_larger_than_its_total_is_an_error_not_a_wrap() {
         let total = Count {
-            path: "total".into(),
+            path: FieldPath::Named("total"),
             tokens: 10,
         };
         let big = Count {
-            path: "big".into(),
+            path: FieldPath::Named("big"),
             tokens: u64::MAX,
         };
         let err = total
@@ -357,15 +367,15 @@ mod tests {
     #[test]
     fn totals_are_compared_without_saturating() {
         let total = Count {
-            path: "total".into(),
+            path: FieldPath::Named("total"),
             tokens: u64::MAX,
         };
         let max = Count {
-            path: "a".into(),
+            path: FieldPath::Named("a"),
             tokens: u64::MAX,
         };
         let one = Count {
-            path: "b".into(),
+            path: FieldPath::Named("b"),
             tokens: 1,
         };
         assert!(total

@@ -48,6 +48,7 @@ mod anthropic;
 #[cfg(feature = "async-openai")]
 mod async_openai;
 mod error;
+mod field_path;
 mod format;
 mod gemini;
 #[cfg(feature = "genai")]

@@ -13,6 +13,7 @@
 
 use serde_json::Value;
 
+use crate::usage::field_path::FieldPath;
 use crate::usage::json::{saturate, Count, JsonObject};
 use crate::usage::{Usage, UsageError, UsageFormat};
 
@@ -268,16 +269,16 @@ fn cache_hits(
         (Some(cached), Some(hit)) if cached.tokens != hit.tokens => {
             Err(UsageError::CacheCountsDisagree {
                 format,
-                cached: cached.path,
+                cached: cached.path.to_string(),
                 cached_tokens: cached.tokens,
-                hit: hit.path,
+                hit: hit.path.to_string(),
                 hit_tokens: hit.tokens,
             })
         }
         (Some(cached), _) => Ok(cached),
         (None, Some(hit)) => Ok(hit),
         (None, None) => Ok(Count {
-            path: "usage.prompt_tokens_details.cached_tokens".to_owned(),
+            path: FieldPath::Named("usage.prompt_tokens_details.cached_tokens"),
             tokens: 0,
         }),
     }
@@ -316,11 +317,11 @@ fn reasoning_place(
             .map(|()| Reasoning::Inside),
         _ => Err(UsageError::TotalFitsNeitherConvention {
             format,
-            total: total.path.clone(),
+            total: total.path.to_string(),
             reported: total.tokens,
             parts: format!("{} + {}", prompt.path, output.path),
             inside: saturate(inside),
-            reasoning: reasoning.path.clone(),
+            reasoning: reasoning.path.to_string(),
             beside: saturate(beside),
         }),
     }

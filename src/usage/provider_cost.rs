@@ -92,7 +92,7 @@ fn perplexity_total(breakdown: &JsonObject<'_>) -> Result<Usd, UsageError> {
 }
 
 /// A JSON number of dollars, rounded up to the nano-dollar.
-fn dollars(object: &JsonObject<'_>, key: &str, value: &Value) -> Result<Usd, UsageError> {
+fn dollars(object: &JsonObject<'_>, key: &'static str, value: &Value) -> Result<Usd, UsageError> {
     let invalid = |problem| object.invalid_cost(key, problem, value);
     let Some(float) = value.as_f64() else {
         return Err(invalid(CostProblem::NotANumber));
@@ -104,10 +104,10 @@ fn dollars(object: &JsonObject<'_>, key: &str, value: &Value) -> Result<Usd, Usa
 }
 
 impl JsonObject<'_> {
-    fn invalid_cost(&self, key: &str, problem: CostProblem, value: &Value) -> UsageError {
+    fn invalid_cost(&self, key: &'static str, problem: CostProblem, value: &Value) -> UsageError {
         UsageError::InvalidCost {
             format: self.format(),
-            path: self.path_of(key),
+            path: self.path_of(key).to_string(),
             problem,
             value: value.to_string(),
         }

@@ -42,6 +42,7 @@
 
 use ::rig_core::completion::Usage as RigUsage;
 
+use crate::usage::field_path::FieldPath;
 use crate::usage::json::Count;
 use crate::usage::{Usage, UsageError, UsageFormat};
 
@@ -88,15 +89,15 @@ impl TryFrom<&RigUsage> for Usage {
 }
 
 /// A rig counter at its path in rig's serialised usage.
-fn count(field: &str, tokens: u64) -> Count {
+fn count(field: &'static str, tokens: u64) -> Count {
     Count {
-        path: format!("usage.{field}"),
+        path: FieldPath::usage(field),
         tokens,
     }
 }
 
 /// A counter the provider always reports: `None` is an error, not a zero.
-fn required(field: &str, tokens: Option<u64>) -> Result<Count, UsageError> {
+fn required(field: &'static str, tokens: Option<u64>) -> Result<Count, UsageError> {
     tokens
         .map(|tokens| count(field, tokens))
         .ok_or_else(|| UsageError::MissingField {
@@ -106,7 +107,7 @@ fn required(field: &str, tokens: Option<u64>) -> Result<Count, UsageError> {
 }
 
 /// A part that is zero when the provider did not report it.
-fn optional(field: &str, tokens: Option<u64>) -> Count {
+fn optional(field: &'static str, tokens: Option<u64>) -> Count {
     count(field, tokens.unwrap_or(0))
 }
 
