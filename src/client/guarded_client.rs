@@ -13,13 +13,11 @@ use crate::budget::TaskBudget;
 use crate::client::engine::stream::DEFAULT_IDLE_TIMEOUT;
 #[cfg(test)]
 use crate::client::engine::{self, PreparedCall};
-use crate::client::engine::{Attempt, Engine, JsonAnswer, Request};
-use crate::client::recorder::LedgerChoice;
+use crate::client::engine::{Attempt, Engine, EngineSettings, JsonAnswer, Request};
 use crate::client::{ApiKey, CallReceipt, ClientError, DriftTolerance, Provider};
 use crate::guard::SpendGuard;
 use crate::ledger::LedgerSink;
 use crate::prices::PriceTable;
-use crate::tags::Tags;
 use crate::tokens::TokenCounter;
 
 /// The Anthropic API version sent when none is configured.
@@ -116,15 +114,10 @@ pub struct GuardedClientBuilder {
     api_key: Option<ApiKey>,
     api_key_header: Option<String>,
     headers: Vec<(String, String)>,
-    prices: Option<Arc<PriceTable>>,
-    counter: TokenCounter,
+    engine: EngineSettings,
     timeout: Duration,
     idle_timeout: Option<Duration>,
     http: Option<reqwest::Client>,
-    guard: Option<SpendGuard>,
-    tags: Tags,
-    ledger: LedgerChoice,
-    drift_tolerance: DriftTolerance,
 }
 
 impl GuardedClientBuilder {
@@ -161,7 +154,7 @@ impl GuardedClientBuilder {
 
     /// The price table calls are priced by (default: the bundled one).
     pub fn prices(mut self, prices: Arc<PriceTable>) -> Self {
-        self.prices = Some(prices);
+        self.engine.prices = Some(prices);
         self
     }
 
@@ -170,13 +163,13 @@ impl GuardedClientBuilder {
     /// with a [`PriceDrift`](crate::client::PriceDrift) (default 5%). The
     /// call is settled at the higher of the two either way.
     pub fn price_drift_tolerance(mut self, tolerance: DriftTolerance) -> Self {
-        self.drift_tolerance = tolerance;
+        self.engine.drift_tolerance = tolerance;
         self
     }
 
     /// The token counter prompts are counted with (to tune estimate margins).
     pub fn token_counter(mut self, counter: TokenCounter) -> Self {
-        self.counter = counter;
+        self.engine.counter = counter;
         self
     }
 
@@ -229,7 +222,7 @@ impl GuardedClientBuilder {
     /// in its [`TaskBudget`], tagged with the budget's
     /// [`tags`](TaskBudget::tags) and this client's [`key_label`](Self::key_label).
     pub fn guard(mut self, guard: SpendGuard) -> Self {
-        self.guard = Some(guard);
+        self.engine.guard = Some(guard);
         self
     }
 
@@ -237,7 +230,7 @@ impl GuardedClientBuilder {
     /// refused and by which limit, cut off, killed, runaway, or failed. See
     /// [`ledger`](crate::ledger). Keys, prompts and answers never enter it.
     pub fn ledger(mut self, sink: Arc<dyn LedgerSink>) -> Self {
-        self.ledger.sink(sink);
+        self.engine.ledger.sink(sink);
         self
     }
 
@@ -245,7 +238,7 @@ impl GuardedClientBuilder {
     /// 64-bit hash of the model and body, as loop detection sees it), so
     /// repeated requests can be found. The body itself never enters it.
     pub fn ledger_request_hashes(mut self, on: bool) -> Self {
-        self.ledger.request_hashes(on);
+        self.engine.ledger.request_hashes(on);
         self
     }
 
@@ -253,7 +246,7 @@ impl GuardedClientBuilder {
     /// itself), which its calls carry as their [`TagKind::Key`](crate::tags::TagKind::Key)
     /// tag, so per-key caps apply.
     pub fn key_label(mut self, label: impl AsRef<str>) -> Self {
-        self.tags = std::mem::take(&mut self.tags).key(label);
+        self.engine.tags = std::mem::take(&mut self.engine.tags).key(label);
         self
     }
 
@@ -325,14 +318,7 @@ impl GuardedClientBuilder {
             api_key: self.api_key,
             timeout,
             idle_timeout: self.idle_timeout,
-            engine: Engine::new(
-                self.prices.unwrap_or_else(PriceTable::bundled),
-                self.counter,
-                self.guard,
-                self.ledger.chosen(),
-                self.tags,
-                self.drift_tolerance,
-            ),
+            engine: self.engine.build(),
             long_context,
         })
     }
@@ -347,15 +333,10 @@ impl GuardedClient {
             api_key: None,
             api_key_header: None,
             headers: Vec::new(),
-            prices: None,
-            counter: TokenCounter::new(),
+            engine: EngineSettings::default(),
             timeout: DEFAULT_TIMEOUT,
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             http: None,
-            guard: None,
-            tags: Tags::new(),
-            ledger: LedgerChoice::default(),
-            drift_tolerance: DriftTolerance::DEFAULT,
         }
     }
 
@@ -455,6 +436,7 @@ impl GuardedClient {
             &self.engine,
             self.provider,
             budget,
+            &budget.tags().or(&self.engine.tags),
             Request::Body {
                 body,
                 stream,

@@ -31,6 +31,8 @@ mod hold;
 mod open_call;
 mod plan;
 pub(crate) mod request;
+#[cfg(feature = "client")]
+mod settings;
 mod settle;
 #[cfg(feature = "client")]
 pub(crate) mod stream;
@@ -59,6 +61,8 @@ pub(crate) use open_call::OpenCall;
 #[cfg(all(test, feature = "client"))]
 pub(crate) use plan::prepare;
 pub(crate) use plan::PreparedCall;
+#[cfg(feature = "client")]
+pub(crate) use settings::EngineSettings;
 #[cfg(feature = "client")]
 pub(crate) use settle::implausible;
 
@@ -311,7 +315,7 @@ impl Engine {
         attempt: Attempt,
     ) -> Result<(OpenCall, Outgoing), ClientError> {
         let (request, degraded) = self.degrade(&tags, request).await?;
-        let call = plan::prepare(self, provider, budget, request.as_ref())?;
+        let call = plan::prepare(self, provider, budget, &tags, request.as_ref())?;
         // A retry is the call it repeats, not another copy of it: only the
         // first attempt is shown to the loop detector.
         let fingerprint = |model: &str| match attempt {

@@ -23,6 +23,7 @@ use crate::client::engine::{context, Described, Engine, Request};
 use crate::client::error::ClientError;
 use crate::client::provider::Provider;
 use crate::prices::Resolved;
+use crate::tags::Tags;
 use crate::tokens::{
     self, ChatInput, Exactness, InputCalibration, PromptCount, Raise, TokenBound, TokenCount,
 };
@@ -54,6 +55,7 @@ pub(crate) fn prepare(
     engine: &Engine,
     provider: Provider,
     budget: &TaskBudget,
+    tags: &Tags,
     request: Request<'_>,
 ) -> Result<PreparedCall, ClientError> {
     match request {
@@ -61,7 +63,7 @@ pub(crate) fn prepare(
             body,
             stream,
             long_context,
-        } => prepare_body(engine, provider, budget, body, stream, long_context),
+        } => prepare_body(engine, provider, budget, tags, body, stream, long_context),
         Request::Described(described) => prepare_described(engine, budget, described),
     }
 }
@@ -70,6 +72,7 @@ fn prepare_body(
     engine: &Engine,
     provider: Provider,
     budget: &TaskBudget,
+    tags: &Tags,
     body: &Value,
     stream: bool,
     long_context: bool,
@@ -103,16 +106,20 @@ fn prepare_body(
         }
     };
     let window = |prompt| context::check(&model, resolved.price(), prompt, long_context);
-    let (reservation, prompt) =
-        match reserve_on_bound(engine, budget, &model, &window, input, raise, &plan_for) {
-            Ok(reserved) => reserved,
-            Err(input) => {
-                let estimated = engine.counter.count_input(&model, &input, &engine.counts);
-                window(estimated)?;
-                let prompt = PromptCount::counted(estimated, raise);
-                (budget.reserve(plan_for(prompt.reserved()))?, prompt)
-            }
-        };
+    let on_bound = if decided_after_planning(engine, tags) {
+        Err(input)
+    } else {
+        reserve_on_bound(engine, budget, &model, &window, input, raise, &plan_for)
+    };
+    let (reservation, prompt) = match on_bound {
+        Ok(reserved) => reserved,
+        Err(input) => {
+            let estimated = engine.counter.count_input(&model, &input, &engine.counts);
+            window(estimated)?;
+            let prompt = PromptCount::counted(estimated, raise);
+            (budget.reserve(plan_for(prompt.reserved()))?, prompt)
+        }
+    };
     let mut wire_body = request::wire_body(provider, body, reservation.max_output_tokens());
     if stream {
         request::ask_to_stream(provider, &mut wire_body, reports_usage);
@@ -128,10 +135,10 @@ fn prepare_body(
     })
 }
 
-/// Reserves `input` at its bound when nothing the bound cannot clear
-/// applies: no shared limit or runaway detector, the window fits, and the
-/// task budget would still hold as much again. Hands `input` back when the
-/// exact count has to decide.
+/// Reserves `input` at its bound when the window fits and the task budget
+/// would still hold as much again (the caller has made sure no shared limit
+/// or runaway detector applies). Hands `input` back when the exact count
+/// has to decide.
 fn reserve_on_bound(
     engine: &Engine,
     budget: &TaskBudget,
@@ -141,9 +148,6 @@ fn reserve_on_bound(
     raise: Raise,
     plan_for: &dyn Fn(TokenCount) -> CallPlan,
 ) -> Result<(Reservation, PromptCount), ChatInput> {
-    if decided_after_planning(engine, budget) {
-        return Err(input);
-    }
     let bound = TokenBound::reserve_count(&engine.counter, model, &input);
     if window(bound).is_err() {
         return Err(input);
@@ -166,7 +170,7 @@ fn reserve_on_bound(
 /// `true` when a limit checked after this step applies to the call: a
 /// shared limit of its tags, or runaway detection, which also weighs the
 /// worst case.
-fn decided_after_planning(engine: &Engine, budget: &TaskBudget) -> bool {
+fn decided_after_planning(engine: &Engine, tags: &Tags) -> bool {
     let Some(guard) = &engine.guard else {
         return false;
     };
@@ -176,11 +180,10 @@ fn decided_after_planning(engine: &Engine, budget: &TaskBudget) -> bool {
     if guard.limits().is_empty() {
         return false;
     }
-    let tags = budget.tags().or(&engine.tags);
     guard
         .limits()
         .iter()
-        .any(|limit| limit.applies_to(&tags).is_some())
+        .any(|limit| limit.applies_to(tags).is_some())
 }
 
 fn prepare_described(
@@ -265,6 +268,7 @@ mod tests {
             engine,
             Provider::OpenAiChat,
             budget,
+            &budget.tags().or(&engine.tags),
             Request::Body {
                 body,
                 stream: false,

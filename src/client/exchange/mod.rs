@@ -38,16 +38,14 @@ use std::sync::Arc;
 
 use crate::budget::TaskBudget;
 use crate::client::drift::DriftTolerance;
-use crate::client::engine::{asks_for_long_context, Engine, Failure, Request};
+use crate::client::engine::{asks_for_long_context, Engine, EngineSettings, Failure, Request};
 use crate::client::error::ClientError;
 use crate::client::http::error_chain;
 use crate::client::provider::Provider;
-use crate::client::recorder::LedgerChoice;
 use crate::clock::{Clock, SystemClock};
 use crate::guard::SpendGuard;
 use crate::ledger::LedgerSink;
 use crate::prices::PriceTable;
-use crate::tags::Tags;
 use crate::tokens::TokenCounter;
 
 pub(crate) use error::{BoxError, TransportError};
@@ -94,12 +92,7 @@ struct Config {
 pub struct HttpGuardBuilder {
     budget: TaskBudget,
     provider: Option<Provider>,
-    prices: Option<Arc<PriceTable>>,
-    counter: TokenCounter,
-    guard: Option<SpendGuard>,
-    tags: Tags,
-    ledger: LedgerChoice,
-    drift_tolerance: DriftTolerance,
+    engine: EngineSettings,
     pass_unguarded: bool,
 }
 
@@ -109,12 +102,7 @@ impl HttpGuard {
         HttpGuardBuilder {
             budget,
             provider: None,
-            prices: None,
-            counter: TokenCounter::new(),
-            guard: None,
-            tags: Tags::new(),
-            ledger: LedgerChoice::default(),
-            drift_tolerance: DriftTolerance::DEFAULT,
+            engine: EngineSettings::default(),
             pass_unguarded: false,
         }
     }
@@ -328,13 +316,13 @@ impl HttpGuardBuilder {
 
     /// The price table calls are priced by (default: the bundled one).
     pub fn prices(mut self, prices: Arc<PriceTable>) -> Self {
-        self.prices = Some(prices);
+        self.engine.prices = Some(prices);
         self
     }
 
     /// The token counter prompts are counted with.
     pub fn token_counter(mut self, counter: TokenCounter) -> Self {
-        self.counter = counter;
+        self.engine.counter = counter;
         self
     }
 
@@ -342,19 +330,19 @@ impl HttpGuardBuilder {
     /// also goes through, as for a [`GuardedClient`](crate::client::GuardedClient)
     /// given the same [`SpendGuard`].
     pub fn guard(mut self, guard: SpendGuard) -> Self {
-        self.guard = Some(guard);
+        self.engine.guard = Some(guard);
         self
     }
 
     /// Writes one ledger line per call; see [`ledger`](crate::ledger).
     pub fn ledger(mut self, sink: Arc<dyn LedgerSink>) -> Self {
-        self.ledger.sink(sink);
+        self.engine.ledger.sink(sink);
         self
     }
 
     /// Opt-in: each ledger line also carries the request's fingerprint.
     pub fn ledger_request_hashes(mut self, on: bool) -> Self {
-        self.ledger.request_hashes(on);
+        self.engine.ledger.request_hashes(on);
         self
     }
 
@@ -362,13 +350,13 @@ impl HttpGuardBuilder {
     /// which every call carries as its [`TagKind::Key`](crate::tags::TagKind::Key)
     /// tag, so per-key caps apply.
     pub fn key_label(mut self, label: impl AsRef<str>) -> Self {
-        self.tags = std::mem::take(&mut self.tags).key(label);
+        self.engine.tags = std::mem::take(&mut self.engine.tags).key(label);
         self
     }
 
     /// How far a provider's own cost may differ from the table's (default 5%).
     pub fn price_drift_tolerance(mut self, tolerance: DriftTolerance) -> Self {
-        self.drift_tolerance = tolerance;
+        self.engine.drift_tolerance = tolerance;
         self
     }
 
@@ -383,14 +371,7 @@ impl HttpGuardBuilder {
 
     /// Builds the guard.
     pub fn build(self) -> HttpGuard {
-        let engine = Engine::new(
-            self.prices.unwrap_or_else(PriceTable::bundled),
-            self.counter,
-            self.guard,
-            self.ledger.chosen(),
-            self.tags,
-            self.drift_tolerance,
-        );
+        let engine = self.engine.build();
         HttpGuard {
             inner: Arc::new(Config {
                 budget: self.budget,

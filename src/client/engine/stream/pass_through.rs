@@ -187,7 +187,8 @@ mod tests {
             stream: true,
             long_context: false,
         };
-        let call = prepare(&engine, Provider::OpenAiChat, budget, request).unwrap();
+        let tags = budget.tags().or(&engine.tags);
+        let call = prepare(&engine, Provider::OpenAiChat, budget, &tags, request).unwrap();
         OpenCall::unshared(Provider::OpenAiChat, call)
     }
 
