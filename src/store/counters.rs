@@ -358,22 +358,43 @@ impl Counters {
         summaries
     }
 
-    /// The [`Reserved::Refused`] of the first claim that does not fit, if
-    /// any; holds nothing. A store that must record a grant before making
-    /// it checks with this, records, then [`hold`](Counters::hold)s.
+    /// The [`Reserved::Refused`] of the first claim that does not fit, or
+    /// else the [`Reserved::NearLimit`] of the first that does not leave
+    /// its room, if any; holds nothing. A store that must record a grant
+    /// before making it checks with this, records, then
+    /// [`hold`](Counters::hold)s.
     pub(crate) fn refusal(&mut self, claims: &[Claim], now: Duration) -> Option<Reserved> {
         self.sweep_now_and_then(now);
-        claims.iter().enumerate().find_map(|(index, claim)| {
-            let usage = self
-                .counters
+        let usage_of = |claim: &Claim| {
+            self.counters
                 .get(&claim.window.counter)
                 .map(|buckets| buckets.window_usage(&claim.window))
-                .unwrap_or_default();
+                .unwrap_or_default()
+        };
+        let refused = claims.iter().enumerate().find_map(|(index, claim)| {
+            let usage = usage_of(claim);
             (!fits(usage, claim.amount, claim.max)).then_some(Reserved::Refused {
                 claim: index,
                 usage,
             })
-        })
+        });
+        if refused.is_some() {
+            return refused;
+        }
+        claims
+            .iter()
+            .enumerate()
+            .filter(|(_, claim)| !claim.room.is_zero())
+            .find_map(|(index, claim)| {
+                let usage = usage_of(claim);
+                let both = claim.amount.checked_add(claim.room);
+                (!both.is_some_and(|both| fits(usage, both, claim.max))).then_some(
+                    Reserved::NearLimit {
+                        claim: index,
+                        usage,
+                    },
+                )
+            })
     }
 
     /// Holds `amount` in `window` without a check, under `lease` (none for
@@ -684,6 +705,70 @@ mod tests {
         );
         assert!(matches!(
             counters.reserve_as(1, &[roomy], NOW),
+            Reserved::Granted { .. }
+        ));
+    }
+
+    #[test]
+    fn a_claim_far_from_its_limit_needs_room_for_twice_its_amount() {
+        let mut counters = Counters::default();
+        let window = WindowRef::calendar(Arc::from("k|all"), 0, None);
+        let claim = |amount| Claim::new(window.clone(), cents(100), cents(amount));
+        counters.reserve_as(1, &[claim(20)], NOW);
+        // 20 + 40 + 40 = 100: as much again still fits.
+        assert!(matches!(
+            counters.reserve_as(2, &[claim(40).far_from_limit()], NOW),
+            Reserved::Granted { .. }
+        ));
+        // 60 + 30 fits, 60 + 30 + 30 does not: near, and nothing held.
+        assert_eq!(
+            counters.reserve_as(3, &[claim(30).far_from_limit()], NOW),
+            Reserved::NearLimit {
+                claim: 0,
+                usage: WindowUsage::new(Usd::ZERO, cents(60))
+            }
+        );
+        assert_eq!(
+            counters.usage(std::slice::from_ref(&window)),
+            [WindowUsage::new(Usd::ZERO, cents(60))]
+        );
+        // Asked without the room, the same amount is granted.
+        assert!(matches!(
+            counters.reserve_as(3, &[claim(30)], NOW),
+            Reserved::Granted { .. }
+        ));
+    }
+
+    #[test]
+    fn a_claim_that_does_not_fit_at_all_is_refused_before_any_is_near() {
+        let mut counters = Counters::default();
+        let near = Claim::new(
+            WindowRef::calendar(Arc::from("a"), 0, None),
+            cents(100),
+            cents(60),
+        )
+        .far_from_limit();
+        let over = Claim::new(
+            WindowRef::calendar(Arc::from("b"), 0, None),
+            cents(50),
+            cents(60),
+        )
+        .far_from_limit();
+        assert_eq!(
+            counters.reserve_as(1, &[near.clone(), over], NOW),
+            Reserved::Refused {
+                claim: 1,
+                usage: WindowUsage::default()
+            }
+        );
+        // Twice an amount that would overflow does not fit either.
+        let huge = Claim::new(near.window, Usd::MAX, Usd::from_nanos(u64::MAX / 2 + 1));
+        assert!(matches!(
+            counters.reserve_as(1, &[huge.clone().far_from_limit()], NOW),
+            Reserved::NearLimit { claim: 0, .. }
+        ));
+        assert!(matches!(
+            counters.reserve_as(1, &[huge], NOW),
             Reserved::Granted { .. }
         ));
     }

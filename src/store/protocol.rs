@@ -61,7 +61,7 @@ impl WindowRef {
 }
 
 /// A call's claim on one window: it fits if spent + held + `amount` stays
-/// within `max`.
+/// within `max`, and is granted if `room` would still fit beside it too.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Claim {
@@ -71,6 +71,10 @@ pub struct Claim {
     pub max: Usd,
     /// The call's worst case.
     pub amount: Usd,
+    /// What must still fit after the claim is held: it is granted only if
+    /// spent + held + `amount` + `room` stays within `max`. Zero unless the
+    /// claim asks for it ([`far_from_limit`](Claim::far_from_limit)).
+    pub room: Usd,
 }
 
 impl Claim {
@@ -80,7 +84,43 @@ impl Claim {
             window,
             max,
             amount,
+            room: Usd::ZERO,
         }
+    }
+
+    /// This claim, granted only while as much again would still fit after
+    /// it (spent + held + 2 × `amount` ≤ `max`): for an amount that is an
+    /// upper bound of what the call needs, so that its excess is never
+    /// what refuses another call. A claim that fits but not twice over is
+    /// answered [`Reserved::NearLimit`], which decides nothing: the caller
+    /// claims again with the amount it needs.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use spendguard::store::{Claim, Lease, MemoryStore, Reserved, SpendStore, WindowRef};
+    /// use spendguard::Usd;
+    /// # const NOW: Duration = Duration::from_secs(1_764_000_000);
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), spendguard::store::StoreError> {
+    /// let store = MemoryStore::new();
+    /// let today = WindowRef::calendar(Arc::from("key=prod|day"), 20_417, None);
+    /// let lease = Lease::new(1, Arc::from("doc/1"), NOW, NOW + Duration::from_secs(900));
+    /// // $0.60 fits under $1.00, but not twice over: nothing is held.
+    /// let bound = Claim::new(today.clone(), Usd::from_cents(100), Usd::from_cents(60));
+    /// let answer = store.reserve(&[bound.far_from_limit()], &lease, NOW).await?;
+    /// assert!(matches!(answer, Reserved::NearLimit { claim: 0, .. }));
+    /// // The $0.45 the call needs is granted as an ordinary claim.
+    /// let exact = Claim::new(today, Usd::from_cents(100), Usd::from_cents(45));
+    /// assert!(matches!(store.reserve(&[exact], &lease, NOW).await?, Reserved::Granted { .. }));
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub const fn far_from_limit(mut self) -> Self {
+        self.room = self.amount;
+        self
     }
 }
 
@@ -156,6 +196,17 @@ pub enum Reserved {
     },
     /// Claim number `claim` did not fit; nothing was held.
     Refused {
+        /// Index into the claims.
+        claim: usize,
+        /// That window's usage, without this call.
+        usage: WindowUsage,
+    },
+    /// Every claim fits, but claim number `claim` would not leave the
+    /// [`room`](Claim::room) it asked for; nothing was held. This decides
+    /// nothing about the call: claimed again without the room, it may well
+    /// be granted. A store answers [`Refused`](Reserved::Refused) instead
+    /// when any claim does not fit even without its room.
+    NearLimit {
         /// Index into the claims.
         claim: usize,
         /// That window's usage, without this call.

@@ -35,7 +35,9 @@ impl Fallback {
 
     /// Reserves locally. A refusal by a limit no larger than the cap is a
     /// real refusal; a refusal by the cap means the outage allowance is
-    /// spent.
+    /// spent, except for a claim that asked for [`room`](Claim::room): it
+    /// is only near the cap ([`Reserved::NearLimit`]), which decides
+    /// nothing, and the claim asked again without room gets the real answer.
     pub(super) fn reserve(
         &self,
         claims: &[Claim],
@@ -45,11 +47,20 @@ impl Fallback {
     ) -> Result<Reserved, AllowanceUsedUp> {
         let capped: Vec<Claim> = claims
             .iter()
-            .map(|claim| Claim::new(claim.window.clone(), claim.max.min(self.cap), claim.amount))
+            .map(|claim| Claim {
+                max: claim.max.min(self.cap),
+                ..claim.clone()
+            })
             .collect();
         match self.counters.lock().reserve(&capped, lease, now) {
             Reserved::Granted { usage, .. } => Ok(Reserved::Granted { usage, ticket }),
-            Reserved::Refused { claim, .. } if self.cap < claims[claim].max => Err(AllowanceUsedUp),
+            Reserved::Refused { claim, usage } if self.cap < claims[claim].max => {
+                if claims[claim].room.is_zero() {
+                    Err(AllowanceUsedUp)
+                } else {
+                    Ok(Reserved::NearLimit { claim, usage })
+                }
+            }
             refused => Ok(refused),
         }
     }
@@ -105,6 +116,30 @@ mod tests {
             fallback.reserve(&[claim(100, 40)], &lease(), NOW, 7),
             Err(AllowanceUsedUp)
         );
+    }
+
+    #[test]
+    fn a_claim_asking_for_room_is_only_near_the_cap() {
+        let fallback = Fallback::new(Usd::from_cents(50));
+        // Under the cap, but not twice over: near.
+        assert!(matches!(
+            fallback.reserve(&[claim(100, 30).far_from_limit()], &lease(), NOW, 7),
+            Ok(Reserved::NearLimit { claim: 0, .. })
+        ));
+        // Over the cap even once: still near, never the allowance's end,
+        // which only a claim without room can find.
+        assert!(matches!(
+            fallback.reserve(&[claim(100, 60).far_from_limit()], &lease(), NOW, 7),
+            Ok(Reserved::NearLimit { claim: 0, .. })
+        ));
+        assert_eq!(
+            fallback.reserve(&[claim(100, 60)], &lease(), NOW, 7),
+            Err(AllowanceUsedUp)
+        );
+        assert!(matches!(
+            fallback.reserve(&[claim(100, 30)], &lease(), NOW, 7),
+            Ok(Reserved::Granted { ticket: 7, .. })
+        ));
     }
 
     #[test]

@@ -473,6 +473,10 @@ impl RedisStore {
                 self.saw_halt(None);
                 Ok(Reserved::Refused { claim, usage })
             }
+            Ok(ReserveReply::NearLimit { claim, usage }) => {
+                self.saw_halt(None);
+                Ok(Reserved::NearLimit { claim, usage })
+            }
             Ok(ReserveReply::Halted(value)) => {
                 let halt = self.read_halt(&value);
                 self.saw_halt(Some(halt.clone()));

@@ -16,6 +16,8 @@ pub(super) enum ReserveReply {
     Granted(Vec<WindowUsage>),
     /// Claim `claim` did not fit.
     Refused { claim: usize, usage: WindowUsage },
+    /// Every claim fits, but claim `claim` does not leave its room.
+    NearLimit { claim: usize, usage: WindowUsage },
     /// The halt key holds this value.
     Halted(Vec<u8>),
 }
@@ -36,12 +38,15 @@ pub(super) fn reserve(reply: &Value, claims: usize) -> Result<ReserveReply, BadR
             Ok(ReserveReply::Granted(usage))
         }
         [tag, index, spent, held] if text(tag) == Some("refused") => {
-            let claim = match index {
-                Value::Int(i) => usize::try_from(*i).ok().filter(|&i| i < claims),
-                _ => None,
-            }
-            .ok_or_else(|| unexpected("a refusal naming no claim", reply))?;
+            let claim = claim_index(index, claims, reply)?;
             Ok(ReserveReply::Refused {
+                claim,
+                usage: WindowUsage::new(nanos(spent)?, nanos(held)?),
+            })
+        }
+        [tag, index, spent, held] if text(tag) == Some("near") => {
+            let claim = claim_index(index, claims, reply)?;
+            Ok(ReserveReply::NearLimit {
                 claim,
                 usage: WindowUsage::new(nanos(spent)?, nanos(held)?),
             })
@@ -52,6 +57,15 @@ pub(super) fn reserve(reply: &Value, claims: usize) -> Result<ReserveReply, BadR
         },
         _ => Err(unexpected("an unknown answer", reply)),
     }
+}
+
+/// The claim a refusal names, which must be one of the `claims`.
+fn claim_index(index: &Value, claims: usize, reply: &Value) -> Result<usize, BadReply> {
+    match index {
+        Value::Int(i) => usize::try_from(*i).ok().filter(|&i| i < claims),
+        _ => None,
+    }
+    .ok_or_else(|| unexpected("a refusal naming no claim", reply))
 }
 
 pub(super) fn settled(reply: &Value, settlements: usize) -> Result<Vec<Settled>, BadReply> {
@@ -220,6 +234,26 @@ mod tests {
         );
         assert!(reserve(&refusal(2), 2).is_err());
         assert!(reserve(&refusal(-1), 2).is_err());
+    }
+
+    #[test]
+    fn a_claim_near_its_limit_is_told_from_a_refusal() {
+        let near = |i| {
+            Value::Array(vec![
+                bulk("near"),
+                Value::Int(i),
+                Value::Int(3),
+                Value::Int(4),
+            ])
+        };
+        assert_eq!(
+            reserve(&near(0), 1),
+            Ok(ReserveReply::NearLimit {
+                claim: 0,
+                usage: WindowUsage::new(Usd::from_nanos(3), Usd::from_nanos(4))
+            })
+        );
+        assert!(reserve(&near(1), 1).is_err());
     }
 
     #[test]

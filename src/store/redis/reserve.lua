@@ -5,9 +5,10 @@
 -- oldest first, the last being the bucket charged, then that bucket's
 -- lease set and orphan hash.
 -- ARGV[1..5] is the lease: id, since, expiry (milliseconds of the guard's
--- clock), holder, and now. Then four values per claim: how many bucket
--- keys its window has, the amount, the limit, and how long the charged
--- bucket must live in milliseconds (-1: for ever).
+-- clock), holder, and now. Then five values per claim: how many bucket
+-- keys its window has, the amount, the room it asks to leave (0 for
+-- none), the limit, and how long the charged bucket must live in
+-- milliseconds (-1: for ever).
 --
 -- First every claim's charged bucket is swept of leases run out by now.
 -- A granted claim also sets the fields `max` and `span` of the bucket it
@@ -17,7 +18,9 @@
 --
 -- Replies {'halted', halt} (any value at the halt key halts),
 -- {'refused', index, spent, held} for the first claim that does not fit
--- (index from 0; usage without this call), {'granted', spent1, held1, ...}
+-- (index from 0; usage without this call), else {'near', index, spent,
+-- held} for the first that fits but does not leave its room (nothing is
+-- held: the caller claims again without room), {'granted', spent1, held1, ...}
 -- with each window's usage after its hold, or {'corrupt', key, detail}.
 return answer(function()
   local halt = redis.pcall('GET', KEYS[1])
@@ -32,7 +35,7 @@ return answer(function()
   local now = ARGV[5]
   local claims = {}
   local next_key = 2
-  for i = 6, #ARGV, 4 do
+  for i = 6, #ARGV, 5 do
     local keys = tonumber(ARGV[i])
     local claim = {
       first = next_key,
@@ -41,10 +44,11 @@ return answer(function()
       orphans = KEYS[next_key + keys + 1],
       amount = tonumber(ARGV[i + 1]),
       amount_text = ARGV[i + 1],
-      max = tonumber(ARGV[i + 2]),
-      max_text = ARGV[i + 2],
+      room = tonumber(ARGV[i + 2]),
+      max = tonumber(ARGV[i + 3]),
+      max_text = ARGV[i + 3],
       span = ARGV[i],
-      ttl = tonumber(ARGV[i + 3]),
+      ttl = tonumber(ARGV[i + 4]),
     }
     next_key = next_key + keys + 2
     claims[#claims + 1] = claim
@@ -70,6 +74,12 @@ return answer(function()
     local spent, held = window(claim.first, claim.last)
     if spent + held + claim.amount > claim.max then
       return {'refused', index - 1, amount(spent), amount(held)}
+    end
+  end
+  for index, claim in ipairs(claims) do
+    local spent, held = window(claim.first, claim.last)
+    if claim.room > 0 and spent + held + claim.amount + claim.room > claim.max then
+      return {'near', index - 1, amount(spent), amount(held)}
     end
   end
 

@@ -99,10 +99,12 @@ impl Scripts {
             }
             push_lease_keys(&mut call, keys, &claim.window);
             // An amount above the limit cannot fit however large it is;
-            // one nano-dollar above the limit says so and stays exact.
-            let amount = claim.amount.nanos().min(claim.max.nanos() + 1);
+            // one nano-dollar above the limit says so and stays exact. So
+            // for the room asked to be left beside it.
+            let above = claim.max.nanos() + 1;
             call.arg(Keys::span(&claim.window))
-                .arg(amount)
+                .arg(claim.amount.nanos().min(above))
+                .arg(claim.room.nanos().min(above))
                 .arg(claim.max.nanos())
                 .arg(ttl_millis(&claim.window, now));
         }
