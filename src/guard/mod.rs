@@ -63,7 +63,7 @@ use crate::budget::{Amount, BudgetExceeded, LimitKind};
 use crate::clock::{Clock, SystemClock};
 use crate::halt::{Halt, KillSwitch};
 use crate::money::Usd;
-use crate::store::{Claim, MemoryStore, Reserved, SpendStore, StoreError, WindowUsage};
+use crate::store::{Claim, Lease, MemoryStore, Reserved, SpendStore, StoreError, WindowUsage};
 use crate::tags::{TagKind, Tags};
 use lease_terms::LeaseTerms;
 use runaway::{RequestFingerprint, RunawayAction, RunawayPolicy};
@@ -292,48 +292,119 @@ impl SpendGuard {
         request: Option<RequestFingerprint>,
         worst_case: Usd,
     ) -> Result<SharedHold, GuardError> {
+        self.admit(tags, request, worst_case)?;
+        self.hold(tags, worst_case).await
+    }
+
+    /// The checks before the store: the kill switch, then runaway
+    /// detection, which counts the call if it lets it through. Run once
+    /// per call, before [`hold`](Self::hold) or
+    /// [`hold_far_from_limits`](Self::hold_far_from_limits).
+    pub(crate) fn admit(
+        &self,
+        tags: &Tags,
+        request: Option<RequestFingerprint>,
+        worst_case: Usd,
+    ) -> Result<(), GuardError> {
         self.inner.kill_switch.check()?;
+        self.check_runaway(tags, request, worst_case, self.inner.clock.now())
+    }
+
+    /// Checks the store's halt and holds `worst_case` in every limit that
+    /// applies to `tags`, all or none, for a call [`admit`](Self::admit)
+    /// let through.
+    pub(crate) async fn hold(&self, tags: &Tags, worst_case: Usd) -> Result<SharedHold, GuardError> {
         let now = self.inner.clock.now();
-        self.check_runaway(tags, request, worst_case, now)?;
+        let (limits, claims) = self.claims(tags, worst_case, now);
+        let lease = self.inner.lease.lease_at(now);
+        match self.inner.store.reserve(&claims, &lease, now).await? {
+            Reserved::Granted { ticket, .. } => {
+                Ok(self.held(tags, limits, claims, worst_case, ticket, lease))
+            }
+            // Only a claim asking for room can be near; from a store that
+            // says so anyway, the conservative answer is a refusal.
+            Reserved::Refused { claim, usage } | Reserved::NearLimit { claim, usage } => {
+                Err(self.exceeded(tags, limits[claim], usage, worst_case, now))
+            }
+            Reserved::Halted(halt) => Err(GuardError::Halted(halt)),
+        }
+    }
+
+    /// [`hold`](Self::hold) for an `upper_bound` of the call's worst case
+    /// (its prompt at its [`TokenBound`](crate::tokens::TokenBound)): held
+    /// only while as much again would still fit in every limit
+    /// ([`Claim::far_from_limit`]), decided by the store in the same round
+    /// trip. `Ok(None)` when it would not, or does not fit at all: nothing
+    /// is held, recorded or announced, and the caller holds the exact worst
+    /// case instead, which decides. A halt is the answer either way.
+    pub(crate) async fn hold_far_from_limits(
+        &self,
+        tags: &Tags,
+        upper_bound: Usd,
+    ) -> Result<Option<SharedHold>, GuardError> {
+        let now = self.inner.clock.now();
+        let (limits, claims) = self.claims(tags, upper_bound, now);
+        let claims: Vec<Claim> = claims.into_iter().map(Claim::far_from_limit).collect();
+        let lease = self.inner.lease.lease_at(now);
+        match self.inner.store.reserve(&claims, &lease, now).await? {
+            Reserved::Granted { ticket, .. } => Ok(Some(
+                self.held(tags, limits, claims, upper_bound, ticket, lease),
+            )),
+            Reserved::Refused { .. } | Reserved::NearLimit { .. } => Ok(None),
+            Reserved::Halted(halt) => Err(GuardError::Halted(halt)),
+        }
+    }
+
+    /// The index of each limit that applies to `tags`, and its claim of
+    /// `amount` on its window at `now`.
+    fn claims(&self, tags: &Tags, amount: Usd, now: Duration) -> (Vec<usize>, Vec<Claim>) {
         let mut limits = Vec::with_capacity(self.inner.limits.len());
         let mut claims = Vec::with_capacity(self.inner.limits.len());
         for (index, limit) in self.inner.limits.iter().enumerate() {
             if let Some(value) = limit.applies_to(tags) {
                 limits.push(index);
-                claims.push(Claim::new(
-                    limit.window_at(value, now),
-                    limit.max(),
-                    worst_case,
-                ));
+                claims.push(Claim::new(limit.window_at(value, now), limit.max(), amount));
             }
         }
-        let lease = self.inner.lease.lease_at(now);
-        match self.inner.store.reserve(&claims, &lease, now).await? {
-            Reserved::Granted { ticket, .. } => Ok(SharedHold::new(
-                self.clone(),
-                tags.clone(),
-                limits
-                    .into_iter()
-                    .zip(claims.into_iter().map(|c| c.window))
-                    .collect(),
-                worst_case,
-                ticket,
-                lease,
-            )),
-            Reserved::Refused { claim, usage } => {
-                let limit = &self.inner.limits[limits[claim]];
-                let value = limit.applies_to(tags).unwrap_or_default();
-                Err(GuardError::Exceeded(BudgetExceeded {
-                    subject: limit.subject_at(value, now),
-                    limit: LimitKind::Cost,
-                    max: Amount::Usd(limit.max()),
-                    spent: Amount::Usd(usage.spent),
-                    in_flight: Amount::Usd(usage.held),
-                    requested: Amount::Usd(worst_case),
-                }))
-            }
-            Reserved::Halted(halt) => Err(GuardError::Halted(halt)),
-        }
+        (limits, claims)
+    }
+
+    /// The hold of a granted reservation.
+    fn held(
+        &self,
+        tags: &Tags,
+        limits: Vec<usize>,
+        claims: Vec<Claim>,
+        amount: Usd,
+        ticket: u64,
+        lease: Lease,
+    ) -> SharedHold {
+        let windows = limits
+            .into_iter()
+            .zip(claims.into_iter().map(|c| c.window))
+            .collect();
+        SharedHold::new(self.clone(), tags.clone(), windows, amount, ticket, lease)
+    }
+
+    /// The refusal by limit number `index`, whose window holds `usage`.
+    fn exceeded(
+        &self,
+        tags: &Tags,
+        index: usize,
+        usage: WindowUsage,
+        requested: Usd,
+        now: Duration,
+    ) -> GuardError {
+        let limit = &self.inner.limits[index];
+        let value = limit.applies_to(tags).unwrap_or_default();
+        GuardError::Exceeded(BudgetExceeded {
+            subject: limit.subject_at(value, now),
+            limit: LimitKind::Cost,
+            max: Amount::Usd(limit.max()),
+            spent: Amount::Usd(usage.spent),
+            in_flight: Amount::Usd(usage.held),
+            requested: Amount::Usd(requested),
+        })
     }
 
     fn check_runaway(
@@ -365,6 +436,17 @@ impl SpendGuard {
     /// requests for [`reserve_request`](SpendGuard::reserve_request).
     pub fn detects_runaways(&self) -> bool {
         self.inner.runaway.is_some()
+    }
+
+    /// Whether runaway detection weighs the worst case of a call for
+    /// `tags` (a [`spend_per`](runaway::RunawayPolicyBuilder::spend_per)
+    /// limit, and a scope it watches among `tags`), so the worst case it is
+    /// given must be the one the call is decided by.
+    pub(crate) fn weighs_worst_case(&self, tags: &Tags) -> bool {
+        self.inner.runaway.as_ref().is_some_and(|runaway| {
+            runaway.policy.limits_spend()
+                && runaway.scopes.iter().any(|kind| tags.get(*kind).is_some())
+        })
     }
 
     /// Tells runaway detection's circuit breaker how a call for `tags`

@@ -11,9 +11,12 @@
 //!    label) and the recorder of its ledger line;
 //! 2. **degrade**: a cheaper model, when the shared limits run low;
 //! 3. **plan** (`plan`): the request's facts, the output ceiling, the prompt
-//!    count, and the task budget's reservation;
+//!    count (its cheap bound, far from the task budget's limits), and the
+//!    task budget's reservation;
 //! 4. **hold** (`hold`): the kill switch, runaway detection and every shared
-//!    limit, all or none with the task's reservation;
+//!    limit, all or none with the task's reservation; a bound is held only
+//!    far from every shared limit too, else the prompt is counted exactly
+//!    and both are reserved again at the exact worst case;
 //! 5. **send**: the front end's transport, given the [`Outgoing`] request;
 //! 6. **settle** ([`Answer`]): from the usage the provider reported, or an
 //!    estimate that says why (`settle`); a stream is settled as it ends
@@ -322,7 +325,8 @@ impl Engine {
             Attempt::First => request.fingerprint(model),
             Attempt::Retry => None,
         };
-        let (call, hold) = hold::shared(self.guard.as_ref(), &tags, fingerprint, call).await?;
+        let (call, hold) =
+            hold::shared(self.guard.as_ref(), budget, &tags, fingerprint, call).await?;
         Ok(OpenCall::admitted(
             provider,
             call,

@@ -6,12 +6,14 @@
 //! text at its length in bytes) is never below the exact count, so a call
 //! whose bound fits the context window and reserves with as much room again
 //! left in the task budget would pass with the exact count too: it is
-//! reserved at the bound and sent, with no tokenizer loaded, and counted
-//! exactly afterwards only if something reads the count. A call near a
-//! limit, or one the bound cannot clear, is counted exactly first and
-//! decided by that count, as if the bound had never been asked. Shared
-//! limits and runaway detection are decided in the store, after this step,
-//! so a call they apply to is always counted exactly.
+//! reserved at the bound, with no tokenizer loaded, and counted exactly
+//! afterwards only if something reads the count. The shared limits give
+//! the bound the same rule in the store (step 4, `hold`); a limit that
+//! would not hold as much again sends the call back here, to
+//! [`count_exactly`]. A call near a limit, or one the bound cannot clear,
+//! is counted exactly and decided by that count, as if the bound had never
+//! been asked. So is every call of a guard whose runaway detection limits
+//! spend, which weighs the worst case it is given.
 
 use std::sync::Arc;
 
@@ -22,11 +24,11 @@ use crate::client::engine::request::{self, RequestFacts};
 use crate::client::engine::{context, Described, Engine, Request};
 use crate::client::error::ClientError;
 use crate::client::provider::Provider;
-use crate::prices::Resolved;
-use crate::tags::Tags;
+use crate::prices::{CacheWrite, Resolved};
 use crate::tokens::{
     self, ChatInput, Exactness, InputCalibration, PromptCount, Raise, TokenBound, TokenCount,
 };
+use crate::tags::Tags;
 use crate::usage::ServiceTier;
 
 /// A call that passed its task budget's check and is about to be sent.
@@ -47,6 +49,47 @@ pub(crate) struct PreparedCall {
     /// Only streams read it, and only the `client` feature streams.
     #[cfg_attr(not(feature = "client"), allow(dead_code))]
     pub(crate) reports_usage: bool,
+    /// While the reservation holds the prompt's bound: what reserving the
+    /// call again at its exact count takes.
+    on_bound: Option<Terms>,
+}
+
+impl PreparedCall {
+    /// Whether the reservation holds the prompt's bound, not its exact
+    /// count: the shared limits may hold it only far from their limits.
+    pub(crate) fn is_on_bound(&self) -> bool {
+        self.on_bound.is_some()
+    }
+}
+
+/// Everything a call's plan is made of but its prompt count.
+#[derive(Debug, Clone, Copy)]
+struct Terms {
+    max_output_tokens: Option<u64>,
+    choices: u64,
+    service_tier: ServiceTier,
+    cache_write: Option<CacheWrite>,
+    /// Calibration's raise as the call was planned.
+    raise: Raise,
+    /// The request asks for Anthropic's 1M-token window.
+    long_context: bool,
+}
+
+impl Terms {
+    /// The plan for `prompt` (already raised).
+    fn plan(&self, resolved: &Resolved, prompt: TokenCount) -> CallPlan {
+        let plan = plan(resolved, prompt, self.max_output_tokens, self.service_tier)
+            .with_choices(self.choices);
+        match self.cache_write {
+            Some(cache) => plan.with_cache_write(cache),
+            None => plan,
+        }
+    }
+
+    /// `Err` when `prompt` cannot fit `model`'s context window.
+    fn window(&self, model: &str, resolved: &Resolved, prompt: TokenCount) -> Result<(), ClientError> {
+        context::check(model, resolved.price(), prompt, self.long_context)
+    }
 }
 
 /// Reads `request`, prices and counts it, and reserves its worst case in
@@ -66,6 +109,50 @@ pub(crate) fn prepare(
         } => prepare_body(engine, provider, budget, tags, body, stream, long_context),
         Request::Described(described) => prepare_described(engine, budget, described),
     }
+}
+
+/// `call`, reserved at its bound, reserved again at its exact count: the
+/// bound's reservation is released, the prompt counted, and the call
+/// checked and reserved as if it had been counted exactly from the start.
+/// A call already counted is handed back as it is.
+///
+/// # Errors
+/// [`ClientError`] for the context window or the task budget, exactly as
+/// the exact count would have been refused at first; nothing is reserved.
+pub(crate) fn count_exactly(
+    budget: &TaskBudget,
+    call: PreparedCall,
+) -> Result<PreparedCall, ClientError> {
+    let Some(terms) = call.on_bound else {
+        return Ok(call);
+    };
+    let PreparedCall {
+        reservation,
+        model,
+        resolved,
+        prompt,
+        calibration,
+        wire_body,
+        reports_usage,
+        on_bound: _,
+    } = call;
+    reservation.release();
+    let estimated = prompt.estimated();
+    terms.window(&model, &resolved, estimated)?;
+    let prompt = PromptCount::counted(estimated, terms.raise);
+    // The output limit written into the body depends on the request, the
+    // budget's ceiling and the model, never on the prompt: it stands.
+    let reservation = budget.reserve(terms.plan(&resolved, prompt.reserved()))?;
+    Ok(PreparedCall {
+        reservation,
+        model,
+        resolved,
+        prompt,
+        calibration,
+        wire_body,
+        reports_usage,
+        on_bound: None,
+    })
 }
 
 fn prepare_body(
@@ -97,27 +184,27 @@ fn prepare_body(
     let reports_usage = !stream || request::stream_reports_usage(provider, body)?;
     let resolved = engine.prices.resolve(&model)?;
     let input = tokens::read_body(&request::countable_body(provider, body))?;
-    let raise = engine.calibration.raise_for(resolved.listed_id());
-    let plan_for = |prompt: TokenCount| {
-        let plan = plan(&resolved, prompt, max_output_tokens, service_tier).with_choices(choices);
-        match cache_write {
-            Some(cache) => plan.with_cache_write(cache),
-            None => plan,
-        }
+    let terms = Terms {
+        max_output_tokens,
+        choices,
+        service_tier,
+        cache_write,
+        raise: engine.calibration.raise_for(resolved.listed_id()),
+        long_context,
     };
-    let window = |prompt| context::check(&model, resolved.price(), prompt, long_context);
-    let on_bound = if decided_after_planning(engine, tags) {
+    let on_bound = if weighs_worst_case(engine, tags) {
         Err(input)
     } else {
-        reserve_on_bound(engine, budget, &model, &window, input, raise, &plan_for)
+        reserve_on_bound(engine, budget, &model, &resolved, &terms, input)
     };
-    let (reservation, prompt) = match on_bound {
-        Ok(reserved) => reserved,
+    let (reservation, prompt, on_bound) = match on_bound {
+        Ok((reservation, prompt)) => (reservation, prompt, Some(terms)),
         Err(input) => {
             let estimated = engine.counter.count_input(&model, &input, &engine.counts);
-            window(estimated)?;
-            let prompt = PromptCount::counted(estimated, raise);
-            (budget.reserve(plan_for(prompt.reserved()))?, prompt)
+            terms.window(&model, &resolved, estimated)?;
+            let prompt = PromptCount::counted(estimated, terms.raise);
+            let reservation = budget.reserve(terms.plan(&resolved, prompt.reserved()))?;
+            (reservation, prompt, None)
         }
     };
     let mut wire_body = request::wire_body(provider, body, reservation.max_output_tokens());
@@ -132,33 +219,32 @@ fn prepare_body(
         calibration: Arc::clone(&engine.calibration),
         wire_body,
         reports_usage,
+        on_bound,
     })
 }
 
 /// Reserves `input` at its bound when the window fits and the task budget
-/// would still hold as much again (the caller has made sure no shared limit
-/// or runaway detector applies). Hands `input` back when the exact count
+/// would still hold as much again. Hands `input` back when the exact count
 /// has to decide.
 fn reserve_on_bound(
     engine: &Engine,
     budget: &TaskBudget,
     model: &str,
-    window: &dyn Fn(TokenCount) -> Result<(), ClientError>,
+    resolved: &Resolved,
+    terms: &Terms,
     input: ChatInput,
-    raise: Raise,
-    plan_for: &dyn Fn(TokenCount) -> CallPlan,
 ) -> Result<(Reservation, PromptCount), ChatInput> {
     let bound = TokenBound::reserve_count(&engine.counter, model, &input);
-    if window(bound).is_err() {
+    if terms.window(model, resolved, bound).is_err() {
         return Err(input);
     }
-    let reserved = raise.apply(bound);
-    let Ok(reservation) = budget.reserve_far_from_limits(plan_for(reserved)) else {
+    let reserved = terms.raise.apply(bound);
+    let Ok(reservation) = budget.reserve_far_from_limits(terms.plan(resolved, reserved)) else {
         return Err(input);
     };
     let prompt = PromptCount::deferred(
         reserved,
-        raise,
+        terms.raise,
         model,
         input,
         engine.counter,
@@ -167,23 +253,15 @@ fn reserve_on_bound(
     Ok((reservation, prompt))
 }
 
-/// `true` when a limit checked after this step applies to the call: a
-/// shared limit of its tags, or runaway detection, which also weighs the
-/// worst case.
-fn decided_after_planning(engine: &Engine, tags: &Tags) -> bool {
-    let Some(guard) = &engine.guard else {
-        return false;
-    };
-    if guard.detects_runaways() {
-        return true;
-    }
-    if guard.limits().is_empty() {
-        return false;
-    }
-    guard
-        .limits()
-        .iter()
-        .any(|limit| limit.applies_to(tags).is_some())
+/// `true` when the guard's runaway detection limits the spend of a scope
+/// among `tags`: it weighs the worst case it is given, which must then be
+/// the exact count's, so that a bound never makes a burst look faster than
+/// it is.
+fn weighs_worst_case(engine: &Engine, tags: &Tags) -> bool {
+    engine
+        .guard
+        .as_ref()
+        .is_some_and(|guard| guard.weighs_worst_case(tags))
 }
 
 fn prepare_described(
@@ -211,6 +289,7 @@ fn prepare_described(
         calibration: Arc::clone(&engine.calibration),
         wire_body: Value::Null,
         reports_usage: true,
+        on_bound: None,
     })
 }
 
@@ -365,17 +444,89 @@ mod tests {
     }
 
     #[test]
-    fn shared_limits_and_runaway_detection_are_decided_by_the_exact_count() {
-        let limit = SharedLimit::global(Usd::from_dollars(100.0).unwrap(), Window::Day);
-        let guard = SpendGuard::builder().limit(limit).build().unwrap();
+    fn only_a_spend_limit_on_runaways_makes_the_plan_count_exactly() {
+        use crate::guard::runaway::{RunawayAction, RunawayPolicy};
+        let minute = std::time::Duration::from_secs(60);
+        let guarded = |policy: Option<RunawayPolicy>| {
+            let limit = SharedLimit::global(Usd::from_dollars(100.0).unwrap(), Window::Day);
+            let builder = SpendGuard::builder().limit(limit);
+            let builder = match policy {
+                Some(policy) => builder.runaway(policy),
+                None => builder,
+            };
+            engine(Some(builder.build().unwrap()))
+        };
         let budget = TaskBudget::new(Usd::from_dollars(10.0).unwrap());
-        let call = prepare(&engine(Some(guard)), &budget, &body(PROSE)).unwrap();
+        let spend = RunawayPolicy::builder()
+            .loops(3, minute, RunawayAction::Refuse)
+            .spend_per(Usd::from_dollars(5.0).unwrap(), minute, RunawayAction::Refuse)
+            .build()
+            .unwrap();
+        let call = prepare(&guarded(Some(spend)), &budget, &body(PROSE)).unwrap();
         assert!(call.prompt.is_counted());
-        let guard = SpendGuard::builder().build().unwrap();
-        let call = prepare(&engine(Some(guard)), &budget, &body(PROSE)).unwrap();
-        assert!(
-            !call.prompt.is_counted(),
-            "a guard with no limit decides nothing here"
-        );
+        assert!(!call.is_on_bound());
+        // Shared limits are held at the bound in the store (step 4); loops,
+        // call rates and the breaker do not weigh the worst case.
+        let others = RunawayPolicy::builder()
+            .loops(3, minute, RunawayAction::Refuse)
+            .calls_per(30, minute, RunawayAction::Refuse)
+            .circuit_breaker(5, minute, RunawayAction::Refuse)
+            .build()
+            .unwrap();
+        for engine in [guarded(None), guarded(Some(others))] {
+            let call = prepare(&engine, &budget, &body(PROSE)).unwrap();
+            assert!(!call.prompt.is_counted());
+            assert!(call.is_on_bound());
+        }
+    }
+
+    #[test]
+    fn counting_exactly_reserves_what_the_exact_count_would_have() {
+        let engine = engine(None);
+        let budget = TaskBudget::new(Usd::from_dollars(10.0).unwrap());
+        let body = body(&PROSE.repeat(20));
+        let call = prepare(&engine, &budget, &body).unwrap();
+        let bound_cost = call.reservation.reserved_cost();
+        let wire_body = call.wire_body.clone();
+        let call = count_exactly(&budget, call).unwrap();
+        assert!(call.prompt.is_counted());
+        assert!(!call.is_on_bound());
+        let exact = exact_answer(
+            &engine,
+            &TaskBudget::new(Usd::from_dollars(10.0).unwrap()),
+            &body,
+        )
+        .unwrap();
+        assert_eq!(call.reservation.reserved_cost(), exact);
+        assert!(exact < bound_cost);
+        assert_eq!(call.wire_body, wire_body);
+        // The bound's reservation was released, not kept beside it.
+        assert_eq!(budget.snapshot().in_flight, exact);
+        // A call counted already is handed back as it was.
+        let call = count_exactly(&budget, call).unwrap();
+        assert_eq!(call.reservation.reserved_cost(), exact);
+        assert_eq!(budget.snapshot().in_flight, exact);
+    }
+
+    #[test]
+    fn counting_exactly_is_refused_as_the_exact_count_was_and_holds_nothing() {
+        let engine = engine(None);
+        let body = body(&PROSE.repeat(20));
+        let roomy = TaskBudget::new(Usd::from_dollars(10.0).unwrap());
+        let call = prepare(&engine, &roomy, &body).unwrap();
+        // Another budget, too small even for the exact count, as a budget
+        // raced down to it between the bound and the recount would be.
+        let small = || {
+            TaskBudget::builder("small")
+                .max_cost(Usd::from_nanos(1))
+                .build()
+                .unwrap()
+        };
+        let budget = small();
+        let refused = count_exactly(&budget, call).err().unwrap();
+        let today = exact_answer(&engine, &small(), &body).unwrap_err();
+        assert_eq!(refused.to_string(), today.to_string());
+        assert_eq!(roomy.snapshot().in_flight, Usd::ZERO, "the bound was released");
+        assert_eq!(budget.snapshot().in_flight, Usd::ZERO);
     }
 }

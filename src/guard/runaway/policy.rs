@@ -263,6 +263,18 @@ impl RunawayPolicy {
         Ok(())
     }
 
+    /// Whether a [`spend_per`](RunawayPolicyBuilder::spend_per) limit is
+    /// configured: the one detector that weighs each call's `worst_case`,
+    /// so it must be given the worst case the call is decided by, never a
+    /// looser upper bound.
+    pub(crate) fn limits_spend(&self) -> bool {
+        self.shared
+            .rules
+            .velocity
+            .iter()
+            .any(|armed| armed.rule.limits_spend())
+    }
+
     /// Tells the circuit breaker how a call that [`check`](Self::check) let
     /// through ended: `None` for success, or the HTTP status of a failure.
     ///

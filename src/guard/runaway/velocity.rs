@@ -37,6 +37,12 @@ impl VelocityRule {
         VelocityRule::over(per, None, Some(max))
     }
 
+    /// Whether the rule weighs each call's reserved worst case (a spend
+    /// limit), not only its arrival.
+    pub(crate) const fn limits_spend(&self) -> bool {
+        self.max_spend.is_some()
+    }
+
     fn over(
         per: Duration,
         max_calls: Option<u32>,
