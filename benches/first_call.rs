@@ -9,9 +9,13 @@
 //!   `resolve`;
 //! - `first call: exact count`: a guarded step the way every call was made
 //!   before the bound: the table from JSON, the prompt counted exactly (a
-//!   shared limit, which the bound leaves to the exact count, forces it);
+//!   runaway spend limit, which weighs the worst case and so is always
+//!   given the exact count's, forces it);
 //! - `first call: bound`: the same step far from its limits, on the bundled
-//!   table, reserved at its byte bound with no tokenizer loaded.
+//!   table, reserved at its byte bound with no tokenizer loaded;
+//! - `first call: bound, shared limit`: the same through a `SpendGuard`
+//!   with a shared daily limit in its memory store, far from it (the fleet
+//!   setup): held at the bound there too, with no tokenizer loaded.
 //!
 //! Then criterion times the same step once everything is loaded.
 //!
@@ -24,11 +28,12 @@ use std::hint::black_box;
 use std::process::Command;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion};
 use serde_json::{json, Value};
 use spendguard::client::HttpFailure;
+use spendguard::guard::runaway::{RunawayAction, RunawayPolicy};
 use spendguard::guard::{SharedLimit, Window};
 use spendguard::prices::Overrides;
 use spendguard::{PriceTable, Provider, SpendGuard, TaskBudget, Usage, Usd};
@@ -37,11 +42,12 @@ const VARIANT: &str = "SPENDGUARD_FIRST_CALL";
 const BUNDLED_JSON: &str = include_str!("../pricing/litellm_prices.json");
 const ROUNDS: usize = 5;
 
-const VARIANTS: [&str; 4] = [
+const VARIANTS: [&str; 5] = [
     "load: LiteLLM JSON loader",
     "load: bundled compact table",
     "first call: exact count",
     "first call: bound",
+    "first call: bound, shared limit",
 ];
 
 /// A typical agent turn: a system prompt and a page of history.
@@ -85,6 +91,13 @@ fn step(guard: &SpendGuard, prices: Arc<PriceTable>, body: &Value) {
     black_box(receipt);
 }
 
+/// A guard with a $1 billion daily cap on everything, in its memory
+/// store: far from it for every step criterion times.
+fn shared_limit_guard() -> SpendGuard {
+    let limit = SharedLimit::global(Usd::from_dollars(1e9).unwrap(), Window::Day);
+    SpendGuard::builder().limit(limit).build().unwrap()
+}
+
 fn json_table() -> PriceTable {
     PriceTable::from_litellm_json_with_overrides(BUNDLED_JSON, &Overrides::bundled()).unwrap()
 }
@@ -99,13 +112,19 @@ fn run_variant(name: &str) {
             black_box(PriceTable::bundled().resolve("gpt-4o").unwrap());
         }
         "first call: exact count" => {
-            let limit = SharedLimit::global(Usd::from_dollars(1e6).unwrap(), Window::Lifetime);
-            let guard = SpendGuard::builder().limit(limit).build().unwrap();
+            let spend = RunawayPolicy::builder()
+                .spend_per(Usd::MAX, Duration::from_secs(60), RunawayAction::Refuse)
+                .build()
+                .unwrap();
+            let guard = SpendGuard::builder().runaway(spend).build().unwrap();
             step(&guard, Arc::new(json_table()), &body);
         }
         "first call: bound" => {
             let guard = SpendGuard::builder().build().unwrap();
             step(&guard, PriceTable::bundled(), &body);
+        }
+        "first call: bound, shared limit" => {
+            step(&shared_limit_guard(), PriceTable::bundled(), &body);
         }
         other => panic!("no variant {other:?}"),
     }
@@ -172,6 +191,10 @@ fn print_fresh_processes() {
     println!("  ratio compact / JSON loader: memory {memory:.3}, time {time:.4}");
     let (memory, time) = ratio(3, 2);
     println!("  ratio bound / exact first call: memory {memory:.3}, time {time:.4}");
+    let (memory, time) = ratio(4, 2);
+    println!(
+        "  ratio bound under a shared limit / exact first call: memory {memory:.3}, time {time:.4}"
+    );
 }
 
 fn steady(c: &mut Criterion) {
@@ -180,6 +203,10 @@ fn steady(c: &mut Criterion) {
     let prices = PriceTable::bundled();
     c.bench_function("guarded step far from its limits, loaded", |b| {
         b.iter(|| step(&guard, Arc::clone(&prices), &body))
+    });
+    let shared = shared_limit_guard();
+    c.bench_function("guarded step far from a shared limit, loaded", |b| {
+        b.iter(|| step(&shared, Arc::clone(&prices), &body))
     });
 }
 

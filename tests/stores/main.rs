@@ -6,6 +6,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod bound_under_shared_limits;
 mod dead_worker_leases;
 #[cfg(feature = "redis")]
 mod redis_cluster;
