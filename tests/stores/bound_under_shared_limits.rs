@@ -165,7 +165,10 @@ async fn a_cap_is_used_up_as_far_as_before(store: Arc<dyn SpendStore>) {
     assert_eq!(ours.len(), 11);
     assert!(ours[0].as_ref().unwrap().0 > exact, "the first call is far");
     assert_eq!(ours[9].as_ref().unwrap().0, exact, "the last is near");
-    assert_eq!(usage(&guard).await, (Usd::from_nanos(exact.nanos() * 10), Usd::ZERO));
+    assert_eq!(
+        usage(&guard).await,
+        (Usd::from_nanos(exact.nanos() * 10), Usd::ZERO)
+    );
 }
 
 async fn racing_tasks_never_cross_the_cap(store: Arc<dyn SpendStore>) {
@@ -179,7 +182,10 @@ async fn racing_tasks_never_cross_the_cap(store: Arc<dyn SpendStore>) {
             tokio::spawn(async move {
                 let outcome = call(&guard, &body).await;
                 let (spent, held) = usage(&guard).await;
-                assert!(spent.saturating_add(held) <= cap, "{spent} + {held} past {cap}");
+                assert!(
+                    spent.saturating_add(held) <= cap,
+                    "{spent} + {held} past {cap}"
+                );
                 outcome
             })
         })

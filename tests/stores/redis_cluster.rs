@@ -425,6 +425,34 @@ async fn a_fleet_on_a_cluster_settles_to_the_nano_dollar_in_one_slot() {
     ));
     assert!(store.resume().await.unwrap().is_some());
     assert_eq!(store.counters().await.unwrap().len(), 4);
+    // A claim on an upper bound is granted only far from its limit, in the
+    // same script: one that fits but not twice over is near, holding
+    // nothing anywhere.
+    let roomy = (all_time("bound-roomy|all"), Usd::from_cents(10_000));
+    let tight = (all_time("bound-tight|all"), Usd::from_cents(100));
+    let far = |amount| -> Vec<Claim> {
+        [&roomy, &tight]
+            .iter()
+            .map(|(w, max)| Claim::new(w.clone(), *max, Usd::from_cents(amount)).far_from_limit())
+            .collect()
+    };
+    let lease = Lease::new(8, Arc::from("cluster"), NOW, NOW + Duration::from_secs(60));
+    assert_eq!(
+        store.reserve(&far(60), &lease, NOW).await.unwrap(),
+        Reserved::NearLimit {
+            claim: 1,
+            usage: WindowUsage::default()
+        }
+    );
+    let windows = [roomy.0.clone(), tight.0.clone()];
+    assert_eq!(
+        store.usage(&windows).await.unwrap(),
+        [WindowUsage::default(), WindowUsage::default()]
+    );
+    assert!(matches!(
+        store.reserve(&far(50), &lease, NOW).await.unwrap(),
+        Reserved::Granted { .. }
+    ));
 }
 
 /// The outcome of one task's calls while the cluster fails over.

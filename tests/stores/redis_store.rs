@@ -154,6 +154,24 @@ async fn answers_exactly_as_the_memory_store_does() {
         // A new day starts empty.
         Step::Reserve(vec![claim(day("a|day", 8), 100, 100)]),
         Step::Reserve(vec![]),
+        // A claim far from its limit is granted only with as much again
+        // to spare; one that fits but not twice over is near, holding
+        // nothing; one that does not fit at all is refused, never near.
+        Step::Reserve(vec![claim(all_time("h|all"), 100, 40).far_from_limit()]),
+        Step::Reserve(vec![claim(all_time("h|all"), 100, 31).far_from_limit()]),
+        Step::Reserve(vec![
+            claim(all_time("h|all"), 100, 31).far_from_limit(),
+            claim(all_time("i|all"), 10, 20).far_from_limit(),
+        ]),
+        Step::Reserve(vec![
+            Claim::new(all_time("j|all"), cents(100), Usd::MAX).far_from_limit()
+        ]),
+        Step::Reserve(vec![claim(all_time("j|all"), 100, 50).far_from_limit()]),
+        Step::Usage(vec![
+            all_time("h|all"),
+            all_time("i|all"),
+            all_time("j|all"),
+        ]),
     ];
     let memory = MemoryStore::new();
     let expected = play(&memory, &steps).await;
@@ -184,6 +202,25 @@ async fn answers_exactly_as_the_memory_store_does() {
         expected[20],
         Outcome::Reserved(Reserved::Granted { .. })
     ));
+    assert_eq!(
+        expected[24],
+        Outcome::Reserved(Reserved::NearLimit {
+            claim: 0,
+            usage: WindowUsage::new(Usd::ZERO, cents(40))
+        })
+    );
+    assert!(matches!(
+        expected[25],
+        Outcome::Reserved(Reserved::Refused { claim: 1, .. })
+    ));
+    assert_eq!(
+        expected[28],
+        Outcome::Usage(vec![
+            WindowUsage::new(Usd::ZERO, cents(40)),
+            WindowUsage::default(),
+            WindowUsage::new(Usd::ZERO, cents(50))
+        ])
+    );
 }
 
 #[tokio::test]
