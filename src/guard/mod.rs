@@ -313,7 +313,11 @@ impl SpendGuard {
     /// Checks the store's halt and holds `worst_case` in every limit that
     /// applies to `tags`, all or none, for a call [`admit`](Self::admit)
     /// let through.
-    pub(crate) async fn hold(&self, tags: &Tags, worst_case: Usd) -> Result<SharedHold, GuardError> {
+    pub(crate) async fn hold(
+        &self,
+        tags: &Tags,
+        worst_case: Usd,
+    ) -> Result<SharedHold, GuardError> {
         let now = self.inner.clock.now();
         let (limits, claims) = self.claims(tags, worst_case, now);
         let lease = self.inner.lease.lease_at(now);
@@ -347,9 +351,14 @@ impl SpendGuard {
         let claims: Vec<Claim> = claims.into_iter().map(Claim::far_from_limit).collect();
         let lease = self.inner.lease.lease_at(now);
         match self.inner.store.reserve(&claims, &lease, now).await? {
-            Reserved::Granted { ticket, .. } => Ok(Some(
-                self.held(tags, limits, claims, upper_bound, ticket, lease),
-            )),
+            Reserved::Granted { ticket, .. } => Ok(Some(self.held(
+                tags,
+                limits,
+                claims,
+                upper_bound,
+                ticket,
+                lease,
+            ))),
             Reserved::Refused { .. } | Reserved::NearLimit { .. } => Ok(None),
             Reserved::Halted(halt) => Err(GuardError::Halted(halt)),
         }

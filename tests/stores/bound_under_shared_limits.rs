@@ -226,6 +226,54 @@ async fn bad_input_is_refused_as_before_and_holds_nothing(store: Arc<dyn SpendSt
     assert_eq!(usage(&guard).await, (Usd::ZERO, Usd::ZERO));
 }
 
+#[tokio::test]
+async fn a_bound_that_falls_back_leaves_no_trace() {
+    use spendguard::ledger::{Decision, MemorySink};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let body = body();
+    let exact = exact_worst_case(&body);
+    // The bound fits, but not twice over: every call falls back.
+    let cap = Usd::from_nanos(exact.nanos() * 7 / 2);
+    let alerts = Arc::new(AtomicUsize::new(0));
+    let heard = Arc::clone(&alerts);
+    let guard = SpendGuard::builder()
+        .limit(SharedLimit::global(cap, Window::Lifetime))
+        .alert_at(&[50])
+        .on_alert(move |_| {
+            heard.fetch_add(1, Ordering::Relaxed);
+        })
+        .build()
+        .unwrap();
+    let sink = Arc::new(MemorySink::new());
+    let budget = TaskBudget::new(Usd::from_dollars(10.0).unwrap());
+    let input = exact_tokens(&body);
+    for _ in 0..2 {
+        guard
+            .step(&budget, Provider::OpenAiChat)
+            .body(&body)
+            .ledger(Arc::clone(&sink) as Arc<dyn spendguard::ledger::LedgerSink>)
+            .run(|grant| async move {
+                Ok::<_, HttpFailure>(((), Usage::new(input, grant.max_output_tokens)))
+            })
+            .await
+            .unwrap();
+    }
+    // One line per call, each allowed; one alert, as spend passed 50% once.
+    let decisions: Vec<Decision> = sink.records().iter().map(|r| r.decision).collect();
+    assert_eq!(decisions, [Decision::Allowed, Decision::Allowed]);
+    assert_eq!(alerts.load(Ordering::Relaxed), 1);
+    let snapshot = budget.snapshot();
+    assert_eq!(
+        (snapshot.spent, snapshot.in_flight),
+        (Usd::from_nanos(exact.nanos() * 2), Usd::ZERO)
+    );
+    assert_eq!(
+        usage(&guard).await,
+        (Usd::from_nanos(exact.nanos() * 2), Usd::ZERO)
+    );
+}
+
 /// Every scenario on fresh stores made by `store`.
 async fn every_scenario(store: impl Fn(&str) -> Arc<dyn SpendStore>) {
     far_from_the_limit_the_bound_is_held(store("far")).await;

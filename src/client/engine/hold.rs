@@ -180,7 +180,9 @@ mod tests {
     async fn a_call_near_a_shared_limit_is_decided_by_its_exact_count_as_before() {
         let body = body();
         let exact = exact_worst_case(&body);
-        let far = capped(&stores("bound").remove(0), Usd::MAX).build().unwrap();
+        let far = capped(&stores("bound").remove(0), Usd::MAX)
+            .build()
+            .unwrap();
         let (_, bound) = answer(&far, &body).await.unwrap();
         for store in stores("near") {
             for cap in [
@@ -198,10 +200,7 @@ mod tests {
                     .build()
                     .unwrap();
                 let fresh: Arc<dyn SpendStore> = Arc::new(MemoryStore::new());
-                let today = capped(&fresh, cap)
-                    .runaway(spend)
-                    .build()
-                    .unwrap();
+                let today = capped(&fresh, cap).runaway(spend).build().unwrap();
                 let ours = answer(&guard, &body).await;
                 assert_eq!(ours, answer(&today, &body).await, "at {cap}");
                 if let Ok((counted, held)) = ours {
@@ -209,7 +208,10 @@ mod tests {
                     assert_eq!(held, exact);
                 }
                 // Nothing of the bound was left held.
-                assert_eq!(guard.status(&Tags::new()).await.unwrap()[0].usage.held, Usd::ZERO);
+                assert_eq!(
+                    guard.status(&Tags::new()).await.unwrap()[0].usage.held,
+                    Usd::ZERO
+                );
             }
         }
     }
@@ -255,8 +257,42 @@ mod tests {
         let Err(ClientError::Runaway(detected)) = admit(&guard, &budget, &body).await else {
             panic!("the second identical call is the loop");
         };
-        assert!(matches!(detected.kind, RunawayKind::Loop { repeats: 2, .. }));
+        assert!(matches!(
+            detected.kind,
+            RunawayKind::Loop { repeats: 2, .. }
+        ));
         assert_eq!(budget.snapshot().in_flight, Usd::ZERO);
+    }
+
+    #[tokio::test]
+    async fn a_spend_rate_is_weighed_at_the_exact_count_never_the_bound() {
+        let body = body();
+        let exact = exact_worst_case(&body);
+        let store: Arc<dyn SpendStore> = Arc::new(MemoryStore::new());
+        // Two and a half exact calls a minute: two pass, the third is the
+        // burst. Weighed at the bound, the second would already be refused.
+        let rate = Usd::from_nanos(exact.nanos() * 5 / 2);
+        let spend = RunawayPolicy::builder()
+            .spend_per(rate, MINUTE, RunawayAction::Refuse)
+            .build()
+            .unwrap();
+        let guard = capped(&store, Usd::from_dollars(100.0).unwrap())
+            .runaway(spend)
+            .build()
+            .unwrap();
+        let budget = TaskBudget::new(Usd::from_dollars(10.0).unwrap());
+        for _ in 0..2 {
+            let (call, hold) = admit(&guard, &budget, &body).await.unwrap();
+            assert!(call.prompt.is_counted());
+            let hold = hold.unwrap();
+            assert_eq!(hold.held(), exact);
+            hold.release().await.unwrap();
+            call.reservation.release();
+        }
+        let Err(ClientError::Runaway(detected)) = admit(&guard, &budget, &body).await else {
+            panic!("the third call is over the rate");
+        };
+        assert!(matches!(detected.kind, RunawayKind::SpendVelocity { .. }));
     }
 
     #[tokio::test]

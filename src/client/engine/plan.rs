@@ -25,10 +25,10 @@ use crate::client::engine::{context, Described, Engine, Request};
 use crate::client::error::ClientError;
 use crate::client::provider::Provider;
 use crate::prices::{CacheWrite, Resolved};
+use crate::tags::Tags;
 use crate::tokens::{
     self, ChatInput, Exactness, InputCalibration, PromptCount, Raise, TokenBound, TokenCount,
 };
-use crate::tags::Tags;
 use crate::usage::ServiceTier;
 
 /// A call that passed its task budget's check and is about to be sent.
@@ -87,7 +87,12 @@ impl Terms {
     }
 
     /// `Err` when `prompt` cannot fit `model`'s context window.
-    fn window(&self, model: &str, resolved: &Resolved, prompt: TokenCount) -> Result<(), ClientError> {
+    fn window(
+        &self,
+        model: &str,
+        resolved: &Resolved,
+        prompt: TokenCount,
+    ) -> Result<(), ClientError> {
         context::check(model, resolved.price(), prompt, self.long_context)
     }
 }
@@ -459,7 +464,11 @@ mod tests {
         let budget = TaskBudget::new(Usd::from_dollars(10.0).unwrap());
         let spend = RunawayPolicy::builder()
             .loops(3, minute, RunawayAction::Refuse)
-            .spend_per(Usd::from_dollars(5.0).unwrap(), minute, RunawayAction::Refuse)
+            .spend_per(
+                Usd::from_dollars(5.0).unwrap(),
+                minute,
+                RunawayAction::Refuse,
+            )
             .build()
             .unwrap();
         let call = prepare(&guarded(Some(spend)), &budget, &body(PROSE)).unwrap();
@@ -526,7 +535,11 @@ mod tests {
         let refused = count_exactly(&budget, call).err().unwrap();
         let today = exact_answer(&engine, &small(), &body).unwrap_err();
         assert_eq!(refused.to_string(), today.to_string());
-        assert_eq!(roomy.snapshot().in_flight, Usd::ZERO, "the bound was released");
+        assert_eq!(
+            roomy.snapshot().in_flight,
+            Usd::ZERO,
+            "the bound was released"
+        );
         assert_eq!(budget.snapshot().in_flight, Usd::ZERO);
     }
 }
