@@ -78,7 +78,11 @@ use crate::halt::Halt;
 pub trait SpendStore: HaltFlag {
     /// Checks every claim against its window and, if all fit, holds each
     /// claim's amount under `lease`; otherwise changes nothing and says
-    /// which claim did not fit. A halted store refuses with
+    /// which claim did not fit. A claim asking for [`room`](Claim::room)
+    /// is granted only if its amount and its room both fit; when every
+    /// amount fits but a room does not, the answer is
+    /// [`Reserved::NearLimit`] (a claim whose amount does not fit is
+    /// [`Reserved::Refused`] first). A halted store refuses with
     /// [`Reserved::Halted`]. `now` is the guard's clock, so a store may
     /// forget buckets whose [`expires_at`](WindowRef::expires_at) has
     /// passed.
