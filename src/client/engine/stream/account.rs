@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::client::engine::implausible;
-use crate::client::engine::stream::events;
+use crate::client::engine::stream::events::{self, EventJson};
 use crate::client::engine::stream::meter::{Ahead, Meter};
 use crate::client::engine::stream::StreamEvent;
 use crate::client::engine::OpenCall;
@@ -56,43 +56,79 @@ enum Cut {
     BeforeThis(CutOffReason),
 }
 
-/// What one event leads to.
-pub(super) enum Step {
-    Yield(StreamEvent),
-    YieldThenStop(StreamEvent, Ending),
+/// What one event (`E`: what is yielded of it) leads to.
+pub(super) enum Step<E> {
+    Yield(E),
+    YieldThenStop(E, Ending),
     Stop(Ending),
 }
 
+/// What an event read in full leads to, given where it cuts the stream off.
+fn then<E>(event: E, cut: Option<Cut>) -> Step<E> {
+    match cut {
+        Some(Cut::AfterThis(reason)) => Step::YieldThenStop(event, Ending::CutOff(reason)),
+        Some(Cut::BeforeThis(reason)) => Step::Stop(Ending::CutOff(reason)),
+        None => Step::Yield(event),
+    }
+}
+
+/// How a stream whose event is not JSON ends.
+fn not_json(error: &serde_json::Error) -> Ending {
+    Ending::Garbled(format!(
+        "a `data:` line is not JSON ({error}); reading stopped there"
+    ))
+}
+
 impl StreamAccount {
-    /// Takes in one decoded event.
-    pub(super) fn read(&mut self, name: Option<String>, data: &[u8]) -> Step {
-        self.events += 1;
-        if data.trim_ascii() == b"[DONE]" {
-            if matches!(
-                self.provider,
-                Provider::OpenAiChat | Provider::OpenAiCompatible
-            ) {
-                self.meter.finish();
-            }
-            return Step::Stop(self.end_of_body(false, "`data: [DONE]` came"));
+    /// Takes in one decoded event, parsed for the caller.
+    pub(super) fn read(&mut self, name: Option<String>, data: &[u8]) -> Step<StreamEvent> {
+        if let Some(done) = self.done(data) {
+            return Step::Stop(done);
         }
         let data: Value = match serde_json::from_slice(data) {
             Ok(data) => data,
-            Err(error) => {
-                return Step::Stop(Ending::Garbled(format!(
-                    "a `data:` line is not JSON ({error}); reading stopped there"
-                )))
-            }
+            Err(error) => return Step::Stop(not_json(&error)),
         };
-        let before = self.meter.received_bytes();
-        events::read(self.provider, &data, &mut self.meter);
-        self.meter.event_read(before);
-        let event = StreamEvent { event: name, data };
-        match self.check() {
-            Some(Cut::AfterThis(reason)) => Step::YieldThenStop(event, Ending::CutOff(reason)),
-            Some(Cut::BeforeThis(reason)) => Step::Stop(Ending::CutOff(reason)),
-            None => Step::Yield(event),
+        match self.take_in(EventJson::Parsed(&data)) {
+            Ok(cut) => then(StreamEvent { event: name, data }, cut),
+            Err(error) => Step::Stop(not_json(&error)),
         }
+    }
+
+    /// Takes in one decoded event whose bytes are passed on as they came:
+    /// the meter reads them without building a `Value`.
+    #[cfg(feature = "exchange")]
+    pub(super) fn pass(&mut self, data: &[u8]) -> Step<()> {
+        if let Some(done) = self.done(data) {
+            return Step::Stop(done);
+        }
+        match self.take_in(EventJson::Bytes(data)) {
+            Ok(cut) => then((), cut),
+            Err(error) => Step::Stop(not_json(&error)),
+        }
+    }
+
+    /// Counts the event; how the stream ends if it is `[DONE]`.
+    fn done(&mut self, data: &[u8]) -> Option<Ending> {
+        self.events += 1;
+        if data.trim_ascii() != b"[DONE]" {
+            return None;
+        }
+        if matches!(
+            self.provider,
+            Provider::OpenAiChat | Provider::OpenAiCompatible
+        ) {
+            self.meter.finish();
+        }
+        Some(self.end_of_body(false, "`data: [DONE]` came"))
+    }
+
+    /// Reads the event into the meter, then where it cuts the stream off.
+    fn take_in(&mut self, event: EventJson<'_>) -> Result<Option<Cut>, serde_json::Error> {
+        let before = self.meter.received_bytes();
+        events::read(self.provider, event, &mut self.meter)?;
+        self.meter.event_read(before);
+        Ok(self.check())
     }
 
     /// A reason to cut the stream off now, if there is one.

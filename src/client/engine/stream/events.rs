@@ -1,22 +1,67 @@
 //! What each provider's stream events say about spend: the output text they
 //! carry, the usage they report, and which event is the last.
 //!
-//! The table on `GuardedStream` summarises them; the functions below are
+//! The table on `GuardedStream` summarises them; the readers below are
 //! the full list.
 //!
 //! Audio itself (`response.audio.delta`, `delta.audio.data`) is base64, not
 //! text: counting it as text would be wildly off, so only its transcript is
 //! counted. Errors sent inside a stream (`error` events, an `error` object)
 //! are remembered to explain why the stream ended.
+//!
+//! Each event is deserialized into a small struct of what the meter reads
+//! (the [`lenient`](super::lenient) shapes), straight from its bytes or from
+//! the `Value` the caller gets anyway; the rest is parsed and dropped. An
+//! event is read whole before the meter sees any of it, so one that is not
+//! JSON leaves the meter as it was. The events that carry usage (one or
+//! two a stream, and Gemini's `usageMetadata`) are given to the usage
+//! readers as a `Value`.
 
+use std::borrow::Cow;
+
+use serde::de::{Deserialize, MapAccess};
 use serde_json::Value;
 
+use crate::client::engine::stream::lenient::{
+    Count, Fields, List, NotNull, NullOr, Object, Skip, Text,
+};
 use crate::client::engine::stream::meter::Meter;
 use crate::client::provider::Provider;
 use crate::usage::{UsageFormat, UsageReport};
 
-/// Takes one event's JSON into account.
-pub(super) fn read(provider: Provider, event: &Value, meter: &mut Meter) {
+/// One event's JSON: its bytes, or the `Value` already parsed from them.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum EventJson<'a> {
+    /// The `data:` bytes as the provider sent them.
+    Bytes(&'a [u8]),
+    /// The same, parsed.
+    Parsed(&'a Value),
+}
+
+impl<'a> EventJson<'a> {
+    fn read<T: Deserialize<'a>>(self) -> Result<T, serde_json::Error> {
+        match self {
+            EventJson::Bytes(bytes) => serde_json::from_slice(bytes),
+            EventJson::Parsed(value) => T::deserialize(value),
+        }
+    }
+
+    /// The whole event, for a usage reader.
+    fn whole(self) -> Result<Cow<'a, Value>, serde_json::Error> {
+        match self {
+            EventJson::Bytes(bytes) => serde_json::from_slice(bytes).map(Cow::Owned),
+            EventJson::Parsed(value) => Ok(Cow::Borrowed(value)),
+        }
+    }
+}
+
+/// Takes one event into account; an error, with the meter untouched, if
+/// the event is not JSON.
+pub(super) fn read(
+    provider: Provider,
+    event: EventJson<'_>,
+    meter: &mut Meter,
+) -> Result<(), serde_json::Error> {
     match provider {
         Provider::OpenAiChat | Provider::OpenAiCompatible => read_chat(event, meter),
         Provider::OpenAiResponses => read_responses(event, meter),
@@ -31,82 +76,224 @@ fn part(index: u64, slot: u64) -> u64 {
     index.saturating_mul(1 << 16).saturating_add(slot)
 }
 
-fn index_or(value: &Value, field: &str, position: usize) -> u64 {
-    value
-        .get(field)
-        .and_then(Value::as_u64)
-        .unwrap_or(position as u64)
+/// Reads the next value as `T` into `into`.
+///
+/// For a field whose presence counts (`Option<T>`), [`present`] instead:
+/// `Option`'s own reading would take `null` for a missing field.
+fn take<'de, T: Deserialize<'de>, A: MapAccess<'de>>(
+    into: &mut T,
+    map: &mut A,
+) -> Result<(), A::Error> {
+    *into = map.next_value()?;
+    Ok(())
 }
 
-// One pass over each object rather than a lookup per field: this runs for
-// every chunk, and a lookup in a JSON map compares strings key by key.
-fn read_chat(event: &Value, meter: &mut Meter) {
-    let Some(event_fields) = event.as_object() else {
-        return;
-    };
-    let mut reports_usage = false;
-    for (field, value) in event_fields {
-        match field.as_str() {
-            "choices" => {
-                for (position, choice) in value.as_array().into_iter().flatten().enumerate() {
-                    read_chat_choice(choice, position, meter);
-                }
+/// Reads the next value as `T` into `into`, present whatever it is.
+fn present<'de, T: Deserialize<'de>, A: MapAccess<'de>>(
+    into: &mut Option<T>,
+    map: &mut A,
+) -> Result<(), A::Error> {
+    *into = Some(map.next_value()?);
+    Ok(())
+}
+
+fn skip<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
+    map.next_value::<Skip>().map(|_| ())
+}
+
+/// OpenAI's and Gemini's mid-stream error: `"error": {"message": …}`,
+/// anything but `null`.
+#[derive(Debug, Default)]
+struct ErrorObject<'de> {
+    message: Text<'de>,
+}
+
+impl<'de> Fields<'de> for ErrorObject<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "message" => take(&mut self.message, map),
+            _ => skip(map),
+        }
+    }
+}
+
+fn report_error(error: &NullOr<ErrorObject<'_>>, meter: &mut Meter) {
+    if let NullOr(Some(error)) = error {
+        meter.provider_error(error.message.as_str().unwrap_or("an `error` object"));
+    }
+}
+
+#[derive(Debug, Default)]
+struct ChatEvent<'de> {
+    choices: List<Object<ChatChoice<'de>>>,
+    usage: NotNull,
+    error: NullOr<ErrorObject<'de>>,
+}
+
+impl<'de> Fields<'de> for ChatEvent<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "choices" => take(&mut self.choices, map),
+            "usage" => take(&mut self.usage, map),
+            "error" => take(&mut self.error, map),
+            _ => skip(map),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct ChatChoice<'de> {
+    index: Count,
+    delta: Object<ChatDelta<'de>>,
+}
+
+impl<'de> Fields<'de> for ChatChoice<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "index" => take(&mut self.index, map),
+            "delta" => take(&mut self.delta, map),
+            _ => skip(map),
+        }
+    }
+}
+
+/// What a chat delta field carries.
+#[derive(Debug)]
+enum DeltaField<'de> {
+    /// `content`, `refusal`, `reasoning_content`, `reasoning`.
+    Text(Text<'de>),
+    /// `audio`: its transcript.
+    Audio(Text<'de>),
+    /// `function_call`.
+    FunctionCall(Object<Function<'de>>),
+    /// `tool_calls`.
+    ToolCalls(List<Object<ToolCall<'de>>>),
+}
+
+/// The fields of a delta the meter reads, in the order they first came
+/// (several of them share a part, and text is counted in the order it
+/// comes), each holding the last value given, as a `Value` keeps them.
+#[derive(Debug, Default)]
+struct ChatDelta<'de> {
+    fields: Vec<(&'static str, DeltaField<'de>)>,
+}
+
+impl<'de> Fields<'de> for ChatDelta<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        let (name, field) = match key {
+            "content" => ("content", DeltaField::Text(map.next_value()?)),
+            "refusal" => ("refusal", DeltaField::Text(map.next_value()?)),
+            "reasoning_content" => ("reasoning_content", DeltaField::Text(map.next_value()?)),
+            "reasoning" => ("reasoning", DeltaField::Text(map.next_value()?)),
+            "audio" => {
+                let Object(Transcript { transcript }) = map.next_value()?;
+                ("audio", DeltaField::Audio(transcript))
             }
-            "usage" => reports_usage = !value.is_null(),
-            "error" => read_error_object(value, meter),
-            _ => {}
+            "function_call" => ("function_call", DeltaField::FunctionCall(map.next_value()?)),
+            "tool_calls" => ("tool_calls", DeltaField::ToolCalls(map.next_value()?)),
+            _ => return skip(map),
+        };
+        match self.fields.iter_mut().find(|(seen, _)| *seen == name) {
+            Some((_, earlier)) => *earlier = field,
+            None => self.fields.push((name, field)),
         }
-    }
-    if reports_usage {
-        meter.report(UsageReport::from_response(UsageFormat::OpenAiChat, event));
+        Ok(())
     }
 }
 
-fn read_chat_choice(choice: &Value, position: usize, meter: &mut Meter) {
-    let Some(choice) = choice.as_object() else {
-        return;
+#[derive(Debug, Default)]
+struct Transcript<'de> {
+    transcript: Text<'de>,
+}
+
+impl<'de> Fields<'de> for Transcript<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "transcript" => take(&mut self.transcript, map),
+            _ => skip(map),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Function<'de> {
+    name: Text<'de>,
+    arguments: Text<'de>,
+}
+
+impl<'de> Fields<'de> for Function<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "name" => take(&mut self.name, map),
+            "arguments" => take(&mut self.arguments, map),
+            _ => skip(map),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct ToolCall<'de> {
+    index: Count,
+    function: Object<Function<'de>>,
+}
+
+impl<'de> Fields<'de> for ToolCall<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "index" => take(&mut self.index, map),
+            "function" => take(&mut self.function, map),
+            _ => skip(map),
+        }
+    }
+}
+
+fn read_chat(event: EventJson<'_>, meter: &mut Meter) -> Result<(), serde_json::Error> {
+    let Object(chat) = event.read::<Object<ChatEvent>>()?;
+    let whole = if chat.usage.0 {
+        Some(event.whole()?)
+    } else {
+        None
     };
-    let (mut index, mut delta) = (position as u64, None);
-    for (field, value) in choice {
-        match field.as_str() {
-            "index" => index = value.as_u64().unwrap_or(index),
-            "delta" => delta = value.as_object(),
-            _ => {}
+    for (position, Object(choice)) in chat.choices.0.iter().enumerate() {
+        let index = choice.index.0.unwrap_or(position as u64);
+        for (_, field) in &choice.delta.0.fields {
+            read_chat_delta(field, index, meter);
         }
     }
-    for (field, value) in delta.into_iter().flatten() {
-        read_chat_delta(field, value, index, meter);
+    report_error(&chat.error, meter);
+    if let Some(whole) = whole {
+        meter.report(UsageReport::from_response(UsageFormat::OpenAiChat, &whole));
     }
+    Ok(())
 }
 
-fn read_chat_delta(field: &str, value: &Value, index: u64, meter: &mut Meter) {
+fn read_chat_delta(field: &DeltaField<'_>, index: u64, meter: &mut Meter) {
     match field {
-        "content" | "refusal" | "reasoning_content" | "reasoning" => {
-            if let Some(text) = value.as_str() {
+        DeltaField::Text(text) => {
+            if let Some(text) = text.as_str() {
                 meter.output(index, part(index, 0), text);
             }
         }
-        "audio" => {
-            if let Some(text) = value.get("transcript").and_then(Value::as_str) {
+        DeltaField::Audio(transcript) => {
+            if let Some(text) = transcript.as_str() {
                 meter.output(index, part(index, 1), text);
             }
         }
-        "function_call" => read_function(value, index, part(index, 2), meter),
-        "tool_calls" => {
-            for (position, call) in value.as_array().into_iter().flatten().enumerate() {
-                if let Some(function) = call.get("function") {
-                    let slot = 3 + index_or(call, "index", position);
-                    read_function(function, index, part(index, slot), meter);
-                }
+        DeltaField::FunctionCall(Object(function)) => {
+            read_function(function, index, part(index, 2), meter);
+        }
+        DeltaField::ToolCalls(List(calls)) => {
+            for (position, Object(call)) in calls.iter().enumerate() {
+                let slot = call.index.0.unwrap_or(position as u64).saturating_add(3);
+                read_function(&call.function.0, index, part(index, slot), meter);
             }
         }
-        _ => {}
     }
 }
 
-fn read_function(function: &Value, choice: u64, part: u64, meter: &mut Meter) {
-    for field in ["name", "arguments"] {
-        if let Some(text) = function.get(field).and_then(Value::as_str) {
+fn read_function(function: &Function<'_>, choice: u64, part: u64, meter: &mut Meter) {
+    for text in [&function.name, &function.arguments] {
+        if let Some(text) = text.as_str() {
             meter.output(choice, part, text);
         }
     }
@@ -125,13 +312,43 @@ const RESPONSES_TEXT_DELTAS: [&str; 9] = [
     "response.audio.transcript.delta",
 ];
 
-fn read_responses(event: &Value, meter: &mut Meter) {
-    let Some(kind) = event.get("type").and_then(Value::as_str) else {
-        return;
+#[derive(Debug, Default)]
+struct ResponsesEvent<'de> {
+    kind: Text<'de>,
+    delta: Text<'de>,
+    output_index: Count,
+    /// `content_index`, when the event has one, else `summary_index`.
+    content_index: Option<Count>,
+    summary_index: Option<Count>,
+    /// `message`, when the event has one, else `error.message`.
+    message: Option<Text<'de>>,
+    error: Object<ErrorObject<'de>>,
+}
+
+impl<'de> Fields<'de> for ResponsesEvent<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "type" => take(&mut self.kind, map),
+            "delta" => take(&mut self.delta, map),
+            "output_index" => take(&mut self.output_index, map),
+            "content_index" => present(&mut self.content_index, map),
+            "summary_index" => present(&mut self.summary_index, map),
+            "message" => present(&mut self.message, map),
+            "error" => take(&mut self.error, map),
+            _ => skip(map),
+        }
+    }
+}
+
+fn read_responses(event: EventJson<'_>, meter: &mut Meter) -> Result<(), serde_json::Error> {
+    let Object(read) = event.read::<Object<ResponsesEvent>>()?;
+    let Some(kind) = read.kind.as_str() else {
+        return Ok(());
     };
     match kind {
         "response.completed" | "response.incomplete" | "response.failed" => {
-            let response = event.get("response").unwrap_or(&Value::Null);
+            let whole = event.whole()?;
+            let response = whole.get("response").unwrap_or(&Value::Null);
             meter.report(UsageReport::from_response(
                 UsageFormat::OpenAiResponses,
                 response,
@@ -142,19 +359,19 @@ fn read_responses(event: &Value, meter: &mut Meter) {
             meter.finish();
         }
         "error" => {
-            let message = event
-                .get("message")
-                .or_else(|| event.pointer("/error/message"))
-                .and_then(Value::as_str);
+            let message = match &read.message {
+                Some(message) => message.as_str(),
+                None => read.error.0.message.as_str(),
+            };
             meter.provider_error(message.unwrap_or("an `error` event"));
         }
         _ if RESPONSES_TEXT_DELTAS.contains(&kind) => {
-            if let Some(text) = event.get("delta").and_then(Value::as_str) {
-                let item = index_or(event, "output_index", 0);
-                let within = event
-                    .get("content_index")
-                    .or_else(|| event.get("summary_index"))
-                    .and_then(Value::as_u64)
+            if let Some(text) = read.delta.as_str() {
+                let item = read.output_index.0.unwrap_or(0);
+                let within = read
+                    .content_index
+                    .or(read.summary_index)
+                    .and_then(|index| index.0)
                     .unwrap_or(0);
                 // One answer, whatever its output items: its limit covers them all.
                 meter.output(0, part(item, within), text);
@@ -162,80 +379,211 @@ fn read_responses(event: &Value, meter: &mut Meter) {
         }
         _ => {}
     }
+    Ok(())
 }
 
-fn read_anthropic(event: &Value, meter: &mut Meter) {
-    let Some(kind) = event.get("type").and_then(Value::as_str) else {
-        return;
+#[derive(Debug, Default)]
+struct AnthropicEvent<'de> {
+    kind: Text<'de>,
+    index: Count,
+    /// `None` when the event has no `delta`.
+    delta: Option<Object<AnthropicDelta<'de>>>,
+    error: Object<ErrorObject<'de>>,
+}
+
+impl<'de> Fields<'de> for AnthropicEvent<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "type" => take(&mut self.kind, map),
+            "index" => take(&mut self.index, map),
+            "delta" => present(&mut self.delta, map),
+            "error" => take(&mut self.error, map),
+            _ => skip(map),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct AnthropicDelta<'de> {
+    text: Text<'de>,
+    partial_json: Text<'de>,
+    thinking: Text<'de>,
+}
+
+impl<'de> Fields<'de> for AnthropicDelta<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "text" => take(&mut self.text, map),
+            "partial_json" => take(&mut self.partial_json, map),
+            "thinking" => take(&mut self.thinking, map),
+            _ => skip(map),
+        }
+    }
+}
+
+fn read_anthropic(event: EventJson<'_>, meter: &mut Meter) -> Result<(), serde_json::Error> {
+    let Object(read) = event.read::<Object<AnthropicEvent>>()?;
+    let Some(kind) = read.kind.as_str() else {
+        return Ok(());
     };
     match kind {
         "content_block_delta" => {
-            let Some(delta) = event.get("delta") else {
-                return;
+            let Some(Object(delta)) = &read.delta else {
+                return Ok(());
             };
-            let text = ["text", "partial_json", "thinking"]
-                .iter()
-                .find_map(|field| delta.get(*field).and_then(Value::as_str));
+            let text = [&delta.text, &delta.partial_json, &delta.thinking]
+                .into_iter()
+                .find_map(Text::as_str);
             if let Some(text) = text {
-                meter.output(0, index_or(event, "index", 0), text);
+                meter.output(0, read.index.0.unwrap_or(0), text);
             }
         }
-        "message_start" | "message_delta" => meter.anthropic_usage(event),
+        "message_start" | "message_delta" => meter.anthropic_usage(&*event.whole()?),
         "message_stop" => meter.finish(),
         "error" => {
-            let message = event.pointer("/error/message").and_then(Value::as_str);
+            let message = read.error.0.message.as_str();
             meter.provider_error(message.unwrap_or("an `error` event"));
         }
         _ => {}
     }
+    Ok(())
 }
 
-fn read_gemini(event: &Value, meter: &mut Meter) {
-    if let Some(candidates) = event.get("candidates").and_then(Value::as_array) {
-        for (position, candidate) in candidates.iter().enumerate() {
-            let index = index_or(candidate, "index", position);
-            let parts = candidate
-                .pointer("/content/parts")
-                .and_then(Value::as_array);
-            for piece in parts.into_iter().flatten() {
-                if let Some(text) = piece.get("text").and_then(Value::as_str) {
-                    meter.output(index, part(index, 0), text);
-                } else if let Some(call) = piece.get("functionCall") {
-                    // Sent whole, as JSON: count its JSON text.
-                    meter.output(index, part(index, 1), &call.to_string());
-                } else if let Some(code) = piece
-                    .pointer("/executableCode/code")
-                    .and_then(Value::as_str)
-                {
-                    meter.output(index, part(index, 2), code);
-                }
-            }
-            if candidate.get("finishReason").is_some_and(Value::is_string) {
-                meter.finish();
-            }
+#[derive(Debug, Default)]
+struct GeminiEvent<'de> {
+    candidates: List<Object<Candidate<'de>>>,
+    prompt_feedback: Object<PromptFeedback>,
+    /// Kept as a `Value` for the usage reader: it is all Gemini's reader
+    /// reads of the event.
+    usage_metadata: Option<Value>,
+    error: NullOr<ErrorObject<'de>>,
+}
+
+impl<'de> Fields<'de> for GeminiEvent<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "candidates" => take(&mut self.candidates, map),
+            "promptFeedback" => take(&mut self.prompt_feedback, map),
+            "usageMetadata" => present(&mut self.usage_metadata, map),
+            "error" => take(&mut self.error, map),
+            _ => skip(map),
         }
     }
-    if event.pointer("/promptFeedback/blockReason").is_some() {
+}
+
+#[derive(Debug, Default)]
+struct PromptFeedback {
+    blocked: bool,
+}
+
+impl<'de> Fields<'de> for PromptFeedback {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        if key == "blockReason" {
+            self.blocked = true;
+        }
+        skip(map)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Candidate<'de> {
+    index: Count,
+    content: Object<CandidateContent<'de>>,
+    finish_reason: Text<'de>,
+}
+
+impl<'de> Fields<'de> for Candidate<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "index" => take(&mut self.index, map),
+            "content" => take(&mut self.content, map),
+            "finishReason" => take(&mut self.finish_reason, map),
+            _ => skip(map),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct CandidateContent<'de> {
+    parts: List<Object<Piece<'de>>>,
+}
+
+impl<'de> Fields<'de> for CandidateContent<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "parts" => take(&mut self.parts, map),
+            _ => skip(map),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Piece<'de> {
+    text: Text<'de>,
+    /// Kept whole: a function call is sent as JSON, and its JSON text counts.
+    function_call: Option<Value>,
+    executable_code: Object<ExecutableCode<'de>>,
+}
+
+impl<'de> Fields<'de> for Piece<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "text" => take(&mut self.text, map),
+            "functionCall" => present(&mut self.function_call, map),
+            "executableCode" => take(&mut self.executable_code, map),
+            _ => skip(map),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct ExecutableCode<'de> {
+    code: Text<'de>,
+}
+
+impl<'de> Fields<'de> for ExecutableCode<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "code" => take(&mut self.code, map),
+            _ => skip(map),
+        }
+    }
+}
+
+fn read_gemini(event: EventJson<'_>, meter: &mut Meter) -> Result<(), serde_json::Error> {
+    let Object(read) = event.read::<Object<GeminiEvent>>()?;
+    for (position, Object(candidate)) in read.candidates.0.iter().enumerate() {
+        let index = candidate.index.0.unwrap_or(position as u64);
+        for Object(piece) in &candidate.content.0.parts.0 {
+            if let Some(text) = piece.text.as_str() {
+                meter.output(index, part(index, 0), text);
+            } else if let Some(call) = &piece.function_call {
+                meter.output(index, part(index, 1), &call.to_string());
+            } else if let Some(code) = piece.executable_code.0.code.as_str() {
+                meter.output(index, part(index, 2), code);
+            }
+        }
+        if candidate.finish_reason.as_str().is_some() {
+            meter.finish();
+        }
+    }
+    if read.prompt_feedback.0.blocked {
         meter.finish();
     }
     // Vertex AI sends `usageMetadata` with only `trafficType` on every chunk
     // but the last: that is no usage report.
-    if let Some(metadata) = event.get("usageMetadata") {
+    if let Some(metadata) = read.usage_metadata {
         if metadata.get("promptTokenCount").is_some() {
-            meter.report(UsageReport::from_response(UsageFormat::Gemini, event));
+            let usage = Value::Object(
+                [("usageMetadata".to_owned(), metadata)]
+                    .into_iter()
+                    .collect(),
+            );
+            meter.report(UsageReport::from_response(UsageFormat::Gemini, &usage));
         }
     }
-    if let Some(error) = event.get("error") {
-        read_error_object(error, meter);
-    }
-}
-
-/// OpenAI's and Gemini's mid-stream errors: `"error": {"message": …}`.
-fn read_error_object(error: &Value, meter: &mut Meter) {
-    if !error.is_null() {
-        let message = error.get("message").and_then(Value::as_str);
-        meter.provider_error(message.unwrap_or("an `error` object"));
-    }
+    report_error(&read.error, meter);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -249,7 +597,7 @@ mod tests {
     fn output_of(provider: Provider, events: &[Value]) -> u64 {
         let mut meter = Meter::new(TokenCounter::new(), "gpt-4o", 4_096, 1);
         for event in events {
-            read(provider, event, &mut meter);
+            read(provider, EventJson::Parsed(event), &mut meter).unwrap();
         }
         let prompt = TokenCount {
             tokens: 1,

@@ -7,6 +7,8 @@
 //! - `sse`: the event-stream decoder, fed the body in network-sized pieces;
 //! - `events`: what each provider's events say (output text, usage, the
 //!   last event);
+//! - `lenient`: the shapes `events` deserializes from an event's JSON,
+//!   keeping only what the meter reads;
 //! - `meter`: the running count (output counted lazily, usage reported so
 //!   far) and the cut-off tests;
 //! - `account`: each event read into the meter, and how the call is
@@ -20,8 +22,11 @@
 
 mod account;
 mod events;
+#[cfg(test)]
+mod events_tests;
 mod idle;
 mod lease;
+mod lenient;
 mod meter;
 #[cfg(feature = "exchange")]
 mod pass_through;

@@ -81,7 +81,7 @@ where
         let Some(event) = metered.decoder.next_event() else {
             return false;
         };
-        let step = metered.account.read(event.event, event.data);
+        let step = metered.account.pass(event.data);
         let end = metered.decoder.consumed();
         match step {
             Step::Yield(_) => self.released = end,
