@@ -32,7 +32,9 @@ use crate::usage::{UsageFormat, UsageReport};
 /// One event's JSON: its bytes, or the `Value` already parsed from them.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum EventJson<'a> {
-    /// The `data:` bytes as the provider sent them.
+    /// The `data:` bytes as the provider sent them: what the tower layer
+    /// and the middleware pass on (the `exchange` feature).
+    #[cfg_attr(not(feature = "exchange"), allow(dead_code))]
     Bytes(&'a [u8]),
     /// The same, parsed.
     Parsed(&'a Value),
