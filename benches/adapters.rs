@@ -4,13 +4,6 @@
 //! `ReqwestService`; and a reqwest-middleware stack with and without
 //! `GuardMiddleware`. After criterion's report, a fixed-size timed run of
 //! alternating rounds prints each ratio (target ≤ 1.05×).
-//!
-//! With `SPENDGUARD_BENCH_CALLS=<call>=<n>` the bench makes only `n` of one
-//! call and exits, for counting instructions under
-//! `valgrind --tool=callgrind` (a run of 60 minus a run of 10, over 50, is
-//! one call without the set-up). `<call>` is one of `chat-plain`,
-//! `chat-guarded`, `stream-plain`, `stream-guarded`, `raw-plain`,
-//! `raw-guarded`, `middleware-plain`, `middleware-guarded`.
 
 #[path = "../tests/support/mock_provider/mod.rs"]
 mod mock_provider;
@@ -166,24 +159,6 @@ mod async_openai_layer {
         group.finish();
     }
 
-    /// Makes `calls` of `call`; `false` if `call` is none of this bench's.
-    pub fn only(call: &str, calls: usize) -> bool {
-        let bench = Bench::new();
-        let one: &dyn Fn() -> usize = match call {
-            "chat-plain" => &|| bench.chat(&bench.plain),
-            "chat-guarded" => &|| bench.chat(&bench.guarded),
-            "stream-plain" => &|| bench.stream(&bench.plain),
-            "stream-guarded" => &|| bench.stream(&bench.guarded),
-            "raw-plain" => &|| bench.raw(false),
-            "raw-guarded" => &|| bench.raw(true),
-            _ => return false,
-        };
-        (0..calls).for_each(|_| {
-            one();
-        });
-        true
-    }
-
     /// Alternating rounds, best of each, so drift on a shared machine hits
     /// both.
     pub fn print_ratios() {
@@ -319,20 +294,6 @@ mod reqwest_middleware_stack {
         group.finish();
     }
 
-    /// Makes `calls` of `call`; `false` if `call` is none of this bench's.
-    pub fn only(call: &str, calls: usize) -> bool {
-        let bench = MiddlewareBench::new();
-        let client = match call {
-            "middleware-plain" => &bench.plain,
-            "middleware-guarded" => &bench.guarded,
-            _ => return false,
-        };
-        (0..calls).for_each(|_| {
-            bench.call(client);
-        });
-        true
-    }
-
     /// Alternating rounds, best of each, so drift on a shared machine hits both.
     pub fn print_ratio() {
         let bench = MiddlewareBench::new();
@@ -356,32 +317,7 @@ mod reqwest_middleware_stack {
     }
 }
 
-/// The call and count `SPENDGUARD_BENCH_CALLS` asks for, if it is set.
-fn only_calls() -> Option<(String, usize)> {
-    let asked = std::env::var("SPENDGUARD_BENCH_CALLS").ok()?;
-    let (call, calls) = asked
-        .split_once('=')
-        .expect("SPENDGUARD_BENCH_CALLS is `<call>=<n>`");
-    let calls = calls
-        .parse()
-        .expect("SPENDGUARD_BENCH_CALLS's count is a number");
-    Some((call.to_owned(), calls))
-}
-
 fn main() {
-    if let Some((call, calls)) = only_calls() {
-        let mut made = false;
-        #[cfg(feature = "async-openai-layer")]
-        {
-            made |= async_openai_layer::only(&call, calls);
-        }
-        #[cfg(feature = "reqwest-middleware")]
-        {
-            made |= !made && reqwest_middleware_stack::only(&call, calls);
-        }
-        assert!(made, "no call `{call}` in this build of the bench");
-        return;
-    }
     // Each adapter's group is built with its feature.
     #[cfg(feature = "async-openai-layer")]
     {
