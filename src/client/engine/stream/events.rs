@@ -103,6 +103,22 @@ fn skip<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
     map.next_value::<Skip>().map(|_| ())
 }
 
+/// Implements [`Fields`] for a shape whose fields are each read from one
+/// key, with [`take`] or, for a field whose presence counts, [`present`];
+/// every other key is skipped.
+macro_rules! fields {
+    ($shape:ident { $($key:literal => $read:ident $field:ident,)+ }) => {
+        impl<'de> Fields<'de> for $shape<'de> {
+            fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+                match key {
+                    $($key => $read(&mut self.$field, map),)+
+                    _ => skip(map),
+                }
+            }
+        }
+    };
+}
+
 /// OpenAI's and Gemini's mid-stream error: `"error": {"message": …}`,
 /// anything but `null`.
 #[derive(Debug, Default)]
@@ -110,14 +126,9 @@ struct ErrorObject<'de> {
     message: Text<'de>,
 }
 
-impl<'de> Fields<'de> for ErrorObject<'de> {
-    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
-        match key {
-            "message" => take(&mut self.message, map),
-            _ => skip(map),
-        }
-    }
-}
+fields!(ErrorObject {
+    "message" => take message,
+});
 
 fn report_error(error: &NullOr<ErrorObject<'_>>, meter: &mut Meter) {
     if let NullOr(Some(error)) = error {
@@ -132,16 +143,11 @@ struct ChatEvent<'de> {
     error: NullOr<ErrorObject<'de>>,
 }
 
-impl<'de> Fields<'de> for ChatEvent<'de> {
-    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
-        match key {
-            "choices" => take(&mut self.choices, map),
-            "usage" => take(&mut self.usage, map),
-            "error" => take(&mut self.error, map),
-            _ => skip(map),
-        }
-    }
-}
+fields!(ChatEvent {
+    "choices" => take choices,
+    "usage" => take usage,
+    "error" => take error,
+});
 
 #[derive(Debug, Default)]
 struct ChatChoice<'de> {
@@ -149,15 +155,10 @@ struct ChatChoice<'de> {
     delta: Object<ChatDelta<'de>>,
 }
 
-impl<'de> Fields<'de> for ChatChoice<'de> {
-    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
-        match key {
-            "index" => take(&mut self.index, map),
-            "delta" => take(&mut self.delta, map),
-            _ => skip(map),
-        }
-    }
-}
+fields!(ChatChoice {
+    "index" => take index,
+    "delta" => take delta,
+});
 
 /// What a chat delta field carries.
 #[derive(Debug)]
@@ -208,14 +209,9 @@ struct Transcript<'de> {
     transcript: Text<'de>,
 }
 
-impl<'de> Fields<'de> for Transcript<'de> {
-    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
-        match key {
-            "transcript" => take(&mut self.transcript, map),
-            _ => skip(map),
-        }
-    }
-}
+fields!(Transcript {
+    "transcript" => take transcript,
+});
 
 #[derive(Debug, Default)]
 struct Function<'de> {
@@ -223,15 +219,10 @@ struct Function<'de> {
     arguments: Text<'de>,
 }
 
-impl<'de> Fields<'de> for Function<'de> {
-    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
-        match key {
-            "name" => take(&mut self.name, map),
-            "arguments" => take(&mut self.arguments, map),
-            _ => skip(map),
-        }
-    }
-}
+fields!(Function {
+    "name" => take name,
+    "arguments" => take arguments,
+});
 
 #[derive(Debug, Default)]
 struct ToolCall<'de> {
@@ -239,15 +230,10 @@ struct ToolCall<'de> {
     function: Object<Function<'de>>,
 }
 
-impl<'de> Fields<'de> for ToolCall<'de> {
-    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
-        match key {
-            "index" => take(&mut self.index, map),
-            "function" => take(&mut self.function, map),
-            _ => skip(map),
-        }
-    }
-}
+fields!(ToolCall {
+    "index" => take index,
+    "function" => take function,
+});
 
 fn read_chat(event: EventJson<'_>, meter: &mut Meter) -> Result<(), serde_json::Error> {
     let Object(chat) = event.read::<Object<ChatEvent>>()?;
@@ -327,20 +313,15 @@ struct ResponsesEvent<'de> {
     error: Object<ErrorObject<'de>>,
 }
 
-impl<'de> Fields<'de> for ResponsesEvent<'de> {
-    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
-        match key {
-            "type" => take(&mut self.kind, map),
-            "delta" => take(&mut self.delta, map),
-            "output_index" => take(&mut self.output_index, map),
-            "content_index" => present(&mut self.content_index, map),
-            "summary_index" => present(&mut self.summary_index, map),
-            "message" => present(&mut self.message, map),
-            "error" => take(&mut self.error, map),
-            _ => skip(map),
-        }
-    }
-}
+fields!(ResponsesEvent {
+    "type" => take kind,
+    "delta" => take delta,
+    "output_index" => take output_index,
+    "content_index" => present content_index,
+    "summary_index" => present summary_index,
+    "message" => present message,
+    "error" => take error,
+});
 
 fn read_responses(event: EventJson<'_>, meter: &mut Meter) -> Result<(), serde_json::Error> {
     let Object(read) = event.read::<Object<ResponsesEvent>>()?;
@@ -393,17 +374,12 @@ struct AnthropicEvent<'de> {
     error: Object<ErrorObject<'de>>,
 }
 
-impl<'de> Fields<'de> for AnthropicEvent<'de> {
-    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
-        match key {
-            "type" => take(&mut self.kind, map),
-            "index" => take(&mut self.index, map),
-            "delta" => present(&mut self.delta, map),
-            "error" => take(&mut self.error, map),
-            _ => skip(map),
-        }
-    }
-}
+fields!(AnthropicEvent {
+    "type" => take kind,
+    "index" => take index,
+    "delta" => present delta,
+    "error" => take error,
+});
 
 #[derive(Debug, Default)]
 struct AnthropicDelta<'de> {
@@ -412,16 +388,11 @@ struct AnthropicDelta<'de> {
     thinking: Text<'de>,
 }
 
-impl<'de> Fields<'de> for AnthropicDelta<'de> {
-    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
-        match key {
-            "text" => take(&mut self.text, map),
-            "partial_json" => take(&mut self.partial_json, map),
-            "thinking" => take(&mut self.thinking, map),
-            _ => skip(map),
-        }
-    }
-}
+fields!(AnthropicDelta {
+    "text" => take text,
+    "partial_json" => take partial_json,
+    "thinking" => take thinking,
+});
 
 fn read_anthropic(event: EventJson<'_>, meter: &mut Meter) -> Result<(), serde_json::Error> {
     let Object(read) = event.read::<Object<AnthropicEvent>>()?;
@@ -461,17 +432,12 @@ struct GeminiEvent<'de> {
     error: NullOr<ErrorObject<'de>>,
 }
 
-impl<'de> Fields<'de> for GeminiEvent<'de> {
-    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
-        match key {
-            "candidates" => take(&mut self.candidates, map),
-            "promptFeedback" => take(&mut self.prompt_feedback, map),
-            "usageMetadata" => present(&mut self.usage_metadata, map),
-            "error" => take(&mut self.error, map),
-            _ => skip(map),
-        }
-    }
-}
+fields!(GeminiEvent {
+    "candidates" => take candidates,
+    "promptFeedback" => take prompt_feedback,
+    "usageMetadata" => present usage_metadata,
+    "error" => take error,
+});
 
 #[derive(Debug, Default)]
 struct PromptFeedback {
@@ -494,30 +460,20 @@ struct Candidate<'de> {
     finish_reason: Text<'de>,
 }
 
-impl<'de> Fields<'de> for Candidate<'de> {
-    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
-        match key {
-            "index" => take(&mut self.index, map),
-            "content" => take(&mut self.content, map),
-            "finishReason" => take(&mut self.finish_reason, map),
-            _ => skip(map),
-        }
-    }
-}
+fields!(Candidate {
+    "index" => take index,
+    "content" => take content,
+    "finishReason" => take finish_reason,
+});
 
 #[derive(Debug, Default)]
 struct CandidateContent<'de> {
     parts: List<Object<Piece<'de>>>,
 }
 
-impl<'de> Fields<'de> for CandidateContent<'de> {
-    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
-        match key {
-            "parts" => take(&mut self.parts, map),
-            _ => skip(map),
-        }
-    }
-}
+fields!(CandidateContent {
+    "parts" => take parts,
+});
 
 #[derive(Debug, Default)]
 struct Piece<'de> {
@@ -527,30 +483,20 @@ struct Piece<'de> {
     executable_code: Object<ExecutableCode<'de>>,
 }
 
-impl<'de> Fields<'de> for Piece<'de> {
-    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
-        match key {
-            "text" => take(&mut self.text, map),
-            "functionCall" => present(&mut self.function_call, map),
-            "executableCode" => take(&mut self.executable_code, map),
-            _ => skip(map),
-        }
-    }
-}
+fields!(Piece {
+    "text" => take text,
+    "functionCall" => present function_call,
+    "executableCode" => take executable_code,
+});
 
 #[derive(Debug, Default)]
 struct ExecutableCode<'de> {
     code: Text<'de>,
 }
 
-impl<'de> Fields<'de> for ExecutableCode<'de> {
-    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
-        match key {
-            "code" => take(&mut self.code, map),
-            _ => skip(map),
-        }
-    }
-}
+fields!(ExecutableCode {
+    "code" => take code,
+});
 
 fn read_gemini(event: EventJson<'_>, meter: &mut Meter) -> Result<(), serde_json::Error> {
     let Object(read) = event.read::<Object<GeminiEvent>>()?;

@@ -16,35 +16,55 @@ use std::marker::PhantomData;
 
 use serde::de::{Deserialize, Deserializer, Error, MapAccess, SeqAccess, Visitor};
 
-/// Implements the scalar visits, each as `$value`.
-macro_rules! scalars {
-    ($value:expr) => {
+/// Implements the visits of the listed kinds of JSON value, each read as
+/// `$value`; an array's or an object's contents are checked and dropped
+/// first. Each shape lists the kinds it has nothing to read in and writes
+/// out the visits it reads.
+macro_rules! read_as {
+    (@bool $value:expr) => {
         fn visit_bool<E: Error>(self, _: bool) -> Result<Self::Value, E> {
             Ok($value)
         }
+    };
+    (@i64 $value:expr) => {
         fn visit_i64<E: Error>(self, _: i64) -> Result<Self::Value, E> {
             Ok($value)
         }
+    };
+    (@u64 $value:expr) => {
+        fn visit_u64<E: Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+    };
+    (@f64 $value:expr) => {
         fn visit_f64<E: Error>(self, _: f64) -> Result<Self::Value, E> {
             Ok($value)
         }
+    };
+    (@unit $value:expr) => {
         fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
             Ok($value)
         }
     };
-}
-
-/// Implements the visits of arrays and objects, each skipped as `$value`.
-macro_rules! compounds {
-    ($value:expr) => {
+    (@str $value:expr) => {
+        fn visit_str<E: Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+    };
+    (@seq $value:expr) => {
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
             while seq.next_element::<Skip>()?.is_some() {}
             Ok($value)
         }
+    };
+    (@map $value:expr) => {
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             while map.next_entry::<Skip, Skip>()?.is_some() {}
             Ok($value)
         }
+    };
+    ($value:expr; $($kind:ident),+) => {
+        $(read_as!(@$kind $value);)+
     };
 }
 
@@ -59,14 +79,7 @@ impl<'de> Deserialize<'de> for Skip {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any JSON value")
             }
-            scalars!(Skip);
-            compounds!(Skip);
-            fn visit_u64<E: Error>(self, _: u64) -> Result<Skip, E> {
-                Ok(Skip)
-            }
-            fn visit_str<E: Error>(self, _: &str) -> Result<Skip, E> {
-                Ok(Skip)
-            }
+            read_as!(Skip; bool, i64, u64, f64, unit, str, seq, map);
         }
         deserializer.deserialize_any(SkipVisitor)
     }
@@ -85,11 +98,7 @@ impl<'de> Deserialize<'de> for Text<'de> {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any JSON value")
             }
-            scalars!(Text(None));
-            compounds!(Text(None));
-            fn visit_u64<E: Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Text(None))
-            }
+            read_as!(Text(None); bool, i64, u64, f64, unit, seq, map);
             fn visit_borrowed_str<E: Error>(self, text: &'de str) -> Result<Self::Value, E> {
                 Ok(Text(Some(Cow::Borrowed(text))))
             }
@@ -123,13 +132,9 @@ impl<'de> Deserialize<'de> for Count {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any JSON value")
             }
-            scalars!(Count(None));
-            compounds!(Count(None));
+            read_as!(Count(None); bool, i64, f64, unit, str, seq, map);
             fn visit_u64<E: Error>(self, count: u64) -> Result<Count, E> {
                 Ok(Count(Some(count)))
-            }
-            fn visit_str<E: Error>(self, _: &str) -> Result<Count, E> {
-                Ok(Count(None))
             }
         }
         deserializer.deserialize_any(CountVisitor)
@@ -148,22 +153,7 @@ impl<'de> Deserialize<'de> for NotNull {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any JSON value")
             }
-            compounds!(NotNull(true));
-            fn visit_bool<E: Error>(self, _: bool) -> Result<NotNull, E> {
-                Ok(NotNull(true))
-            }
-            fn visit_i64<E: Error>(self, _: i64) -> Result<NotNull, E> {
-                Ok(NotNull(true))
-            }
-            fn visit_u64<E: Error>(self, _: u64) -> Result<NotNull, E> {
-                Ok(NotNull(true))
-            }
-            fn visit_f64<E: Error>(self, _: f64) -> Result<NotNull, E> {
-                Ok(NotNull(true))
-            }
-            fn visit_str<E: Error>(self, _: &str) -> Result<NotNull, E> {
-                Ok(NotNull(true))
-            }
+            read_as!(NotNull(true); bool, i64, u64, f64, str, seq, map);
             fn visit_unit<E: Error>(self) -> Result<NotNull, E> {
                 Ok(NotNull(false))
             }
@@ -190,23 +180,13 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any JSON value")
             }
-            scalars!(List::default());
-            fn visit_u64<E: Error>(self, _: u64) -> Result<List<T>, E> {
-                Ok(List::default())
-            }
-            fn visit_str<E: Error>(self, _: &str) -> Result<List<T>, E> {
-                Ok(List::default())
-            }
+            read_as!(List::default(); bool, i64, u64, f64, unit, str, map);
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<List<T>, A::Error> {
                 let mut elements = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(16));
                 while let Some(element) = seq.next_element()? {
                     elements.push(element);
                 }
                 Ok(List(elements))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<List<T>, A::Error> {
-                while map.next_entry::<Skip, Skip>()?.is_some() {}
-                Ok(List::default())
             }
         }
         deserializer.deserialize_any(ListVisitor(PhantomData))
@@ -229,17 +209,7 @@ impl<'de, T: Fields<'de>> Visitor<'de> for ObjectVisitor<T> {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
-    scalars!(Object::default());
-    fn visit_u64<E: Error>(self, _: u64) -> Result<Object<T>, E> {
-        Ok(Object::default())
-    }
-    fn visit_str<E: Error>(self, _: &str) -> Result<Object<T>, E> {
-        Ok(Object::default())
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Object<T>, A::Error> {
-        while seq.next_element::<Skip>()?.is_some() {}
-        Ok(Object::default())
-    }
+    read_as!(Object::default(); bool, i64, u64, f64, unit, str, seq);
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Object<T>, A::Error> {
         let mut fields = T::default();
         while let Some(key) = map.next_key::<Text<'de>>()? {
@@ -278,25 +248,7 @@ impl<'de, T: Fields<'de>> Deserialize<'de> for NullOr<T> {
             fn visit_unit<E: Error>(self) -> Result<NullOr<T>, E> {
                 Ok(NullOr(None))
             }
-            fn visit_bool<E: Error>(self, _: bool) -> Result<NullOr<T>, E> {
-                Ok(NullOr(Some(T::default())))
-            }
-            fn visit_i64<E: Error>(self, _: i64) -> Result<NullOr<T>, E> {
-                Ok(NullOr(Some(T::default())))
-            }
-            fn visit_u64<E: Error>(self, _: u64) -> Result<NullOr<T>, E> {
-                Ok(NullOr(Some(T::default())))
-            }
-            fn visit_f64<E: Error>(self, _: f64) -> Result<NullOr<T>, E> {
-                Ok(NullOr(Some(T::default())))
-            }
-            fn visit_str<E: Error>(self, _: &str) -> Result<NullOr<T>, E> {
-                Ok(NullOr(Some(T::default())))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<NullOr<T>, A::Error> {
-                let Object(fields) = ObjectVisitor(PhantomData).visit_seq(seq)?;
-                Ok(NullOr(Some(fields)))
-            }
+            read_as!(NullOr(Some(T::default())); bool, i64, u64, f64, str, seq);
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<NullOr<T>, A::Error> {
                 let Object(fields) = ObjectVisitor(PhantomData).visit_map(map)?;
                 Ok(NullOr(Some(fields)))
