@@ -288,7 +288,7 @@ fn read_function(function: &Function<'_>, choice: u64, part: u64, meter: &mut Me
 }
 
 /// Responses events whose `delta` is text the model wrote.
-const RESPONSES_TEXT_DELTAS: [&str; 9] = [
+pub(super) const RESPONSES_TEXT_DELTAS: [&str; 9] = [
     "response.output_text.delta",
     "response.refusal.delta",
     "response.function_call_arguments.delta",

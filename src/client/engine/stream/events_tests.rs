@@ -19,6 +19,8 @@ use crate::tokens::TokenCounter;
 mod oracle {
     use serde_json::Value;
 
+    // The list is data both readers share; what is checked is the reading.
+    use crate::client::engine::stream::events::RESPONSES_TEXT_DELTAS;
     use crate::client::engine::stream::meter::Meter;
     use crate::client::provider::Provider;
     use crate::usage::{UsageFormat, UsageReport};
@@ -121,19 +123,6 @@ mod oracle {
             }
         }
     }
-
-    /// Responses events whose `delta` is text the model wrote.
-    const RESPONSES_TEXT_DELTAS: [&str; 9] = [
-        "response.output_text.delta",
-        "response.refusal.delta",
-        "response.function_call_arguments.delta",
-        "response.custom_tool_call_input.delta",
-        "response.mcp_call_arguments.delta",
-        "response.code_interpreter_call_code.delta",
-        "response.reasoning_text.delta",
-        "response.reasoning_summary_text.delta",
-        "response.audio.transcript.delta",
-    ];
 
     fn read_responses(event: &Value, meter: &mut Meter) {
         let Some(kind) = event.get("type").and_then(Value::as_str) else {
