@@ -13,24 +13,29 @@ use super::tokenizer::Tokenizer;
 /// [`raw_tokens_per_choice`](Self::raw_tokens_per_choice) and
 /// [`billable_tokens`](Self::billable_tokens) count whatever is pending, and
 /// the upper bounds say, without tokenizing, how high the counts can be
-/// ([`TokenBound`]: no token is shorter than one byte). Each piece of text is
-/// tokenized once, in batches as large as the caller allows, which is also
-/// closer to how the model tokenized it than counting each chunk alone.
+/// ([`TokenBound`]: no token is shorter than one byte).
+///
+/// Every count is exact, however the provider chunked the text and whenever
+/// it is asked for. A count takes in a part's text only up to its last
+/// [`exact_cut`], a place where the tokenizer itself ends a piece; what
+/// follows (the word still arriving) is counted with it each time but kept,
+/// so a word is never split. Each piece of text before a cut is tokenized
+/// once.
 #[derive(Debug, Clone)]
 pub(crate) struct StreamedText {
     tokenizer: Tokenizer,
     counter: TokenCounter,
     /// Each choice seen so far: its tokens counted, and the bound of its
-    /// text not yet tokenized.
+    /// text not yet taken into that count.
     choices: Vec<Choice>,
-    /// Text not yet tokenized, one entry per part that has some.
+    /// Each part's text after its last exact cut, one entry per part.
     pending: Vec<Pending>,
     /// The highest bound of any one choice.
     choice_bound: u64,
-    /// Raw tokens counted, all choices together.
+    /// Raw tokens taken into the count, all choices together.
     counted: u64,
-    /// Bytes of text not yet tokenized, all choices together.
-    pending_bytes: u64,
+    /// The bounds of every part's pending text, all choices together.
+    pending_bound: u64,
     /// Bytes of text pushed in all.
     received: u64,
 }
@@ -38,13 +43,15 @@ pub(crate) struct StreamedText {
 #[derive(Debug, Clone, Copy)]
 struct Choice {
     id: u64,
+    /// Tokens of its text before each part's last exact cut.
     counted: u64,
-    pending: TokenBound,
+    /// The bounds of its parts' pending text.
+    pending: u64,
 }
 
 impl Choice {
     fn bound(&self) -> u64 {
-        TokenBound::of_bytes(self.counted).plus(self.pending).raw()
+        self.counted.saturating_add(self.pending)
     }
 }
 
@@ -53,7 +60,35 @@ struct Pending {
     part: u64,
     /// Where its choice is in `choices`.
     choice: usize,
+    /// The part's text after its last exact cut.
     text: String,
+    /// At least the tokens of `text`: their exact count once counted, its
+    /// bytes once more text arrives. (A word grown by a few bytes can
+    /// tokenize into more tokens than it had plus those bytes, so a count
+    /// is never carried over a change.)
+    bound: u64,
+    /// `bound` is the exact count of `text`.
+    exact: bool,
+}
+
+/// The last byte index at which `text` can be cut and its two sides counted
+/// apart for exactly the tokens of the whole: before an ASCII space that
+/// follows a printable ASCII character, or 0 when there is none.
+///
+/// Both encodings (o200k_base, cl100k_base) split text into pieces with a
+/// pattern before merging bytes into tokens, and tokens never cross a piece.
+/// No piece holds a printable character followed by a space: pieces of
+/// letters, digits and contractions end in a letter or digit, a run of
+/// punctuation is followed in its piece only by line breaks (and `/` in
+/// o200k_base), and a piece of whitespace holds only whitespace. So a piece
+/// always ends there, the pattern starts the next piece at that space either
+/// way, and its look-ahead (`\s+(?!\S)`) only looks right.
+pub(crate) fn exact_cut(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    (1..bytes.len())
+        .rev()
+        .find(|&at| bytes[at] == b' ' && bytes[at - 1].is_ascii_graphic())
+        .unwrap_or(0)
 }
 
 impl StreamedText {
@@ -66,7 +101,7 @@ impl StreamedText {
             pending: Vec::new(),
             choice_bound: 0,
             counted: 0,
-            pending_bytes: 0,
+            pending_bound: 0,
             received: 0,
         }
     }
@@ -77,24 +112,36 @@ impl StreamedText {
     pub(crate) fn push(&mut self, choice: u64, part: u64, text: &str) {
         let bytes = text.len() as u64;
         self.received = self.received.saturating_add(bytes);
-        self.pending_bytes = self.pending_bytes.saturating_add(bytes);
-        let slot = match self.pending.iter().rposition(|p| p.part == part) {
-            Some(at) => {
-                self.pending[at].text.push_str(text);
-                self.pending[at].choice
-            }
+        let at = match self.pending.iter().rposition(|p| p.part == part) {
+            Some(at) => at,
             None => {
                 let slot = self.choice_slot(choice);
                 self.pending.push(Pending {
                     part,
                     choice: slot,
-                    text: text.to_owned(),
+                    text: String::new(),
+                    bound: 0,
+                    exact: true,
                 });
-                slot
+                self.pending.len() - 1
             }
         };
+        let pending = &mut self.pending[at];
+        pending.text.push_str(text);
+        let bound = TokenBound::of_text(&pending.text).raw();
+        let was = std::mem::replace(&mut pending.bound, bound);
+        pending.exact = pending.text.is_empty();
+        let slot = pending.choice;
+        self.rebound(slot, was, bound);
+    }
+
+    /// One part of choice `slot` whose pending text was bounded by `was`
+    /// is now bounded by `now`.
+    fn rebound(&mut self, slot: usize, was: u64, now: u64) {
+        let change = |total: u64| total.saturating_sub(was).saturating_add(now);
+        self.pending_bound = change(self.pending_bound);
         let choice = &mut self.choices[slot];
-        choice.pending = choice.pending.plus_text(text);
+        choice.pending = change(choice.pending);
         self.choice_bound = self.choice_bound.max(choice.bound());
     }
 
@@ -105,7 +152,7 @@ impl StreamedText {
                 self.choices.push(Choice {
                     id,
                     counted: 0,
-                    pending: TokenBound::ZERO,
+                    pending: 0,
                 });
                 self.choices.len() - 1
             }
@@ -124,7 +171,7 @@ impl StreamedText {
 
     /// At least the raw count of all choices together, without tokenizing.
     pub(crate) fn upper_bound(&self) -> u64 {
-        self.counted.saturating_add(self.pending_bytes)
+        self.counted.saturating_add(self.pending_bound)
     }
 
     /// The tokens of the longest choice by the counting encoding, with no
@@ -141,7 +188,7 @@ impl StreamedText {
     /// public.
     pub(crate) fn billable_tokens(&mut self) -> u64 {
         self.count_pending();
-        self.billable(self.counted)
+        self.billable(self.upper_bound())
     }
 
     /// [`billable_tokens`](Self::billable_tokens) for a raw count of `raw`.
@@ -149,26 +196,29 @@ impl StreamedText {
         TokenBound::of_bytes(raw).billable_with(&self.counter, self.tokenizer)
     }
 
-    /// Tokenizes the pending text. A word cut in two by a count is counted
-    /// as two pieces, which can only count more: counts are asked for
-    /// rarely enough that this stays a token here and there.
+    /// Counts each part's text that changed since it was last counted:
+    /// up to its last exact cut for good, the rest for now. Afterwards every
+    /// bound is an exact count.
     fn count_pending(&mut self) {
-        if self.pending_bytes == 0 {
-            return;
-        }
         let encoding = self.tokenizer.encoding();
-        for pending in self.pending.drain(..) {
-            let tokens = encoding.count(&pending.text);
-            let choice = &mut self.choices[pending.choice];
-            choice.counted = choice.counted.saturating_add(tokens);
-            self.counted = self.counted.saturating_add(tokens);
+        for at in 0..self.pending.len() {
+            let pending = &mut self.pending[at];
+            if pending.exact {
+                continue;
+            }
+            let cut = exact_cut(&pending.text);
+            let before_cut = encoding.count(&pending.text[..cut]);
+            pending.text.drain(..cut);
+            let after_cut = encoding.count(&pending.text);
+            let was = std::mem::replace(&mut pending.bound, after_cut);
+            pending.exact = true;
+            let slot = pending.choice;
+            self.counted = self.counted.saturating_add(before_cut);
+            let choice = &mut self.choices[slot];
+            choice.counted = choice.counted.saturating_add(before_cut);
+            self.rebound(slot, was, after_cut);
         }
-        self.choice_bound = 0;
-        for choice in &mut self.choices {
-            choice.pending = TokenBound::ZERO;
-            self.choice_bound = self.choice_bound.max(choice.counted);
-        }
-        self.pending_bytes = 0;
+        self.choice_bound = self.choices.iter().map(Choice::bound).max().unwrap_or(0);
     }
 }
 
@@ -216,27 +266,45 @@ mod tests {
         assert_eq!(streamed.upper_bound(), 11);
         assert_eq!(streamed.raw_tokens_per_choice(), 2);
         assert_eq!(streamed.upper_bound(), 2);
+        // "hello" is counted for good; " world", the word that may still be
+        // arriving, is bounded by its bytes again once it grows.
         streamed.push(0, 0, " again");
-        assert_eq!(streamed.upper_bound(), 8);
+        assert_eq!(streamed.upper_bound(), 1 + 12);
         assert_eq!(streamed.billable_tokens(), 3);
     }
 
     #[test]
-    fn counting_mid_word_can_only_count_more() {
+    fn counting_mid_word_counts_exactly() {
         let whole = count_text("gpt-4o", TEXT).tokens;
         let mut streamed = StreamedText::new(TokenCounter::new(), "gpt-4o");
+        let mut so_far = String::new();
         for (i, chunk) in chunks(TEXT, 3).into_iter().enumerate() {
             streamed.push(0, 0, chunk);
+            so_far.push_str(chunk);
             if i % 7 == 0 {
-                assert!(streamed.raw_tokens_per_choice() <= streamed.upper_bound());
+                let exact = count_text("gpt-4o", &so_far).tokens;
+                assert!(streamed.upper_bound() >= exact);
+                assert_eq!(streamed.raw_tokens_per_choice(), exact, "{so_far:?}");
             }
         }
-        let counted = streamed.billable_tokens();
-        assert!(counted >= whole, "{counted} < {whole}");
-        assert!(
-            counted <= whole + TEXT.len() as u64 / 21 + 1,
-            "{counted} vs {whole}"
+        assert_eq!(streamed.billable_tokens(), whole);
+    }
+
+    #[test]
+    fn a_cut_falls_only_before_a_space_after_a_printable_ascii_character() {
+        assert_eq!(exact_cut("hello world"), 5);
+        assert_eq!(exact_cut("one two three"), 7);
+        assert_eq!(exact_cut("end. Next"), 4);
+        assert_eq!(exact_cut("x  y"), 1, "before the first of two spaces");
+        assert_eq!(exact_cut(" leading"), 0);
+        assert_eq!(exact_cut("no\tcut\nhere"), 0);
+        assert_eq!(
+            exact_cut("東京 tokyo"),
+            0,
+            "not after a multi-byte character"
         );
+        assert_eq!(exact_cut("a\u{a0}b"), 0, "not before a no-break space");
+        assert_eq!(exact_cut(""), 0);
     }
 
     #[test]
@@ -263,7 +331,8 @@ mod tests {
         assert_eq!(streamed.raw_tokens_per_choice(), 27);
         assert_eq!(streamed.billable_tokens(), 81);
         streamed.push(1, 1 << 16, " word word");
-        assert_eq!(streamed.upper_bound_per_choice(), 27 + 10);
+        // 26 words counted for good, and the last with the new text by bytes.
+        assert_eq!(streamed.upper_bound_per_choice(), 26 + 15);
         assert_eq!(streamed.raw_tokens_per_choice(), 29);
     }
 
@@ -281,5 +350,101 @@ mod tests {
             count_text("claude-sonnet-4-5", TEXT).tokens,
             (raw * 125).div_ceil(100)
         );
+    }
+
+    mod exactness {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::tokens::Encoding;
+
+        /// Text rich in what the two encodings' patterns treat differently:
+        /// runs of spaces and line breaks, punctuation, digits, contractions,
+        /// upper and lower case, multi-byte letters, emoji, combining marks
+        /// and spaces that are not ASCII.
+        fn text() -> impl Strategy<Value = String> {
+            let atom = prop_oneof![
+                Just(" "),
+                Just("  "),
+                Just("\n"),
+                Just("\r\n"),
+                Just("\t"),
+                Just(" \n "),
+                Just("a"),
+                Just("word"),
+                Just("Word"),
+                Just("WORD"),
+                Just("'s"),
+                Just("'LL"),
+                Just("1"),
+                Just("2024"),
+                Just("."),
+                Just(", "),
+                Just("/"),
+                Just("//"),
+                Just("{}"),
+                Just("\""),
+                Just("é"),
+                Just("e\u{301}"),
+                Just("東京"),
+                Just("😀"),
+                Just("👍🏽"),
+                Just("\u{a0}"),
+                Just("\u{3000}"),
+                Just("\u{200b}"),
+                Just("ﬁ"),
+                Just("١٢٣"),
+            ];
+            proptest::collection::vec(atom, 0..60).prop_map(|atoms| atoms.concat())
+        }
+
+        /// Cuts `text` into chunks at the given fractions of its length, each
+        /// moved to the next character boundary.
+        fn chunked(text: &str, cuts: &[u8]) -> Vec<String> {
+            let mut at: Vec<usize> = cuts
+                .iter()
+                .map(|&c| {
+                    let mut i = text.len() * usize::from(c) / 255;
+                    while !text.is_char_boundary(i) {
+                        i += 1;
+                    }
+                    i
+                })
+                .collect();
+            at.push(0);
+            at.push(text.len());
+            at.sort_unstable();
+            at.windows(2).map(|w| text[w[0]..w[1]].to_owned()).collect()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(192))]
+
+            /// However the text is chunked and whenever a count is asked
+            /// for, the count is the text's own count, for both encodings,
+            /// and the bound before it is never below it.
+            #[test]
+            fn every_count_is_exact(
+                text in text(),
+                cuts in proptest::collection::vec(any::<u8>(), 0..24),
+                asks in proptest::collection::vec(any::<bool>(), 24),
+            ) {
+                for (model, encoding) in [("gpt-4o", Encoding::O200kBase), ("gpt-4", Encoding::Cl100kBase)] {
+                    let mut streamed = StreamedText::new(TokenCounter::new(), model);
+                    let mut so_far = String::new();
+                    for (chunk, ask) in chunked(&text, &cuts).iter().zip(asks.iter().cycle()) {
+                        streamed.push(0, 0, chunk);
+                        so_far.push_str(chunk);
+                        if *ask {
+                            let exact = encoding.count(&so_far);
+                            prop_assert!(streamed.upper_bound() >= exact);
+                            prop_assert_eq!(streamed.raw_tokens_per_choice(), exact, "{:?}", so_far);
+                        }
+                    }
+                    prop_assert!(streamed.upper_bound() >= encoding.count(&text));
+                    prop_assert_eq!(streamed.billable_tokens(), encoding.count(&text));
+                }
+            }
+        }
     }
 }

@@ -59,8 +59,11 @@ pub(crate) type Body = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>
 ///
 /// Text is counted in batches, not chunk by chunk: until its count matters it
 /// is only kept, and its byte length bounds its token count (no token is
-/// shorter than a byte). Where a count splits a word the word is counted in
-/// two pieces, which can only count more. Hidden reasoning (OpenAI's
+/// shorter than a byte). A count is exact however the provider chunked the
+/// text: it takes text in for good only up to a place where the tokenizer
+/// itself ends a piece (before a space that follows a printable ASCII
+/// character), and counts the word still arriving with the rest each time,
+/// so a word is never counted in two halves. Hidden reasoning (OpenAI's
 /// reasoning tokens, thinking that Claude or Gemini stream only as a
 /// summary) is not in the text; the provider's report, when it comes,
 /// includes it.
