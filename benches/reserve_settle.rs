@@ -11,7 +11,13 @@
 //! - `llm-budget worst+refund`: the same guarantee as ours built from
 //!   llm-budget's primitives: charge the worst case first, then give the
 //!   unused part back with `grow_limit`;
-//! - `Mutex<u64>`: a mutex-guarded counter checked and added to.
+//! - `Mutex<u64>`: a mutex-guarded counter checked and added to;
+//! - `10 atomic adds` and `2 atomic adds`: the floor of each design, with
+//!   nothing else done. One spendguard reserve+settle on a dollar budget
+//!   makes ten atomic read-modify-writes (the plan's and the reservation's
+//!   reference counts taken and dropped: four; the call and the dollars
+//!   claimed: two; the dollars settled, their commitment moved, the call and
+//!   the tokens settled: four); the emulation makes two.
 //!
 //! After criterion's report, a fixed-size timed run prints each variant's
 //! time per call and spendguard's ratio to the others, single-threaded and
@@ -20,6 +26,7 @@
 
 use std::future::Future;
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -38,6 +45,8 @@ struct Contenders {
     llm_budget: llm_budget::budget::AtomicBudget,
     llm_price: llm_budget::ModelPrice,
     mutex: Mutex<u64>,
+    /// As many counters as spendguard's call touches, each on its own.
+    floor: [AtomicU64; 10],
 }
 
 /// One call's worst case and actual use, as in the spendguard variant.
@@ -70,6 +79,7 @@ impl Contenders {
                 max_input_tokens: None,
             },
             mutex: Mutex::new(0),
+            floor: Default::default(),
         }
     }
 
@@ -107,11 +117,18 @@ impl Contenders {
         assert!(*spent + cost <= u64::MAX / 2);
         *spent += cost;
     }
+
+    /// `N` atomic read-modify-writes and nothing else.
+    fn atomic_adds<const N: usize>(&self) {
+        for counter in &self.floor[..N] {
+            counter.fetch_add(black_box(1), Ordering::AcqRel);
+        }
+    }
 }
 
 type Variant = (&'static str, fn(&Contenders));
 
-const VARIANTS: [Variant; 5] = [
+const VARIANTS: [Variant; 7] = [
     ("spendguard reserve+settle", Contenders::spendguard_call),
     ("spendguard locked", Contenders::spendguard_locked_call),
     ("llm-budget charge", Contenders::llm_budget_call),
@@ -120,6 +137,8 @@ const VARIANTS: [Variant; 5] = [
         Contenders::llm_budget_preflight_call,
     ),
     ("Mutex<u64>", Contenders::mutex_call),
+    ("10 atomic adds", Contenders::atomic_adds::<10>),
+    ("2 atomic adds", Contenders::atomic_adds::<2>),
 ];
 
 fn run_threads(contenders: &Contenders, call: fn(&Contenders), calls: u64) -> Duration {
