@@ -202,7 +202,10 @@ impl ModelPrice {
 
     /// What `usage` cost, exact to the nano-dollar (rounded up once).
     pub fn cost(&self, usage: &Usage) -> Usd {
-        self.schedule(usage.service_tier).cost(usage)
+        match self.listed_schedule(usage.service_tier) {
+            Some(listed) => listed.cost(usage),
+            None => self.schedule(usage.service_tier).cost(usage),
+        }
     }
 
     /// What `usage` would cost at the dearest tier the model is billed at
@@ -263,7 +266,14 @@ impl ModelPrice {
         tier: ServiceTier,
         cache_write: Option<CacheWrite>,
     ) -> Usd {
-        let schedule = self.schedule(tier);
+        let fallback;
+        let schedule = match self.listed_schedule(tier) {
+            Some(listed) => listed,
+            None => {
+                fallback = self.schedule(tier);
+                &*fallback
+            }
+        };
         let rates = schedule.band_for(input_tokens);
         let input_rate = match cache_write {
             None => rates.input,

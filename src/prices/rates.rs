@@ -122,19 +122,25 @@ impl Rates {
 
     /// The exact cost of `usage` at these rates, in femto-dollars.
     pub fn femtos(&self, usage: &Usage) -> u128 {
-        [
-            (self.input, usage.input_tokens),
-            (self.cache_read_rate(), usage.cache_read_tokens),
-            (self.cache_write_rate(), usage.cache_write_tokens),
-            (self.cache_write_1h_rate(), usage.cache_write_1h_tokens),
-            (self.input_audio_rate(), usage.input_audio_tokens),
-            (self.output, usage.output_tokens),
-            (self.reasoning_rate(), usage.reasoning_tokens),
-            (self.output_audio_rate(), usage.output_audio_tokens),
-        ]
-        .iter()
-        .map(|&(rate, tokens)| rate.femtos_for(tokens))
-        .fold(0u128, u128::saturating_add)
+        let plain = self
+            .input
+            .femtos_for(usage.input_tokens)
+            .saturating_add(self.output.femtos_for(usage.output_tokens));
+        // Most calls have none of the other kinds: each is priced (its rate
+        // looked up, a 128-bit product added) only when present.
+        let others: [(u64, fn(&Rates) -> PricePerToken); 6] = [
+            (usage.cache_read_tokens, Rates::cache_read_rate),
+            (usage.cache_write_tokens, Rates::cache_write_rate),
+            (usage.cache_write_1h_tokens, Rates::cache_write_1h_rate),
+            (usage.input_audio_tokens, Rates::input_audio_rate),
+            (usage.reasoning_tokens, Rates::reasoning_rate),
+            (usage.output_audio_tokens, Rates::output_audio_rate),
+        ];
+        others
+            .iter()
+            .filter(|(tokens, _)| *tokens > 0)
+            .map(|&(tokens, rate)| rate(self).femtos_for(tokens))
+            .fold(plain, u128::saturating_add)
     }
 
     /// The cost of `usage` at these rates, rounded up once to the nano-dollar.
