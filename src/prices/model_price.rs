@@ -202,9 +202,16 @@ impl ModelPrice {
 
     /// What `usage` cost, exact to the nano-dollar (rounded up once).
     pub fn cost(&self, usage: &Usage) -> Usd {
-        match self.listed_schedule(usage.service_tier) {
-            Some(listed) => listed.cost(usage),
-            None => self.schedule(usage.service_tier).cost(usage),
+        self.priced_by(usage.service_tier, |schedule| schedule.cost(usage))
+    }
+
+    /// `price` run on the schedule a call at `tier` is billed by: a listed
+    /// one borrowed as it is (every call's path), the fallback of
+    /// [`schedule`](Self::schedule) otherwise.
+    fn priced_by<R>(&self, tier: ServiceTier, price: impl FnOnce(&RateSchedule) -> R) -> R {
+        match self.listed_schedule(tier) {
+            Some(listed) => price(listed),
+            None => price(&self.schedule(tier)),
         }
     }
 
@@ -266,24 +273,18 @@ impl ModelPrice {
         tier: ServiceTier,
         cache_write: Option<CacheWrite>,
     ) -> Usd {
-        let fallback;
-        let schedule = match self.listed_schedule(tier) {
-            Some(listed) => listed,
-            None => {
-                fallback = self.schedule(tier);
-                &*fallback
-            }
-        };
-        let rates = schedule.band_for(input_tokens);
-        let input_rate = match cache_write {
-            None => rates.input,
-            Some(CacheWrite::Default) => rates.input.max(rates.cache_write_rate()),
-            Some(CacheWrite::OneHour) => rates.input.max(rates.cache_write_1h_rate()),
-        };
-        let femtos = input_rate
-            .femtos_for(input_tokens)
-            .saturating_add(rates.max_output_rate().femtos_for(max_output_tokens));
-        Usd::from_femtos_ceil(femtos)
+        self.priced_by(tier, |schedule| {
+            let rates = schedule.band_for(input_tokens);
+            let input_rate = match cache_write {
+                None => rates.input,
+                Some(CacheWrite::Default) => rates.input.max(rates.cache_write_rate()),
+                Some(CacheWrite::OneHour) => rates.input.max(rates.cache_write_1h_rate()),
+            };
+            let femtos = input_rate
+                .femtos_for(input_tokens)
+                .saturating_add(rates.max_output_rate().femtos_for(max_output_tokens));
+            Usd::from_femtos_ceil(femtos)
+        })
     }
 
     /// Mutable access to the schedule of `tier`, creating it from the standard
