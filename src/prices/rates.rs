@@ -43,6 +43,9 @@ pub struct Rates {
     pub output_audio: Option<PricePerToken>,
 }
 
+/// How one kind of token's rate is read from a [`Rates`].
+type RateOf = fn(&Rates) -> PricePerToken;
+
 impl Rates {
     /// Rates with only an input and an output price.
     pub const fn new(input: PricePerToken, output: PricePerToken) -> Self {
@@ -128,7 +131,7 @@ impl Rates {
             .saturating_add(self.output.femtos_for(usage.output_tokens));
         // Most calls have none of the other kinds: each is priced (its rate
         // looked up, a 128-bit product added) only when present.
-        let others: [(u64, fn(&Rates) -> PricePerToken); 6] = [
+        let others: [(u64, RateOf); 6] = [
             (usage.cache_read_tokens, Rates::cache_read_rate),
             (usage.cache_write_tokens, Rates::cache_write_rate),
             (usage.cache_write_1h_tokens, Rates::cache_write_1h_rate),
