@@ -201,11 +201,13 @@ impl StreamedText {
     /// bound is an exact count.
     fn count_pending(&mut self) {
         let encoding = self.tokenizer.encoding();
+        let mut counted_any = false;
         for at in 0..self.pending.len() {
             let pending = &mut self.pending[at];
             if pending.exact {
                 continue;
             }
+            counted_any = true;
             let cut = exact_cut(&pending.text);
             let before_cut = encoding.count(&pending.text[..cut]);
             pending.text.drain(..cut);
@@ -218,7 +220,10 @@ impl StreamedText {
             choice.counted = choice.counted.saturating_add(before_cut);
             self.rebound(slot, was, after_cut);
         }
-        self.choice_bound = self.choices.iter().map(Choice::bound).max().unwrap_or(0);
+        // Bounds only fell: the highest is found again.
+        if counted_any {
+            self.choice_bound = self.choices.iter().map(Choice::bound).max().unwrap_or(0);
+        }
     }
 }
 

@@ -126,37 +126,22 @@ pub(crate) fn prepare(
 /// the exact count would have been refused at first; nothing is reserved.
 pub(crate) fn count_exactly(
     budget: &TaskBudget,
-    call: PreparedCall,
+    mut call: PreparedCall,
 ) -> Result<PreparedCall, ClientError> {
-    let Some(terms) = call.on_bound else {
+    let Some(terms) = call.on_bound.take() else {
         return Ok(call);
     };
-    let PreparedCall {
-        reservation,
-        model,
-        resolved,
-        prompt,
-        calibration,
-        wire_body,
-        reports_usage,
-        on_bound: _,
-    } = call;
-    reservation.release();
-    let estimated = prompt.estimated();
-    terms.window(&model, &resolved, estimated)?;
+    call.reservation.release();
+    let estimated = call.prompt.estimated();
+    terms.window(&call.model, &call.resolved, estimated)?;
     let prompt = PromptCount::counted(estimated, terms.raise);
     // The output limit written into the body depends on the request, the
     // budget's ceiling and the model, never on the prompt: it stands.
-    let reservation = budget.reserve(terms.plan(&resolved, prompt.reserved()))?;
+    let reservation = budget.reserve(terms.plan(&call.resolved, prompt.reserved()))?;
     Ok(PreparedCall {
         reservation,
-        model,
-        resolved,
         prompt,
-        calibration,
-        wire_body,
-        reports_usage,
-        on_bound: None,
+        ..call
     })
 }
 
